@@ -1,0 +1,646 @@
+/*
+ * echod — the framespec reference framed echo server.
+ *
+ * One epoll event loop, level-triggered, non-blocking sockets. Each connection runs the sans-I/O
+ * state machine of conn.c; this file only does syscalls, timers and signals.
+ *
+ * Behaviours and where they come from:
+ *  - framing: Erlang gen_tcp {packet,0|1|2|4|line} (inet:setopts/2), see frame.h.
+ *  - half-close: when the peer's FIN arrives (read returns 0) every complete frame is echoed, then
+ *    shutdown(SHUT_WR) sends our FIN (RFC 9293 3.6: a half-closed connection may still send).
+ *  - close: before close(2) we shut down our side and read until the peer's FIN for at most
+ *    LINGER_MS ("lingering close"): Linux sends RST instead of FIN when a socket is closed with
+ *    unread data in its receive queue (RFC 9293 3.6 / RFC 2525 2.17, Linux tcp(7)), which would make
+ *    the peer drop echoes it has not read yet.
+ *  - SIGPIPE: ignored, and every send uses MSG_NOSIGNAL; EPIPE/ECONNRESET release one connection.
+ *  - Nagle: TCP_NODELAY on every accepted socket, and a frame's header and payload always leave in
+ *    one send (they are contiguous in the input buffer), so no ~40 ms delayed-ACK stall.
+ *  - idle timeout: a connection that neither received nor sent a byte for T seconds is flushed and
+ *    closed with FIN; a connection whose echoes are blocked on a peer that does not read is not
+ *    idle (it is held by backpressure, bounded by the high-water mark).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conn.h"
+#include "frame.h"
+#include "net.h"
+
+/* How long a closing connection waits for the peer's FIN after ours, in ms. */
+#define LINGER_MS 2000
+/* How long SIGTERM waits for pending echoes to drain before exiting anyway, in ms. */
+#define STOP_DRAIN_MS 5000
+/* How long accepting pauses when out of descriptors and the reserve trick is unavailable. */
+#define ACCEPT_PAUSE_MS 100
+#define MAX_EVENTS 256
+
+typedef struct econn econn;
+struct econn {
+    int fd;
+    uint32_t events; /* epoll interest registered now */
+    bool lingering;  /* our FIN is sent; waiting for the peer's */
+    bool peer_eof;   /* the peer's FIN was read */
+    uint64_t mark;   /* ms: last activity (active list) or linger start (linger list) */
+    econn *prev, *next;
+    conn c;
+};
+
+/* A list of connections ordered by `mark`: every timer of a list has the same duration, so
+ * appending on each touch keeps it sorted and expiry pops from the head in O(1). */
+typedef struct {
+    econn *head, *tail;
+    size_t n;
+} clist;
+
+static struct {
+    /* options */
+    const char *listen_spec;
+    framing_t framing;
+    uint64_t max_frame;
+    uint64_t idle_ms; /* 0: no idle timeout */
+    int keepalive[3];
+    bool keepalive_on;
+    uint64_t hwm;
+    int verbose;
+    /* state */
+    int epfd, lfd, sfd, reserve_fd;
+    char unix_path[128];
+    clist active, linger;
+    uint64_t now;
+    bool stopping;
+    uint64_t stop_deadline;
+    uint64_t accept_paused_until;
+    uint64_t accepted, closed;
+} S;
+
+static char tag_listen, tag_signal;
+
+static void logmsg(int level, const char *fmt, ...)
+{
+    va_list ap;
+    if (level > S.verbose)
+        return;
+    fputs("echod: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void list_remove(clist *l, econn *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+    l->n--;
+}
+
+static void list_append(clist *l, econn *e)
+{
+    e->prev = l->tail;
+    e->next = NULL;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+    l->n++;
+}
+
+/* Restart the idle clock: move to the tail of the active list. */
+static void touch(econn *e)
+{
+    e->mark = S.now;
+    if (S.active.tail != e) {
+        list_remove(&S.active, e);
+        list_append(&S.active, e);
+    }
+}
+
+static void close_conn(econn *e)
+{
+    list_remove(e->lingering ? &S.linger : &S.active, e);
+    close(e->fd); /* also removes it from the epoll set */
+    logmsg(1, "fd %d closed (%s): %llu bytes in, %llu bytes out, %llu frames", e->fd,
+           conn_why_name(e->c.why), (unsigned long long)e->c.bytes_in,
+           (unsigned long long)e->c.bytes_out, (unsigned long long)e->c.frames_in);
+    conn_free(&e->c);
+    free(e);
+    S.closed++;
+}
+
+static void set_events(econn *e, uint32_t want)
+{
+    struct epoll_event ev = {.events = want, .data.ptr = e};
+    if (want == e->events)
+        return;
+    if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, e->fd, &ev) < 0)
+        logmsg(0, "epoll_ctl(MOD, fd %d): %s", e->fd, strerror(errno));
+    e->events = want;
+}
+
+/* Everything is echoed and no more input is wanted: send our FIN and wait for the peer's. */
+static void finish(econn *e)
+{
+    if (shutdown(e->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        logmsg(1, "shutdown(fd %d, SHUT_WR): %s", e->fd, strerror(errno));
+    if (e->peer_eof) {
+        close_conn(e);
+        return;
+    }
+    list_remove(&S.active, e);
+    conn_free(&e->c); /* nothing more is echoed: give the buffer back now */
+    e->lingering = true;
+    e->mark = S.now;
+    list_append(&S.linger, e);
+    set_events(e, EPOLLIN);
+}
+
+/* After our FIN: read and discard until the peer's FIN, an error, or the linger deadline. */
+static void linger_read(econn *e)
+{
+    char sink[16384];
+    for (;;) {
+        ssize_t n = recv(e->fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        close_conn(e); /* FIN (n == 0) or an error */
+        return;
+    }
+}
+
+/* One read. Returns 1 when bytes arrived, 0 when nothing to do, -1 on a socket error. */
+static int do_read(econn *e)
+{
+    size_t room;
+    uint8_t *p = conn_read_space(&e->c, &room);
+    ssize_t n;
+
+    if (p == NULL) {
+        if (e->c.why == CONN_WHY_NOMEM)
+            logmsg(0, "fd %d: out of memory growing the input buffer; closing", e->fd);
+        return 0;
+    }
+    do
+        n = recv(e->fd, p, room, 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        conn_on_read(&e->c, (size_t)n);
+        touch(e);
+        if (e->c.why == CONN_WHY_TOO_LONG)
+            logmsg(1, "fd %d: header announces %llu bytes, max is %u; closing", e->fd,
+                   (unsigned long long)e->c.announced, (unsigned)e->c.dec.max);
+        return 1;
+    }
+    if (n == 0) {
+        e->peer_eof = true;
+        conn_on_eof(&e->c);
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+    logmsg(1, "fd %d: recv: %s", e->fd, strerror(errno));
+    e->c.why = CONN_WHY_ERROR;
+    return -1;
+}
+
+/* Write as much of the echo queue as the socket takes. Returns 0, or -1 on a socket error. */
+static int do_write(econn *e)
+{
+    size_t len;
+    const uint8_t *p;
+    while ((p = conn_write_space(&e->c, &len)) != NULL && len > 0) {
+        ssize_t n = send(e->fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            conn_on_written(&e->c, (size_t)n);
+            touch(e); /* sending is activity too */
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        logmsg(1, "fd %d: send: %s", e->fd, strerror(errno));
+        e->c.why = CONN_WHY_ERROR;
+        return -1;
+    }
+    return 0;
+}
+
+/* After I/O: close, or register the interest the state machine has now. */
+static void settle(econn *e)
+{
+    uint32_t want = 0;
+    if (conn_done(&e->c)) {
+        finish(e);
+        return;
+    }
+    if (conn_wants_read(&e->c))
+        want |= EPOLLIN;
+    if (conn_wants_write(&e->c))
+        want |= EPOLLOUT;
+    set_events(e, want);
+}
+
+static void on_conn_event(econn *e, uint32_t ev)
+{
+    if (e->lingering) {
+        linger_read(e);
+        return;
+    }
+    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_wants_read(&e->c)) {
+        if (do_read(e) < 0) {
+            close_conn(e);
+            return;
+        }
+    }
+    if (conn_wants_write(&e->c) && do_write(e) < 0) {
+        close_conn(e);
+        return;
+    }
+    if ((ev & EPOLLERR) && !conn_wants_read(&e->c) && !conn_wants_write(&e->c) &&
+        !conn_done(&e->c)) {
+        close_conn(e);
+        return;
+    }
+    settle(e);
+}
+
+static void add_conn(int fd)
+{
+    char err[NET_ERR_LEN];
+    struct epoll_event ev;
+    econn *e = calloc(1, sizeof *e);
+
+    if (e == NULL || conn_init(&e->c, S.framing, S.max_frame, (size_t)S.hwm) < 0) {
+        logmsg(0, "out of memory for a new connection; closing fd %d", fd);
+        free(e);
+        close(fd);
+        return;
+    }
+    e->fd = fd;
+    if (net_set_nodelay(fd, err) < 0)
+        logmsg(1, "fd %d: %s", fd, err);
+    if (S.keepalive_on &&
+        net_set_keepalive(fd, S.keepalive[0], S.keepalive[1], S.keepalive[2], err) < 0)
+        logmsg(0, "fd %d: %s", fd, err);
+    ev.events = EPOLLIN;
+    ev.data.ptr = e;
+    if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        logmsg(0, "epoll_ctl(ADD, fd %d): %s", fd, strerror(errno));
+        conn_free(&e->c);
+        free(e);
+        close(fd);
+        return;
+    }
+    e->events = EPOLLIN;
+    e->mark = S.now;
+    list_append(&S.active, e);
+    S.accepted++;
+    logmsg(1, "fd %d accepted (%zu open)", fd, S.active.n + S.linger.n);
+}
+
+static void pause_accepting(void)
+{
+    epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
+    S.accept_paused_until = S.now + ACCEPT_PAUSE_MS;
+}
+
+static void on_accept(void)
+{
+    char err[NET_ERR_LEN];
+    for (;;) {
+        int fd = net_accept(S.lfd, err);
+        if (fd >= 0) {
+            add_conn(fd);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EMFILE || errno == ENFILE) {
+            /* Out of descriptors: the pending connection would make the listener readable
+             * forever. Free the reserve descriptor, accept and close it, take the reserve back
+             * (the libev/nginx trick); without a reserve, stop accepting for a moment. */
+            logmsg(0, "%s; refusing a connection (%zu open)", err, S.active.n + S.linger.n);
+            if (S.reserve_fd >= 0) {
+                close(S.reserve_fd);
+                S.reserve_fd = -1;
+                fd = net_accept(S.lfd, err);
+                if (fd >= 0)
+                    close(fd);
+                S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (S.reserve_fd >= 0)
+                    continue;
+            }
+            pause_accepting();
+            return;
+        }
+        if (errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        logmsg(0, "%s", err);
+        pause_accepting();
+        return;
+    }
+}
+
+/* SIGTERM/SIGINT: stop accepting, take what is already readable, flush every echo, close. */
+static void begin_stop(void)
+{
+    econn *e, *next;
+    if (S.stopping)
+        return;
+    S.stopping = true;
+    S.stop_deadline = S.now + STOP_DRAIN_MS;
+    if (S.lfd >= 0) {
+        close(S.lfd);
+        S.lfd = -1;
+        if (S.unix_path[0])
+            unlink(S.unix_path);
+    }
+    logmsg(1, "stopping: draining %zu connections", S.active.n);
+    for (e = S.active.head; e != NULL; e = next) {
+        next = e->next;
+        while (conn_wants_read(&e->c)) {
+            int r = do_read(e);
+            if (r < 0)
+                break;
+            if (r == 0)
+                break;
+            if (do_write(e) < 0)
+                break;
+        }
+        if (e->c.why == CONN_WHY_ERROR) {
+            close_conn(e);
+            continue;
+        }
+        conn_drain(&e->c, CONN_WHY_SHUTDOWN);
+        if (do_write(e) < 0) {
+            close_conn(e);
+            continue;
+        }
+        settle(e);
+    }
+}
+
+static void on_signal(void)
+{
+    struct signalfd_siginfo si;
+    while (read(S.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        logmsg(1, "signal %u received", si.ssi_signo);
+        begin_stop();
+    }
+}
+
+static void expire_timers(void)
+{
+    econn *e;
+    while (S.idle_ms > 0 && (e = S.active.head) != NULL && e->mark + S.idle_ms <= S.now) {
+        if (conn_wants_write(&e->c)) {
+            touch(e); /* blocked on a peer that does not read: backpressure, not idleness */
+            continue;
+        }
+        logmsg(1, "fd %d: idle for %llu ms; closing", e->fd, (unsigned long long)S.idle_ms);
+        conn_drain(&e->c, CONN_WHY_IDLE);
+        settle(e);
+    }
+    while ((e = S.linger.head) != NULL && e->mark + LINGER_MS <= S.now)
+        close_conn(e);
+    if (S.accept_paused_until && S.accept_paused_until <= S.now && S.lfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
+        S.accept_paused_until = 0;
+        if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.lfd, &ev) < 0)
+            logmsg(0, "epoll_ctl(ADD listener): %s", strerror(errno));
+    }
+}
+
+/* Milliseconds until the next timer, or -1 when none. */
+static int next_timeout(void)
+{
+    uint64_t next = UINT64_MAX;
+    if (S.idle_ms > 0 && S.active.head)
+        next = S.active.head->mark + S.idle_ms;
+    if (S.linger.head && S.linger.head->mark + LINGER_MS < next)
+        next = S.linger.head->mark + LINGER_MS;
+    if (S.accept_paused_until && S.accept_paused_until < next)
+        next = S.accept_paused_until;
+    if (S.stopping && S.stop_deadline < next)
+        next = S.stop_deadline;
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= S.now ? 0 : (int)(next - S.now > 60000 ? 60000 : next - S.now);
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: echod [--listen HOST:PORT | --listen unix:PATH] [--framing F] [--max-frame BYTES]\n"
+          "             [--idle-timeout SECONDS] [--keepalive IDLE,INTVL,CNT] [--hwm BYTES] [-v]\n"
+          "\n"
+          "A framed echo server: every complete frame is sent back byte-identical.\n"
+          "\n"
+          "  --listen ADDR          where to listen (default 127.0.0.1:0; port 0 picks a free port)\n"
+          "  --framing F            0|raw, 1|u8, 2|u16, 4|u32 (default), line — Erlang {packet,N}\n"
+          "  --max-frame BYTES      largest payload accepted (default 16M; K/M/G suffixes);\n"
+          "                         clamped to what the header can express\n"
+          "  --idle-timeout SECONDS close a connection silent this long (default: never)\n"
+          "  --keepalive I,N,C      SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL N s, TCP_KEEPCNT C\n"
+          "  --hwm BYTES            echo-queue high-water mark per connection (default 256K)\n"
+          "  -v, --verbose          log connections to stderr (twice: more)\n"
+          "\n"
+          "Prints 'listening on ADDR' once bound. SIGTERM/SIGINT: stop accepting, flush, exit 0.\n",
+          out);
+}
+
+static void bad_option(const char *opt, const char *val, const char *why)
+{
+    fprintf(stderr, "echod: invalid %s '%s': %s\n", opt, val, why);
+    fputs("Try 'echod --help'.\n", stderr);
+    exit(2);
+}
+
+static void parse_args(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"framing", required_argument, NULL, 'f'},
+        {"max-frame", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"keepalive", required_argument, NULL, 'k'},
+        {"hwm", required_argument, NULL, 'w'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    double secs;
+
+    S.listen_spec = "127.0.0.1:0";
+    S.framing = FRAMING_U32;
+    S.max_frame = FRAME_DEFAULT_MAX;
+    S.hwm = CONN_DEFAULT_HWM;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            S.listen_spec = optarg;
+            break;
+        case 'f':
+            if (frame_parse_framing(optarg, &S.framing) < 0)
+                bad_option("--framing", optarg, "expected 0|raw, 1|u8, 2|u16, 4|u32 or line");
+            break;
+        case 'm':
+            if (cli_parse_size(optarg, 0xFFFFFFFFu, &S.max_frame) < 0 || S.max_frame == 0)
+                bad_option("--max-frame", optarg, "expected bytes from 1 to 4294967295 (K/M/G ok)");
+            break;
+        case 'i':
+            if (cli_parse_seconds(optarg, &secs) < 0 || secs <= 0.0)
+                bad_option("--idle-timeout", optarg, "expected seconds > 0, e.g. 30 or 0.5");
+            S.idle_ms = (uint64_t)(secs * 1000.0 + 0.5);
+            if (S.idle_ms == 0)
+                S.idle_ms = 1;
+            break;
+        case 'k':
+            if (cli_parse_keepalive(optarg, S.keepalive) < 0)
+                bad_option("--keepalive", optarg, "expected IDLE,INTVL,CNT, e.g. 60,10,5");
+            S.keepalive_on = true;
+            break;
+        case 'w':
+            if (cli_parse_size(optarg, (uint64_t)1 << 40, &S.hwm) < 0 || S.hwm == 0)
+                bad_option("--hwm", optarg, "expected bytes > 0 (K/M/G ok)");
+            break;
+        case 'v':
+            S.verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case ':':
+            fprintf(stderr, "echod: option '%s' needs a value\nTry 'echod --help'.\n",
+                    argv[optind - 1]);
+            exit(2);
+        default:
+            fprintf(stderr, "echod: unknown option '%s'\nTry 'echod --help'.\n", argv[optind - 1]);
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "echod: unexpected argument '%s'\nTry 'echod --help'.\n", argv[optind]);
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char err[NET_ERR_LEN], name[256];
+    struct epoll_event ev, evs[MAX_EVENTS];
+    sigset_t mask;
+    long nofile;
+
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    nofile = net_raise_nofile(err);
+    if (nofile < 0)
+        logmsg(0, "%s", err);
+
+    S.lfd = net_listen(S.listen_spec, 4096, err);
+    if (S.lfd < 0) {
+        fprintf(stderr, "echod: cannot listen on %s: %s\n", S.listen_spec, err);
+        return 1;
+    }
+    if (strncmp(S.listen_spec, "unix:", 5) == 0)
+        snprintf(S.unix_path, sizeof S.unix_path, "%s", S.listen_spec + 5);
+    if (net_local_name(S.lfd, name, sizeof name, err) < 0) {
+        fprintf(stderr, "echod: %s\n", err);
+        return 1;
+    }
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    S.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    S.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (S.sfd < 0 || S.epfd < 0) {
+        fprintf(stderr, "echod: %s: %s\n", S.sfd < 0 ? "signalfd" : "epoll_create1",
+                strerror(errno));
+        return 1;
+    }
+    S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ev.events = EPOLLIN;
+    ev.data.ptr = &tag_listen;
+    epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.lfd, &ev);
+    ev.data.ptr = &tag_signal;
+    epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.sfd, &ev);
+
+    printf("listening on %s\n", name);
+    fflush(stdout);
+    logmsg(1, "framing %s, max frame %u bytes, idle timeout %llu ms, descriptors %ld",
+           frame_framing_name(S.framing), (unsigned)frame_max_expressible(S.framing) < S.max_frame
+                                              ? (unsigned)frame_max_expressible(S.framing)
+                                              : (unsigned)S.max_frame,
+           (unsigned long long)S.idle_ms, nofile);
+
+    S.now = mono_ms();
+    for (;;) {
+        int n = epoll_wait(S.epfd, evs, MAX_EVENTS, next_timeout());
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "echod: epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        S.now = mono_ms();
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &tag_listen) {
+                if (S.lfd >= 0)
+                    on_accept();
+            } else if (p == &tag_signal) {
+                on_signal();
+            } else {
+                on_conn_event(p, evs[i].events);
+            }
+        }
+        expire_timers();
+        if (S.stopping) {
+            if (S.active.n == 0 && S.linger.n == 0)
+                break;
+            if (S.now >= S.stop_deadline) {
+                logmsg(0, "stopping: %zu connections still had echoes pending after %d ms",
+                       S.active.n, STOP_DRAIN_MS);
+                break;
+            }
+        }
+    }
+    logmsg(1, "exiting: %llu connections accepted, %llu closed", (unsigned long long)S.accepted,
+           (unsigned long long)S.closed);
+    return 0;
+}
