@@ -89,7 +89,7 @@ static struct {
 
 static char tag_listen, tag_signal;
 
-static void logmsg(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void logmsg(int level, const char *fmt, ...)
 {
     va_list ap;
     if (level > S.verbose)

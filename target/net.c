@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int fail(char *err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt, ...)
 {
     if (err != NULL) {
         int saved = errno;

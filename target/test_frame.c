@@ -12,7 +12,7 @@
 
 static int n_checks, n_failed;
 
-static void check(int ok, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void check(int ok, const char *fmt, ...)
 {
     va_list ap;
     n_checks++;
@@ -36,7 +36,8 @@ static size_t build(framing_t f, const uint8_t *p, size_t len, uint8_t *out)
     int rc = frame_encode_header(f, 0xFFFFFFFFu, p, len, hdr, &hl);
     check(rc == FRAME_ENC_OK, "encode %zu bytes framing %s", len, frame_framing_name(f));
     memcpy(out, hdr, hl);
-    memcpy(out + hl, p, len);
+    if (len > 0)
+        memcpy(out + hl, p, len);
     return hl + len;
 }
 
