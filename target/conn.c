@@ -66,10 +66,12 @@ uint8_t *conn_read_space(conn *c, size_t *room)
     if (c->cap - c->len < want) {
         compact(c);
         if (c->cap - c->len < want) {
+            /* Grow geometrically, and to twice what this frame needs so that reads stay large
+             * while it arrives: at most 2 x (echo queue + one max frame + header). */
             size_t ncap = c->cap * 2;
             uint8_t *nbuf;
-            if (ncap < c->len + want)
-                ncap = c->len + want;
+            if (ncap < 2 * (c->len + want))
+                ncap = 2 * (c->len + want);
             nbuf = realloc(c->buf, ncap);
             if (nbuf == NULL) {
                 conn_drain(c, CONN_WHY_NOMEM);

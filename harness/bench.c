@@ -1,0 +1,535 @@
+/*
+ * bench.c — `framespec bench`: a closed-loop load generator for framed echo servers.
+ *
+ * Each connection keeps --depth frames in flight: as each echo completes, the next frame is sent.
+ * Every echoed byte is compared with what was sent (frame seq s carries payload bytes derived from
+ * s, so a reordered, duplicated or corrupted echo is an error). Round-trip time is measured per
+ * frame from the moment it is queued for sending to the moment its last echoed byte arrives, and
+ * kept in a log-bucket histogram (HdrHistogram style: 64 sub-buckets per power of two, ~1.6%).
+ *
+ * One epoll loop, one thread: on a 2-core machine the server under test gets the other core.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "opts.h"
+#include "sock.h"
+#include "wire.h"
+
+/* Log-bucket histogram of nanoseconds: index = (msb - 5) * 32 + (v >> (msb - 5)). */
+#define HIST_SUB 64
+#define HIST_BUCKETS (64 * 32 + 64)
+
+typedef struct {
+    uint64_t count[HIST_BUCKETS];
+    uint64_t total;
+} hist;
+
+static size_t hist_index(uint64_t v)
+{
+    int msb;
+    if (v < HIST_SUB)
+        return (size_t)v;
+    msb = 63 - __builtin_clzll(v);
+    return (size_t)(msb - 5) * 32 + (size_t)(v >> (msb - 5));
+}
+
+static uint64_t hist_value(size_t idx)
+{
+    size_t shift, sub;
+    if (idx < HIST_SUB)
+        return idx;
+    shift = idx / 32 - 1;
+    sub = idx % 32 + 32;
+    return ((uint64_t)sub << shift) + (((uint64_t)1 << shift) >> 1); /* bucket middle */
+}
+
+static void hist_add(hist *h, uint64_t v)
+{
+    size_t i = hist_index(v);
+    if (i >= HIST_BUCKETS)
+        i = HIST_BUCKETS - 1;
+    h->count[i]++;
+    h->total++;
+}
+
+static uint64_t hist_percentile(const hist *h, double p)
+{
+    uint64_t want, seen = 0;
+    if (h->total == 0)
+        return 0;
+    want = (uint64_t)ceil(p / 100.0 * (double)h->total);
+    if (want == 0)
+        want = 1;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= want)
+            return hist_value(i);
+    }
+    return hist_value(HIST_BUCKETS - 1);
+}
+
+typedef struct {
+    uint32_t len;  /* payload bytes */
+    uint32_t seed; /* payload pattern offset */
+    int64_t t_ns;  /* queued at */
+} inflight;
+
+typedef struct {
+    int fd;
+    bool dead;
+    uint32_t events;
+    uint8_t *out;
+    size_t out_len, out_off, out_cap;
+    inflight *q; /* ring of `depth` entries */
+    size_t qh, qn;
+    size_t rx_off; /* bytes of the head frame (header + payload) already received */
+    uint64_t seq;
+} bconn;
+
+typedef struct {
+    bench_opts o;
+    sock_addr addr;
+    bconn *conns;
+    uint8_t *ref; /* payload pattern source: ref[seed .. seed + len) */
+    size_t hlen;
+    uint64_t rng;
+    hist h;
+    uint64_t frames, bytes, errors;
+    bool counting;
+    char first_error[256];
+} bench;
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* splitmix64 */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void bench_error(bench *b, bconn *c, const char *what)
+{
+    if (b->first_error[0] == '\0')
+        snprintf(b->first_error, sizeof b->first_error, "%s", what);
+    b->errors++;
+    c->dead = true;
+    close(c->fd);
+    c->fd = -1;
+}
+
+static int queue_frame(bench *b, bconn *c, int64_t now)
+{
+    uint32_t len = b->o.size_min;
+    uint32_t seed = (uint32_t)(c->seq++ % 256);
+    inflight *f;
+    size_t need;
+
+    if (b->o.size_max > b->o.size_min)
+        len += (uint32_t)(rng_next(&b->rng) % (b->o.size_max - b->o.size_min + 1));
+    need = b->hlen + len + 1;
+    if (c->out_len + need > c->out_cap) {
+        size_t ncap = (c->out_len + need) * 2;
+        uint8_t *p;
+        if (c->out_off > 0) {
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        if (c->out_len + need > c->out_cap) {
+            p = realloc(c->out, ncap);
+            if (p == NULL)
+                return -1;
+            c->out = p;
+            c->out_cap = ncap;
+        }
+    }
+    c->out_len += wire_encode(b->o.framing, b->ref + seed, len, c->out + c->out_len);
+    f = &c->q[(c->qh + c->qn) % b->o.depth];
+    f->len = len;
+    f->seed = seed;
+    f->t_ns = now;
+    c->qn++;
+    return 0;
+}
+
+static int flush_out(bench *b, bconn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        bench_error(b, c, n < 0 ? sock_errno_name(errno) : "send returned 0");
+        return -1;
+    }
+    c->out_off = c->out_len = 0;
+    return 0;
+}
+
+/* Do bytes p[0..n) equal bytes [off, off + n) of frame f as sent? */
+static bool echo_matches(const bench *b, const inflight *f, const uint8_t *hdr, size_t off,
+                         const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        size_t k;
+        if (off < b->hlen) {
+            k = b->hlen - off < n ? b->hlen - off : n;
+            if (memcmp(p, hdr + off, k) != 0)
+                return false;
+        } else if (off - b->hlen < f->len) {
+            size_t po = off - b->hlen;
+            k = f->len - po < n ? f->len - po : n;
+            if (memcmp(p, b->ref + f->seed + po, k) != 0)
+                return false;
+        } else {
+            k = 1;
+            if (*p != '\n')
+                return false;
+        }
+        off += k;
+        p += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* Check received bytes against the in-flight frames; complete frames are counted. */
+static int consume(bench *b, bconn *c, const uint8_t *p, size_t n, int64_t now)
+{
+    while (n > 0) {
+        inflight *f = &c->q[c->qh];
+        size_t total = wire_frame_size(b->o.framing, f->len);
+        size_t take = total - c->rx_off;
+        uint8_t expect[8];
+        if (c->qn == 0) {
+            bench_error(b, c, "server sent bytes nobody asked for");
+            return -1;
+        }
+        if (take > n)
+            take = n;
+        /* Compare what arrived with the frame as sent: header, payload (memcmp), '\n'. */
+        wire_encode_header(b->o.framing, f->len, expect);
+        if (!echo_matches(b, f, expect, c->rx_off, p, take)) {
+            char msg[200];
+            size_t bad = 0;
+            while (bad < take && echo_matches(b, f, expect, c->rx_off + bad, p + bad, 1))
+                bad++;
+            snprintf(msg, sizeof msg, "echo mismatch at byte %zu of frame %llu: got 0x%02x",
+                     c->rx_off + bad, (unsigned long long)(c->seq - c->qn), p[bad]);
+            bench_error(b, c, msg);
+            return -1;
+        }
+        c->rx_off += take;
+        p += take;
+        n -= take;
+        if (c->rx_off == total) {
+            if (b->counting) {
+                b->frames++;
+                b->bytes += total;
+                hist_add(&b->h, (uint64_t)(now - f->t_ns));
+            }
+            c->rx_off = 0;
+            c->qh = (c->qh + 1) % b->o.depth;
+            c->qn--;
+            if (queue_frame(b, c, now) < 0) {
+                bench_error(b, c, "out of memory");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void update_events(bench *b, int epfd, bconn *c)
+{
+    uint32_t want = EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0);
+    struct epoll_event ev = {.events = want, .data.ptr = c};
+    (void)b;
+    if (want != c->events && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = want;
+}
+
+static void print_report(const bench *b, double secs, FILE *out)
+{
+    fprintf(out,
+            "%s: %u conns x %u in flight, %u..%u B frames, %.1f s: %.0f frames/s, %.2f MB/s, "
+            "rtt p50 %.1f us p90 %.1f us p99 %.1f us p99.9 %.1f us, errors %llu\n",
+            b->o.label ? b->o.label : b->addr.text, b->o.conns, b->o.depth, b->o.size_min,
+            b->o.size_max, secs, (double)b->frames / secs, (double)b->bytes / secs / 1e6,
+            hist_percentile(&b->h, 50) / 1e3, hist_percentile(&b->h, 90) / 1e3,
+            hist_percentile(&b->h, 99) / 1e3, hist_percentile(&b->h, 99.9) / 1e3,
+            (unsigned long long)b->errors);
+    if (b->first_error[0])
+        fprintf(out, "first error: %s\n", b->first_error);
+}
+
+static int write_json(const bench *b, double secs, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "framespec bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "{\"target\": \"%s\", \"label\": \"%s\", \"framing\": \"%s\", \"conns\": %u, "
+            "\"depth\": %u, \"size_min\": %u, \"size_max\": %u, \"seconds\": %.3f, "
+            "\"frames\": %llu, \"bytes\": %llu, \"frames_per_s\": %.1f, \"mb_per_s\": %.3f, "
+            "\"rtt_us\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"p999\": %.2f}, "
+            "\"errors\": %llu}\n",
+            b->addr.text, b->o.label ? b->o.label : "", wire_framing_name(b->o.framing),
+            b->o.conns, b->o.depth, b->o.size_min, b->o.size_max, secs,
+            (unsigned long long)b->frames, (unsigned long long)b->bytes,
+            (double)b->frames / secs, (double)b->bytes / secs / 1e6,
+            hist_percentile(&b->h, 50) / 1e3, hist_percentile(&b->h, 90) / 1e3,
+            hist_percentile(&b->h, 99) / 1e3, hist_percentile(&b->h, 99.9) / 1e3,
+            (unsigned long long)b->errors);
+    fclose(f);
+    return 0;
+}
+
+int bench_run(const bench_opts *o)
+{
+    bench *b = calloc(1, sizeof *b);
+    char err[256];
+    int epfd = -1, rc = 1;
+    int64_t start, warm_end, end, next_progress;
+    size_t ref_len;
+    bool tty = isatty(2);
+
+    if (b == NULL)
+        return 1;
+    b->o = *o;
+    b->rng = o->seed;
+    b->hlen = wire_header_size(o->framing);
+    if (sock_parse_addr(o->target, &b->addr, err, sizeof err) < 0) {
+        fprintf(stderr, "framespec bench: %s\n", err);
+        free(b);
+        return 2;
+    }
+    ref_len = (size_t)o->size_max + 256;
+    b->ref = malloc(ref_len);
+    b->conns = calloc(o->conns, sizeof *b->conns);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->ref == NULL || b->conns == NULL || epfd < 0) {
+        fprintf(stderr, "framespec bench: out of memory or descriptors\n");
+        goto out;
+    }
+    for (size_t i = 0; i < ref_len; i++)
+        b->ref[i] = o->framing == WIRE_LINE ? (uint8_t)('a' + i % 26) : (uint8_t)i;
+
+    start = sock_now_ns();
+    for (unsigned i = 0; i < o->conns; i++) {
+        bconn *c = &b->conns[i];
+        struct epoll_event ev;
+        c->fd = sock_connect(&b->addr, sock_now_ms() + 5000);
+        if (c->fd < 0) {
+            fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", o->target,
+                    i + 1, strerror(-c->fd));
+            rc = 2;
+            goto out;
+        }
+        c->q = calloc(o->depth, sizeof *c->q);
+        if (c->q == NULL)
+            goto out;
+        for (unsigned d = 0; d < o->depth; d++)
+            queue_frame(b, c, start);
+        c->events = EPOLLIN | EPOLLOUT;
+        ev.events = c->events;
+        ev.data.ptr = c;
+        epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+
+    start = sock_now_ns();
+    warm_end = start + (int64_t)(o->warmup * 1e9);
+    end = warm_end + (int64_t)(o->duration * 1e9);
+    next_progress = warm_end + 1000000000;
+    b->counting = o->warmup <= 0;
+    for (;;) {
+        struct epoll_event evs[256];
+        int64_t now = sock_now_ns();
+        int n;
+        unsigned alive = 0;
+        if (now >= end)
+            break;
+        if (!b->counting && now >= warm_end)
+            b->counting = true;
+        if (tty && now >= next_progress) {
+            double el = (double)(now - warm_end) / 1e9;
+            fprintf(stderr, "\r%.0f s: %.0f frames/s, errors %llu   ", el,
+                    (double)b->frames / el, (unsigned long long)b->errors);
+            next_progress += 1000000000;
+        }
+        n = epoll_wait(epfd, evs, 256, 100);
+        now = sock_now_ns();
+        for (int i = 0; i < n; i++) {
+            bconn *c = evs[i].data.ptr;
+            if (c->dead)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                uint8_t buf[65536];
+                ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+                if (r > 0) {
+                    if (consume(b, c, buf, (size_t)r, now) < 0)
+                        continue;
+                } else if (r == 0) {
+                    bench_error(b, c, "server closed the connection (FIN)");
+                    continue;
+                } else if (errno != EAGAIN && errno != EINTR) {
+                    bench_error(b, c, sock_errno_name(errno));
+                    continue;
+                }
+            }
+            if (flush_out(b, c) == 0)
+                update_events(b, epfd, c);
+        }
+        for (unsigned i = 0; i < o->conns; i++)
+            alive += !b->conns[i].dead;
+        if (alive == 0)
+            break;
+    }
+    if (tty)
+        fputs("\r\033[K", stderr);
+    {
+        double secs = (double)(sock_now_ns() - warm_end) / 1e9;
+        if (secs <= 0)
+            secs = 1e-9;
+        print_report(b, secs, stdout);
+        if (o->json && write_json(b, secs, o->json) < 0)
+            goto out;
+    }
+    rc = b->errors ? 1 : 0;
+out:
+    if (b->conns) {
+        for (unsigned i = 0; i < o->conns; i++) {
+            if (b->conns[i].fd > 0 && !b->conns[i].dead)
+                close(b->conns[i].fd);
+            free(b->conns[i].out);
+            free(b->conns[i].q);
+        }
+    }
+    if (epfd >= 0)
+        close(epfd);
+    free(b->conns);
+    free(b->ref);
+    free(b);
+    return rc;
+}
+
+static void bench_usage(FILE *out)
+{
+    fputs("usage: framespec bench --target HOST:PORT|unix:PATH [--framing F] [--conns N]\n"
+          "                       [--depth N] [--size BYTES|MIN:MAX] [--duration S] [--warmup S]\n"
+          "                       [--seed N] [--label TEXT] [--json FILE]\n"
+          "\n"
+          "Closed-loop load: each connection keeps --depth frames in flight and checks every\n"
+          "echoed byte. Prints frames/s, MB/s and round-trip percentiles (p50/p90/p99/p99.9).\n"
+          "\n"
+          "  --conns N        connections (default 1)\n"
+          "  --depth N        frames in flight per connection (default 1: ping-pong)\n"
+          "  --size B|MIN:MAX payload bytes per frame (default 64)\n"
+          "  --duration S     measured seconds (default 5), after --warmup S (default 0.5)\n"
+          "Exit 0: no error; 1: an echo was wrong or a connection closed; 2: usage or connect.\n",
+          out);
+}
+
+int bench_main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"target", required_argument, NULL, 't'}, {"framing", required_argument, NULL, 'f'},
+        {"conns", required_argument, NULL, 'c'},  {"depth", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},   {"duration", required_argument, NULL, 'D'},
+        {"warmup", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 'S'},
+        {"json", required_argument, NULL, 'j'},   {"label", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    bench_opts o = {.framing = WIRE_U32, .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
+                    .duration = 5.0, .warmup = 0.5, .seed = 1};
+    int ch;
+    uint64_t v;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            o.target = optarg;
+            break;
+        case 'f':
+            if (wire_parse_framing(optarg, &o.framing) < 0)
+                return opts_bad("bench", "--framing", optarg, "expected 0|raw, 1, 2, 4 or line");
+            break;
+        case 'c':
+            if (opts_u64(optarg, 1, 100000, &v) < 0)
+                return opts_bad("bench", "--conns", optarg, "expected 1..100000");
+            o.conns = (unsigned)v;
+            break;
+        case 'd':
+            if (opts_u64(optarg, 1, 100000, &v) < 0)
+                return opts_bad("bench", "--depth", optarg, "expected 1..100000");
+            o.depth = (unsigned)v;
+            break;
+        case 's': {
+            uint64_t lo_, hi_;
+            if (opts_range(optarg, &lo_, &hi_) < 0 || hi_ > 64u * 1024 * 1024)
+                return opts_bad("bench", "--size", optarg, "expected BYTES or MIN:MAX (<= 64M)");
+            o.size_min = (uint32_t)lo_;
+            o.size_max = (uint32_t)hi_;
+            break;
+        }
+        case 'D':
+            if (opts_seconds(optarg, &o.duration) < 0 || o.duration <= 0)
+                return opts_bad("bench", "--duration", optarg, "expected seconds > 0");
+            break;
+        case 'w':
+            if (opts_seconds(optarg, &o.warmup) < 0)
+                return opts_bad("bench", "--warmup", optarg, "expected seconds >= 0");
+            break;
+        case 'S':
+            if (opts_u64(optarg, 0, UINT64_MAX, &o.seed) < 0)
+                return opts_bad("bench", "--seed", optarg, "expected an integer");
+            break;
+        case 'j':
+            o.json = optarg;
+            break;
+        case 'L':
+            o.label = optarg;
+            break;
+        case 'h':
+            bench_usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "framespec bench: unknown option or missing value '%s'\n",
+                    argv[optind - 1]);
+            bench_usage(stderr);
+            return 2;
+        }
+    }
+    if (o.target == NULL) {
+        fprintf(stderr, "framespec bench: --target is required\n");
+        bench_usage(stderr);
+        return 2;
+    }
+    if (o.size_max > wire_max_expressible(o.framing)) {
+        fprintf(stderr, "framespec bench: --size %u does not fit framing %s (max %llu)\n",
+                o.size_max, wire_framing_name(o.framing),
+                (unsigned long long)wire_max_expressible(o.framing));
+        return 2;
+    }
+    return bench_run(&o);
+}

@@ -1,0 +1,35 @@
+/*
+ * framespec — conformance suite, replay tool and load generator for framed echo servers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: framespec COMMAND [OPTIONS]\n"
+          "\n"
+          "commands:\n"
+          "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
+          "\n"
+          "Run 'framespec COMMAND --help' for a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "bench"))
+        return bench_main(argc - 1, argv + 1);
+    fprintf(stderr, "framespec: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

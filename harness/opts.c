@@ -1,0 +1,77 @@
+/*
+ * opts.c — option value parsing. See opts.h.
+ */
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int opts_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mult = 1;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024ull * 1024 * 1024;
+    if (mult > 1)
+        end++;
+    if (*end != '\0' || v > UINT64_MAX / mult)
+        return -1;
+    v *= mult;
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int opts_range(const char *s, uint64_t *lo, uint64_t *hi)
+{
+    const char *colon = strchr(s, ':');
+    char first[32];
+    if (colon == NULL) {
+        if (opts_u64(s, 0, UINT64_MAX, lo) < 0)
+            return -1;
+        *hi = *lo;
+        return 0;
+    }
+    if ((size_t)(colon - s) >= sizeof first)
+        return -1;
+    memcpy(first, s, (size_t)(colon - s));
+    first[colon - s] = '\0';
+    if (opts_u64(first, 0, UINT64_MAX, lo) < 0 || opts_u64(colon + 1, 0, UINT64_MAX, hi) < 0)
+        return -1;
+    return *lo <= *hi ? 0 : -1;
+}
+
+int opts_seconds(const char *s, double *out)
+{
+    char *end;
+    double v;
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end != '\0' || !(v >= 0.0) || v > 1e6)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int opts_bad(const char *cmd, const char *opt, const char *val, const char *why)
+{
+    fprintf(stderr, "framespec %s: invalid %s '%s': %s\nTry 'framespec %s --help'.\n", cmd, opt,
+            val, why, cmd);
+    return 2;
+}

@@ -1,0 +1,242 @@
+/*
+ * sock.c — the harness's socket helpers. See sock.h.
+ */
+#include "sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t sock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sock_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[128];
+    const char *colon, *h;
+    size_t hl;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    snprintf(out->text, sizeof out->text, "%s", text);
+    if (strncmp(text, "unix:", 5) == 0) {
+        struct sockaddr_un *su = (struct sockaddr_un *)&out->sa;
+        size_t pl = strlen(text + 5);
+        if (pl == 0 || pl >= sizeof su->sun_path) {
+            snprintf(err, errlen, "unix socket path '%s' is empty or too long", text + 5);
+            return -1;
+        }
+        su->sun_family = AF_UNIX;
+        memcpy(su->sun_path, text + 5, pl + 1);
+        out->len = sizeof *su;
+        out->family = AF_UNIX;
+        return 0;
+    }
+    colon = strrchr(text, ':');
+    if (colon == NULL || colon[1] == '\0') {
+        snprintf(err, errlen, "address '%s' is not HOST:PORT or unix:PATH", text);
+        return -1;
+    }
+    h = text;
+    hl = (size_t)(colon - text);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof host) {
+        snprintf(err, errlen, "address '%s' is not HOST:PORT or unix:PATH", text);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", text, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&out->sa, res->ai_addr, res->ai_addrlen);
+    out->len = res->ai_addrlen;
+    out->family = res->ai_family;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int64_t left = deadline_ms - sock_now_ms();
+        int rc;
+        if (left < 0)
+            left = 0;
+        rc = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+        if (rc > 0)
+            return 1;
+        if (rc == 0 && sock_now_ms() >= deadline_ms)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+int sock_wait_readable(int fd, int64_t deadline_ms)
+{
+    return wait_fd(fd, POLLIN, deadline_ms);
+}
+
+int sock_connect(const sock_addr *a, int64_t deadline_ms)
+{
+    int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, rc, soerr = 0;
+    socklen_t sl = sizeof soerr;
+
+    if (fd < 0)
+        return -errno;
+    if (a->family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    do
+        rc = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    rc = wait_fd(fd, POLLOUT, deadline_ms);
+    if (rc <= 0) {
+        close(fd);
+        return rc == 0 ? -ETIMEDOUT : rc;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+        close(fd);
+        return -(soerr ? soerr : errno);
+    }
+    return fd;
+}
+
+int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            int rc = wait_fd(fd, POLLOUT, deadline_ms);
+            if (rc == 0)
+                return -ETIMEDOUT;
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        return -errno;
+    }
+    return 0;
+}
+
+ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int *close_kind)
+{
+    char *p = buf;
+    size_t got = 0;
+    int kind = SOCK_OPEN;
+    while (got < len) {
+        ssize_t n = recv(fd, p + got, len - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            kind = SOCK_EOF;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            int rc = wait_fd(fd, POLLIN, deadline_ms);
+            if (rc == 0) {
+                kind = SOCK_TIMEOUT;
+                break;
+            }
+            if (rc < 0) {
+                kind = SOCK_ERROR;
+                break;
+            }
+            continue;
+        }
+        kind = errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+        if (got == 0 && kind == SOCK_ERROR) {
+            int e = errno;
+            if (close_kind)
+                *close_kind = kind;
+            return -e;
+        }
+        break;
+    }
+    if (close_kind)
+        *close_kind = kind;
+    return (ssize_t)got;
+}
+
+const char *sock_close_name(int kind)
+{
+    switch (kind) {
+    case SOCK_OPEN:
+        return "open";
+    case SOCK_EOF:
+        return "FIN";
+    case SOCK_RESET:
+        return "RST";
+    case SOCK_TIMEOUT:
+        return "timeout";
+    default:
+        return "error";
+    }
+}
+
+void sock_abort(int fd)
+{
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+const char *sock_errno_name(int err)
+{
+    static __thread char buf[16];
+    const char *n = strerrorname_np(err);
+    if (n != NULL)
+        return n;
+    snprintf(buf, sizeof buf, "E%d", err);
+    return buf;
+}

@@ -1,0 +1,67 @@
+/*
+ * sock.h — the harness's own socket helpers. The harness shares no code with echod (an oracle
+ * shares nothing with what it judges), so these are written apart from target/net.c.
+ *
+ * Every wait takes a deadline in milliseconds on CLOCK_MONOTONIC (sock_now_ms()); nothing here
+ * blocks past it. Errors are returned as -errno (e.g. -ECONNRESET) so callers can name them.
+ */
+#ifndef FRAMESPEC_SOCK_H
+#define FRAMESPEC_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* A resolved target address. */
+typedef struct {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    char text[160]; /* as given: "HOST:PORT" or "unix:PATH" */
+} sock_addr;
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t sock_now_ms(void);
+/* Nanoseconds on CLOCK_MONOTONIC. */
+int64_t sock_now_ns(void);
+
+/*
+ * Resolve "HOST:PORT", "[V6]:PORT" or "unix:PATH" (numeric hosts and "localhost"). Returns 0, or
+ * -1 with a message in err[0..errlen).
+ */
+int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen);
+
+/*
+ * Connect a non-blocking socket to `a`, waiting until `deadline_ms`. TCP sockets get TCP_NODELAY.
+ * Returns the descriptor (still non-blocking), or -errno (-ETIMEDOUT at the deadline).
+ */
+int sock_connect(const sock_addr *a, int64_t deadline_ms);
+
+/* Send all `len` bytes by `deadline_ms`. Returns 0, or -errno (-ETIMEDOUT, -EPIPE, ...). */
+int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
+
+/*
+ * Receive exactly `len` bytes by `deadline_ms`. Returns the bytes received (== len on success; less
+ * when the peer closed: *close_kind set), or -errno. *close_kind (may be NULL) is set to
+ * SOCK_OPEN, SOCK_EOF, SOCK_RESET or SOCK_TIMEOUT.
+ */
+ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int *close_kind);
+
+enum { SOCK_OPEN = 0, SOCK_EOF, SOCK_RESET, SOCK_TIMEOUT, SOCK_ERROR };
+
+/* Name of a close kind: "open", "FIN", "RST", "timeout", "error". */
+const char *sock_close_name(int kind);
+
+/*
+ * Wait for readability until `deadline_ms`. Returns 1 readable, 0 at the deadline, -errno on error.
+ */
+int sock_wait_readable(int fd, int64_t deadline_ms);
+
+/* Close with SO_LINGER {1,0}: the kernel sends RST (socket(7)). */
+void sock_abort(int fd);
+
+/* Name of an errno value ("ECONNRESET"); for unknown values "E<number>". Static or per-thread. */
+const char *sock_errno_name(int err);
+
+#endif
