@@ -27,9 +27,9 @@
 
 /* Default high-water mark of the echo queue: 256 KiB. */
 #define CONN_DEFAULT_HWM (256u * 1024u)
-/* Initial buffer size and the most one read asks for: 16 KiB and 256 KiB. */
+/* Initial buffer size and the most one read asks for: 16 KiB and 64 KiB. */
 #define CONN_INITIAL_CAP (16u * 1024u)
-#define CONN_READ_CHUNK (256u * 1024u)
+#define CONN_READ_CHUNK (64u * 1024u)
 
 typedef enum {
     CONN_OPEN = 0,   /* reading and echoing */

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run every test: install missing packages (as root), build with gcc (warnings are errors), build
+# with clang + ASan/UBSan, and run ctest (unit tests, pytest scenarios, mutants, fuzz
+# regressions) in both builds.
+# Usage: ci/test.sh            (from the repository root, or anywhere)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash ci/setup.sh
+jobs=$(nproc)
+
+echo "== build: gcc, -Werror (build/)"
+cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DFRAMESPEC_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build: clang, ASan+UBSan, -Werror (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DFRAMESPEC_SANITIZE=ON -DFRAMESPEC_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== ctest (gcc build)"
+(cd build && ctest --output-on-failure -j"$jobs")
+echo "== ctest (ASan+UBSan build)"
+(cd build-asan && ctest --output-on-failure -j"$jobs")
