@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "bench.h"
+#include "run.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: framespec COMMAND [OPTIONS]\n"
           "\n"
           "commands:\n"
+          "  run      run the conformance catalogue against a server (TAP, JUnit, JSON)\n"
+          "  list     print the catalogue: id, requirements, description\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "\n"
           "Run 'framespec COMMAND --help' for a command's options.\n",
@@ -27,6 +30,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "run"))
+        return run_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "list"))
+        return list_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))
         return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "framespec: unknown command '%s'\n", argv[1]);

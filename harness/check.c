@@ -1,0 +1,560 @@
+/*
+ * check.c — the helpers conformance cases are written with. See fs.h.
+ */
+#include "fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- results ---- */
+
+static void vset(char *dst, size_t n, const char *fmt, va_list ap)
+{
+    vsnprintf(dst, n, fmt, ap);
+}
+
+void fs_fail(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    if (c->res->status != FS_PASS)
+        return;
+    c->res->status = FS_FAIL;
+    va_start(ap, fmt);
+    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    va_end(ap);
+    fs_log(c, "FAIL: %s", c->res->message);
+}
+
+void fs_skip(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    if (c->res->status != FS_PASS)
+        return;
+    c->res->status = FS_SKIP;
+    va_start(ap, fmt);
+    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    va_end(ap);
+}
+
+void fs_expected(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(c->res->expected, sizeof c->res->expected, fmt, ap);
+    va_end(ap);
+}
+
+void fs_actual(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(c->res->actual, sizeof c->res->actual, fmt, ap);
+    va_end(ap);
+}
+
+void fs_close_kind(fs_ctx *c, int kind)
+{
+    snprintf(c->res->close_kind, sizeof c->res->close_kind, "%s", sock_close_name(kind));
+}
+
+void fs_log(fs_ctx *c, const char *fmt, ...)
+{
+    char line[512];
+    int n;
+    va_list ap;
+    fs_result *r = c->res;
+    double t = (double)(sock_now_ns() - c->t0_ns) / 1e6;
+
+    n = snprintf(line, sizeof line, "[%9.3f ms] ", t);
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof line - 1)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    line[n] = '\0';
+    if (c->cfg->verbose)
+        fputs(line, stderr);
+    /* keep the most recent part: drop the older half when full */
+    if (r->wirelog_len + (size_t)n >= sizeof r->wirelog) {
+        size_t keep = r->wirelog_len / 2;
+        memmove(r->wirelog, r->wirelog + r->wirelog_len - keep, keep);
+        r->wirelog_len = keep;
+    }
+    memcpy(r->wirelog + r->wirelog_len, line, (size_t)n + 1);
+    r->wirelog_len += (size_t)n;
+}
+
+bool fs_done(const fs_ctx *c)
+{
+    return c->res->status != FS_PASS;
+}
+
+/* ---- time ---- */
+
+int64_t fs_ms(const fs_ctx *c, double ms)
+{
+    return (int64_t)(ms * c->cfg->scale + 0.5);
+}
+
+int64_t fs_deadline(const fs_ctx *c, double ms)
+{
+    return sock_now_ms() + fs_ms(c, ms);
+}
+
+void fs_sleep(double ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* ---- payloads and frames ---- */
+
+uint64_t fs_rand(fs_ctx *c)
+{
+    uint64_t z = (c->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed)
+{
+    if (c->cfg->framing == WIRE_LINE) {
+        for (size_t i = 0; i < len; i++)
+            out[i] = (uint8_t)('!' + (i + seed) % 94); /* printable, never '\n' */
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        out[i] = (uint8_t)(i * 7 + seed * 13 + (i >> 8));
+}
+
+size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *out)
+{
+    return wire_encode(c->cfg->framing, payload, len, out);
+}
+
+size_t fs_max_payload(const fs_ctx *c, size_t limit)
+{
+    return c->cfg->max_frame < limit ? (size_t)c->cfg->max_frame : limit;
+}
+
+uint8_t *fs_frames(fs_ctx *c, size_t count, const size_t *sizes, size_t nsizes, size_t *len)
+{
+    size_t total = 0, off = 0, maxp = 0;
+    uint8_t *buf, *p;
+    for (size_t i = 0; i < count; i++) {
+        size_t s = fs_max_payload(c, sizes[i % nsizes]);
+        total += wire_frame_size(c->cfg->framing, s);
+        if (s > maxp)
+            maxp = s;
+    }
+    buf = malloc(total ? total : 1);
+    p = malloc(maxp ? maxp : 1);
+    if (buf == NULL || p == NULL) {
+        free(buf);
+        free(p);
+        fs_fail(c, "out of memory building %zu frames", count);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t s = fs_max_payload(c, sizes[i % nsizes]);
+        fs_payload(c, p, s, (unsigned)i);
+        off += fs_frame(c, p, s, buf + off);
+    }
+    free(p);
+    *len = total;
+    return buf;
+}
+
+/* ---- sockets ---- */
+
+static void hex(const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < len && o + 4 < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%s%02x", i ? " " : "", p[i]);
+}
+
+static void log_bytes(fs_ctx *c, int fd, const char *dir, const uint8_t *p, size_t n)
+{
+    char h[100];
+    hex(p, n < 24 ? n : 24, h, sizeof h);
+    fs_log(c, "fd %d %s %zu bytes: %s%s", fd, dir, n, h, n > 24 ? " ..." : "");
+}
+
+int fs_connect(fs_ctx *c)
+{
+    int fd = sock_connect(&c->cfg->addr, fs_deadline(c, 5000));
+    if (fd < 0) {
+        fs_fail(c, "connect to %s: %s (%s)", c->cfg->addr.text, sock_errno_name(-fd),
+                strerror(-fd));
+        return -1;
+    }
+    c->nconn++;
+    fs_log(c, "fd %d connected to %s", fd, c->cfg->addr.text);
+    return fd;
+}
+
+int fs_send(fs_ctx *c, int fd, const void *buf, size_t len)
+{
+    int rc = sock_send_all(fd, buf, len, fs_deadline(c, 10000));
+    if (rc < 0) {
+        fs_log(c, "fd %d send %zu bytes: %s", fd, len, sock_errno_name(-rc));
+        fs_fail(c, "send of %zu bytes failed: %s", len, sock_errno_name(-rc));
+        return -1;
+    }
+    log_bytes(c, fd, "sent", buf, len);
+    return 0;
+}
+
+size_t fs_send_quiet(fs_ctx *c, int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t sent = 0;
+    int64_t deadline = fs_deadline(c, 2000);
+    while (sent < len && sock_now_ms() < deadline) {
+        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, 10);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        fs_log(c, "fd %d send: %s (ignored)", fd, sock_errno_name(errno));
+        break;
+    }
+    fs_log(c, "fd %d sent %zu of %zu bytes", fd, sent, len);
+    return sent;
+}
+
+/* Describe the first difference of got vs want at stream offset base. */
+static void describe_mismatch(fs_ctx *c, const char *what, size_t off, const uint8_t *want,
+                              size_t wantlen, const uint8_t *got, size_t gotlen)
+{
+    char hw[100], hg[100];
+    size_t n = 16;
+    hex(want, wantlen < n ? wantlen : n, hw, sizeof hw);
+    hex(got, gotlen < n ? gotlen : n, hg, sizeof hg);
+    fs_expected(c, "%s: byte %zu = %s", what, off, hw);
+    fs_actual(c, "byte %zu = %s", off, hg);
+    fs_fail(c, "%s: echo differs at byte %zu", what, off);
+}
+
+int fs_expect(fs_ctx *c, int fd, const uint8_t *want, size_t len, double timeout_ms,
+              const char *what)
+{
+    int64_t deadline = fs_deadline(c, timeout_ms);
+    size_t got = 0;
+    uint8_t buf[65536];
+    while (got < len) {
+        size_t want_n = len - got < sizeof buf ? len - got : sizeof buf;
+        ssize_t n = recv(fd, buf, want_n, 0);
+        if (n > 0) {
+            log_bytes(c, fd, "recv", buf, (size_t)n);
+            if (memcmp(buf, want + got, (size_t)n) != 0) {
+                size_t i = 0;
+                while (buf[i] == want[got + i])
+                    i++;
+                describe_mismatch(c, what, got + i, want + got + i, len - got - i, buf + i,
+                                  (size_t)n - i);
+                return -1;
+            }
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            int rc = sock_wait_readable(fd, deadline);
+            if (rc > 0)
+                continue;
+            fs_close_kind(c, SOCK_TIMEOUT);
+            fs_expected(c, "%s: %zu bytes within %lld ms", what, len, (long long)fs_ms(c, timeout_ms));
+            fs_actual(c, "%zu bytes, then nothing (timeout)", got);
+            fs_fail(c, "%s: timed out after %zu of %zu echoed bytes", what, got, len);
+            return -1;
+        }
+        {
+            int kind = n == 0 ? SOCK_EOF : errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+            const char *e = n == 0 ? "FIN" : sock_errno_name(errno);
+            fs_log(c, "fd %d recv: %s", fd, e);
+            fs_close_kind(c, kind);
+            fs_expected(c, "%s: %zu bytes", what, len);
+            fs_actual(c, "%zu bytes, then %s", got, e);
+            fs_fail(c, "%s: connection closed (%s) after %zu of %zu echoed bytes", what, e, got,
+                    len);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fs_read_to_close(fs_ctx *c, int fd, double timeout_ms, size_t limit, uint8_t **data,
+                     size_t *len)
+{
+    int64_t deadline = fs_deadline(c, timeout_ms);
+    size_t cap = 0, got = 0;
+    uint8_t *buf = NULL;
+    int kind = SOCK_TIMEOUT;
+    for (;;) {
+        ssize_t n;
+        if (got == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            uint8_t *p;
+            if (got >= limit) {
+                kind = SOCK_OPEN;
+                break;
+            }
+            p = realloc(buf, ncap);
+            if (p == NULL) {
+                kind = SOCK_ERROR;
+                break;
+            }
+            buf = p;
+            cap = ncap;
+        }
+        n = recv(fd, buf + got, cap - got, 0);
+        if (n > 0) {
+            log_bytes(c, fd, "recv", buf + got, (size_t)n);
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            kind = SOCK_EOF;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            int rc = sock_wait_readable(fd, deadline);
+            if (rc > 0)
+                continue;
+            kind = SOCK_TIMEOUT;
+            break;
+        }
+        kind = errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+        fs_log(c, "fd %d recv: %s", fd, sock_errno_name(errno));
+        break;
+    }
+    fs_log(c, "fd %d read %zu bytes, then %s", fd, got, sock_close_name(kind));
+    *data = buf;
+    *len = got;
+    return kind;
+}
+
+int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint8_t *expect,
+                size_t expect_len, bool shut_wr, double timeout_ms, const char *what)
+{
+    int64_t deadline = fs_deadline(c, timeout_ms);
+    size_t sent = 0, got = 0;
+    bool shut = false;
+    uint8_t buf[65536];
+
+    fs_log(c, "fd %d transfer: sending %zu bytes, expecting %zu back%s", fd, outlen, expect_len,
+           shut_wr ? ", then SHUT_WR" : "");
+    for (;;) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int64_t left = deadline - sock_now_ms();
+        ssize_t n;
+        if (sent == outlen && shut_wr && !shut) {
+            shutdown(fd, SHUT_WR);
+            fs_log(c, "fd %d shutdown(SHUT_WR) after %zu bytes", fd, sent);
+            shut = true;
+        }
+        if (got == expect_len && !shut_wr && sent == outlen)
+            return SOCK_OPEN;
+        if (sent < outlen)
+            pf.events |= POLLOUT;
+        if (left <= 0) {
+            fs_close_kind(c, SOCK_TIMEOUT);
+            fs_expected(c, "%s: %zu bytes echoed%s", what, expect_len, shut_wr ? ", then FIN" : "");
+            fs_actual(c, "sent %zu of %zu, received %zu, then nothing (timeout)", sent, outlen,
+                      got);
+            fs_fail(c, "%s: timed out (sent %zu of %zu bytes, %zu of %zu echoed)", what, sent,
+                    outlen, got, expect_len);
+            return -1;
+        }
+        if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+            fs_fail(c, "poll: %s", strerror(errno));
+            return -1;
+        }
+        if (pf.revents & POLLOUT) {
+            n = send(fd, out + sent, outlen - sent > 262144 ? 262144 : outlen - sent,
+                     MSG_NOSIGNAL);
+            if (n > 0)
+                sent += (size_t)n;
+            else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                fs_log(c, "fd %d send: %s", fd, sock_errno_name(errno));
+                fs_close_kind(c, errno == ECONNRESET || errno == EPIPE ? SOCK_RESET : SOCK_ERROR);
+                fs_expected(c, "%s: %zu bytes sent and echoed", what, outlen);
+                fs_actual(c, "send failed with %s after %zu bytes (%zu echoed)",
+                          sock_errno_name(errno), sent, got);
+                fs_fail(c, "%s: send failed (%s) after %zu of %zu bytes", what,
+                        sock_errno_name(errno), sent, outlen);
+                return -1;
+            }
+        }
+        if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+            n = recv(fd, buf, sizeof buf, 0);
+            if (n > 0) {
+                if (got + (size_t)n > expect_len) {
+                    fs_expected(c, "%s: exactly %zu bytes", what, expect_len);
+                    fs_actual(c, "at least %zu bytes", got + (size_t)n);
+                    fs_fail(c, "%s: the server echoed more than was sent", what);
+                    return -1;
+                }
+                if (memcmp(buf, expect + got, (size_t)n) != 0) {
+                    size_t i = 0;
+                    while (buf[i] == expect[got + i])
+                        i++;
+                    describe_mismatch(c, what, got + i, expect + got + i, expect_len - got - i,
+                                      buf + i, (size_t)n - i);
+                    return -1;
+                }
+                got += (size_t)n;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            {
+                int kind = n == 0 ? SOCK_EOF : errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+                fs_log(c, "fd %d: %s after %zu sent, %zu received", fd, sock_close_name(kind), sent,
+                       got);
+                fs_close_kind(c, kind);
+                if (got < expect_len) {
+                    fs_expected(c, "%s: %zu bytes echoed%s", what, expect_len,
+                                shut_wr ? ", then FIN" : "");
+                    fs_actual(c, "%zu bytes, then %s", got, sock_close_name(kind));
+                    fs_fail(c, "%s: connection closed (%s) after %zu of %zu echoed bytes", what,
+                            sock_close_name(kind), got, expect_len);
+                    return -1;
+                }
+                return kind;
+            }
+        }
+    }
+}
+
+void fs_shutdown(fs_ctx *c, int fd, int how)
+{
+    const char *name = how == SHUT_WR ? "SHUT_WR" : how == SHUT_RD ? "SHUT_RD" : "SHUT_RDWR";
+    if (shutdown(fd, how) < 0)
+        fs_log(c, "fd %d shutdown(%s): %s", fd, name, sock_errno_name(errno));
+    else
+        fs_log(c, "fd %d shutdown(%s)", fd, name);
+}
+
+void fs_abort(fs_ctx *c, int fd)
+{
+    fs_log(c, "fd %d abort: SO_LINGER {1,0} + close (RST)", fd);
+    sock_abort(fd);
+}
+
+void fs_close(fs_ctx *c, int fd)
+{
+    fs_log(c, "fd %d close", fd);
+    close(fd);
+}
+
+static bool pid_running(pid_t pid)
+{
+    char path[64], buf[256];
+    FILE *f;
+    char *p;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    p = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (p == NULL)
+        return false;
+    p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+bool fs_alive(fs_ctx *c, const char *after)
+{
+    uint8_t payload[16], frame[32];
+    size_t n;
+    int fd;
+    if (c->cfg->server_pid > 0 && !pid_running(c->cfg->server_pid)) {
+        fs_expected(c, "the server process %d alive", (int)c->cfg->server_pid);
+        fs_actual(c, "it has exited");
+        fs_fail(c, "the server died %s", after);
+        return false;
+    }
+    fs_payload(c, payload, sizeof payload, 99);
+    n = fs_frame(c, payload, sizeof payload, frame);
+    fd = sock_connect(&c->cfg->addr, fs_deadline(c, 5000));
+    if (fd < 0) {
+        fs_expected(c, "a fresh connection echoes a frame");
+        fs_actual(c, "connect: %s", sock_errno_name(-fd));
+        fs_fail(c, "the server stopped accepting %s (connect: %s)", after, sock_errno_name(-fd));
+        return false;
+    }
+    fs_log(c, "fd %d: checking the server is alive %s", fd, after);
+    if (fs_send(c, fd, frame, n) < 0 || fs_expect(c, fd, frame, n, 5000, "alive check") < 0) {
+        close(fd);
+        fs_fail(c, "the server stopped serving %s", after);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+int fs_server_fds(const fs_ctx *c)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    if (c->cfg->server_pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)c->cfg->server_pid);
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+long fs_server_rss_kb(const fs_ctx *c)
+{
+    char path[64], line[256];
+    FILE *f;
+    long kb = -1;
+    if (c->cfg->server_pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)c->cfg->server_pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}

@@ -1,0 +1,166 @@
+/*
+ * fs.h — the conformance runner's case API: configuration, the per-case context, the case
+ * catalogue and the check helpers cases are written with.
+ *
+ * Every case runs in its own forked process with a deadline (as libuv's test runner does), so a
+ * case that hangs or crashes cannot take the run with it. Inside a case every wait has a deadline
+ * too; the helpers below take timeouts in milliseconds *before* scaling: fs_ms() applies
+ * --timeout-scale.
+ */
+#ifndef FRAMESPEC_FS_H
+#define FRAMESPEC_FS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sock.h"
+#include "wire.h"
+
+/* What the run was told about the server under test. */
+typedef struct {
+    sock_addr addr;
+    wire_framing framing;
+    uint64_t max_frame;   /* the server's maximum payload, bytes (clamped to the header) */
+    int64_t idle_ms;      /* the server's idle timeout, ms; 0 = not given (idle cases skip) */
+    double scale;         /* --timeout-scale */
+    uint64_t seed;        /* --seed */
+    unsigned conns;       /* concurrency.simultaneous connections (default 500) */
+    unsigned cycles;      /* concurrency.churn cycles (default 2000) */
+    int verbose;          /* -v: wire log on stderr */
+    pid_t server_pid;     /* --exec: the server's pid; 0 otherwise */
+    const char *exec_cmd; /* --exec command as given, or NULL */
+    unsigned server_deaths;  /* --exec: times the server died so far in this run */
+    char last_death[160];    /* --exec: how it died last ("killed by signal 13 (SIGPIPE) in ...") */
+} fs_config;
+
+enum { FS_PASS = 0, FS_FAIL = 1, FS_SKIP = 2 };
+
+/* What a case reports; fixed size so a child can hand it to the runner through a pipe. */
+typedef struct {
+    int status;
+    char message[512];  /* one line: why it failed or was skipped, or what it saw */
+    char expected[512];
+    char actual[512];
+    char close_kind[32]; /* FIN / RST / timeout / open / "" when not applicable */
+    char wirelog[16384]; /* the wire log, most recent part kept */
+    size_t wirelog_len;
+} fs_result;
+
+/* The context a case runs with. */
+typedef struct {
+    const fs_config *cfg;
+    fs_result *res;
+    int64_t t0_ns;  /* case start, for wire-log timestamps */
+    unsigned nconn; /* connections opened (for wire-log names) */
+    uint64_t rng;   /* case's own random state, seeded from --seed and the case id */
+} fs_ctx;
+
+/* Case flags: when a case applies. */
+enum {
+    FS_NEEDS_HEADER = 1 << 0, /* framings 1, 2, 4 only */
+    FS_NEEDS_FRAMED = 1 << 1, /* not raw */
+    FS_NEEDS_IDLE = 1 << 2,   /* --idle-timeout given */
+    FS_NEEDS_EXEC = 1 << 3,   /* framespec launched the server (--exec) */
+};
+
+typedef struct {
+    const char *id;           /* "group.name", stable */
+    const char *requirements; /* "HALFCLOSE-1,HALFCLOSE-4" (docs/spec.md ids) */
+    const char *description;  /* one line */
+    void (*run)(fs_ctx *ctx);
+    unsigned flags;
+    double timeout_s;         /* the runner kills the case after timeout_s x scale */
+} fs_case;
+
+/* The catalogue, in run order (catalogue.c). */
+extern const fs_case fs_cases[];
+extern const size_t fs_ncases;
+
+/* ---- results ---- */
+
+/* Mark the case failed with a one-line message (printf format); the first failure wins. */
+void fs_fail(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Mark the case skipped (not applicable) with a reason. */
+void fs_skip(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the expected / actual fields shown in the report (printf format). */
+void fs_expected(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fs_actual(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record the close kind seen (SOCK_EOF, SOCK_RESET, ...). */
+void fs_close_kind(fs_ctx *c, int kind);
+/* Append a line to the wire log (and print it on stderr with -v). */
+void fs_log(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True once the case has failed or been skipped: cases return early on it. */
+bool fs_done(const fs_ctx *c);
+
+/* ---- time ---- */
+
+/* `ms` scaled by --timeout-scale. */
+int64_t fs_ms(const fs_ctx *c, double ms);
+/* A deadline `ms` (scaled) from now, on sock_now_ms()'s clock. */
+int64_t fs_deadline(const fs_ctx *c, double ms);
+/* Sleep `ms` milliseconds (not scaled: used for pauses that split TCP segments). */
+void fs_sleep(double ms);
+
+/* ---- payloads and frames ---- */
+
+/* Fill out[0..len) with a pattern seeded by `seed`; in line framing it never contains '\n'. */
+void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed);
+/* Encode one frame of the run's framing into out (wire_frame_size bytes). Returns its size. */
+size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *out);
+/* Largest payload the case may use: min(max_frame, limit). */
+size_t fs_max_payload(const fs_ctx *c, size_t limit);
+/* Build `count` frames with payload sizes from sizes[i % nsizes] (patterns seeded by index) into
+ * a malloc'ed buffer; *len gets its size. Returns NULL (and fails the case) when out of memory. */
+uint8_t *fs_frames(fs_ctx *c, size_t count, const size_t *sizes, size_t nsizes, size_t *len);
+/* Next value of the case's seeded random generator. */
+uint64_t fs_rand(fs_ctx *c);
+
+/* ---- sockets ---- */
+
+/* Connect to the target (deadline 5 s scaled). Returns a non-blocking fd, or -1 (case failed). */
+int fs_connect(fs_ctx *c);
+/* Send all bytes (deadline 10 s scaled). Returns 0, or -1 (case failed, naming errno). */
+int fs_send(fs_ctx *c, int fd, const void *buf, size_t len);
+/* Send, ignoring errors (for peers that are about to abort). Returns bytes sent. */
+size_t fs_send_quiet(fs_ctx *c, int fd, const void *buf, size_t len);
+/*
+ * Read exactly `len` bytes within `timeout_ms` (scaled) and compare them with `want`. Returns 0, or
+ * -1 after failing the case with expected/actual (first differing offset, close kind seen).
+ */
+int fs_expect(fs_ctx *c, int fd, const uint8_t *want, size_t len, double timeout_ms,
+              const char *what);
+/*
+ * Read until the peer closes or `timeout_ms` (scaled) passes, up to `limit` bytes. Returns the
+ * close kind (SOCK_EOF, SOCK_RESET, SOCK_TIMEOUT, SOCK_ERROR) and stores what was read in a
+ * malloc'ed *data / *len (may be NULL when nothing was read; caller frees).
+ */
+int fs_read_to_close(fs_ctx *c, int fd, double timeout_ms, size_t limit, uint8_t **data,
+                     size_t *len);
+/*
+ * Send `out` while reading the echo concurrently (so neither side's buffers fill), then, if
+ * `shut_wr`, shutdown(SHUT_WR) and read until close. The echo must equal `expect` exactly.
+ * Returns the close kind seen (SOCK_OPEN when not shut down and all echoed), or -1 after failing
+ * the case.
+ */
+int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint8_t *expect,
+                size_t expect_len, bool shut_wr, double timeout_ms, const char *what);
+/* shutdown(fd, how) with a wire-log line. */
+void fs_shutdown(fs_ctx *c, int fd, int how);
+/* Close with RST (SO_LINGER {1,0}), logged. */
+void fs_abort(fs_ctx *c, int fd);
+/* Plain close, logged. */
+void fs_close(fs_ctx *c, int fd);
+/*
+ * The server is alive: (with --exec) its pid exists, and a fresh connection echoes a frame
+ * within 5 s (scaled). Returns true, or false after failing the case saying which.
+ */
+bool fs_alive(fs_ctx *c, const char *after);
+/* Open descriptors of the server (--exec), or -1. */
+int fs_server_fds(const fs_ctx *c);
+/* Resident set size of the server in KiB (--exec), or -1. */
+long fs_server_rss_kb(const fs_ctx *c);
+
+#endif

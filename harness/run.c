@@ -1,0 +1,720 @@
+/*
+ * run.c — `framespec run` and `framespec list`: select cases, manage the server under test
+ * (--target, or --exec: start it on a free port, watch its pid, restart it when it dies), run each
+ * case in its own process with a deadline, print TAP, write JUnit and JSON.
+ *
+ * Exit codes (a CI gate relies on them): 0 no case failed; 1 a case failed; 2 usage error or the
+ * target is unreachable.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "opts.h"
+#include "report.h"
+
+#define MAX_GLOBS 64
+
+typedef struct {
+    fs_config cfg;
+    const char *target;
+    const char *exec;
+    const char *junit, *json, *repro_dir;
+    const char *cases[MAX_GLOBS], *excludes[MAX_GLOBS];
+    size_t ncases, nexcludes;
+    bool idle_given;
+    /* --exec state */
+    pid_t pid;
+    char exec_cmd[4096];
+    char log_path[64];
+    int port;
+    unsigned restarts;
+} run_state;
+
+static const char *group_of(const char *id, char *buf, size_t n)
+{
+    const char *dot = strchr(id, '.');
+    size_t l = dot ? (size_t)(dot - id) : strlen(id);
+    if (l >= n)
+        l = n - 1;
+    memcpy(buf, id, l);
+    buf[l] = '\0';
+    return buf;
+}
+
+static bool selected(const run_state *rs, const fs_case *c)
+{
+    char group[64];
+    bool in = rs->ncases == 0;
+    group_of(c->id, group, sizeof group);
+    for (size_t i = 0; i < rs->ncases && !in; i++)
+        in = fnmatch(rs->cases[i], c->id, 0) == 0 || strcmp(rs->cases[i], group) == 0;
+    for (size_t i = 0; i < rs->nexcludes && in; i++)
+        in = !(fnmatch(rs->excludes[i], c->id, 0) == 0 || strcmp(rs->excludes[i], group) == 0);
+    return in;
+}
+
+/* Why a case does not apply to this run, or NULL. */
+static const char *not_applicable(const run_state *rs, const fs_case *c)
+{
+    wire_framing f = rs->cfg.framing;
+    if ((c->flags & FS_NEEDS_HEADER) && wire_header_size(f) == 0)
+        return f == WIRE_RAW ? "raw framing has no frames" : "line framing has no header";
+    if ((c->flags & FS_NEEDS_FRAMED) && f == WIRE_RAW)
+        return "raw framing has no frames";
+    if ((c->flags & FS_NEEDS_IDLE) && !rs->idle_given)
+        return "no --idle-timeout given (the server's idle timeout)";
+    if ((c->flags & FS_NEEDS_EXEC) && rs->exec == NULL)
+        return "needs --exec (framespec must launch the server to see its pid)";
+    return NULL;
+}
+
+/* ---- the server under --exec ---- */
+
+static int free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Substitute every {port} in rs->exec. Returns 0, or -1 when the command is too long. */
+static int build_cmd(run_state *rs)
+{
+    const char *p = rs->exec;
+    size_t o = 0;
+    char num[16];
+    snprintf(num, sizeof num, "%d", rs->port);
+    while (*p) {
+        if (strncmp(p, "{port}", 6) == 0) {
+            size_t l = strlen(num);
+            if (o + l >= sizeof rs->exec_cmd)
+                return -1;
+            memcpy(rs->exec_cmd + o, num, l);
+            o += l;
+            p += 6;
+        } else {
+            if (o + 1 >= sizeof rs->exec_cmd)
+                return -1;
+            rs->exec_cmd[o++] = *p++;
+        }
+    }
+    rs->exec_cmd[o] = '\0';
+    return 0;
+}
+
+static void describe_status(int st, char *out, size_t n)
+{
+    if (WIFSIGNALED(st))
+        snprintf(out, n, "killed by signal %d (SIG%s)", WTERMSIG(st), sigabbrev_np(WTERMSIG(st))
+                                                                       ? sigabbrev_np(WTERMSIG(st))
+                                                                       : "?");
+    else if (WIFEXITED(st))
+        snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
+    else
+        snprintf(out, n, "status 0x%x", st);
+}
+
+static void print_log_tail(const run_state *rs)
+{
+    char buf[2048];
+    FILE *f = fopen(rs->log_path, "r");
+    long sz;
+    size_t n;
+    if (f == NULL)
+        return;
+    fseek(f, 0, SEEK_END);
+    sz = ftell(f);
+    fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    if (n > 0)
+        fprintf(stderr, "framespec: the server's output (%s), last part:\n%s\n", rs->log_path,
+                buf);
+}
+
+/* Start the --exec server and wait until it accepts. Returns 0, or -1 with a message printed. */
+static int server_start(run_state *rs)
+{
+    char err[256];
+    int64_t deadline;
+    int logfd;
+
+    if (strstr(rs->exec, "{port}") != NULL) {
+        char addr[64];
+        rs->port = free_port();
+        if (rs->port < 0 || build_cmd(rs) < 0) {
+            fprintf(stderr, "framespec: cannot pick a free port or the --exec command is too long\n");
+            return -1;
+        }
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", rs->port);
+        if (sock_parse_addr(addr, &rs->cfg.addr, err, sizeof err) < 0)
+            return -1;
+    } else {
+        snprintf(rs->exec_cmd, sizeof rs->exec_cmd, "%s", rs->exec);
+    }
+    logfd = open(rs->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    rs->pid = fork();
+    if (rs->pid < 0) {
+        fprintf(stderr, "framespec: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (rs->pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        setpgid(0, 0);
+        dup2(devnull, 0);
+        if (logfd >= 0) {
+            dup2(logfd, 1);
+            dup2(logfd, 2);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        /* "exec" so that the pid we watch is the server's, not a shell's */
+        {
+            char line[sizeof rs->exec_cmd + 8];
+            snprintf(line, sizeof line, "exec %s", rs->exec_cmd);
+            execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+        }
+        _exit(127);
+    }
+    if (logfd >= 0)
+        close(logfd);
+    rs->cfg.server_pid = rs->pid;
+    deadline = sock_now_ms() + (int64_t)(10000 * rs->cfg.scale);
+    for (;;) {
+        int st, fd = sock_connect(&rs->cfg.addr, sock_now_ms() + 200);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (waitpid(rs->pid, &st, WNOHANG) == rs->pid) {
+            char how[96];
+            describe_status(st, how, sizeof how);
+            fprintf(stderr, "framespec: the --exec server %s before it accepted a connection\n"
+                            "  command: %s\n", how, rs->exec_cmd);
+            print_log_tail(rs);
+            rs->pid = 0;
+            return -1;
+        }
+        if (sock_now_ms() > deadline) {
+            fprintf(stderr, "framespec: the --exec server does not accept connections on %s "
+                            "after %.0f s\n  command: %s\n",
+                    rs->cfg.addr.text, 10 * rs->cfg.scale, rs->exec_cmd);
+            print_log_tail(rs);
+            return -1;
+        }
+        {
+            struct timespec ts = {0, 20 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void server_stop(run_state *rs)
+{
+    int st;
+    if (rs->pid <= 0)
+        return;
+    kill(rs->pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        struct timespec ts = {0, 10 * 1000000};
+        if (waitpid(rs->pid, &st, WNOHANG) == rs->pid) {
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                char how[96];
+                describe_status(st, how, sizeof how);
+                printf("# the server %s after SIGTERM\n", how);
+            }
+            rs->pid = 0;
+            return;
+        }
+        nanosleep(&ts, NULL);
+    }
+    printf("# the server did not exit within 5 s of SIGTERM; killed\n");
+    kill(-rs->pid, SIGKILL);
+    kill(rs->pid, SIGKILL);
+    waitpid(rs->pid, &st, 0);
+    rs->pid = 0;
+}
+
+/* After a case: did the --exec server die? Then record how, and restart it. Returns true when
+ * it died. */
+static bool server_check(run_state *rs, const char *case_id, char *how, size_t hn)
+{
+    int st;
+    if (rs->exec == NULL || rs->pid <= 0)
+        return false;
+    if (waitpid(rs->pid, &st, WNOHANG) != rs->pid)
+        return false;
+    describe_status(st, how, hn);
+    rs->cfg.server_deaths++;
+    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s during %s", how, case_id);
+    printf("# the server %s during %s; restarting it for the remaining cases\n", how, case_id);
+    print_log_tail(rs);
+    rs->pid = 0;
+    if (server_start(rs) == 0) {
+        rs->restarts++;
+        printf("# server restarted (%s)\n", rs->cfg.addr.text);
+    } else {
+        printf("# could not restart the server: the remaining cases will fail\n");
+    }
+    fflush(stdout);
+    return true;
+}
+
+/* ---- running one case ---- */
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_case *rc)
+{
+    int64_t t0 = sock_now_ms(), deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
+    pid_t child;
+    int st = 0;
+    bool timed_out = false;
+    const char *na = not_applicable(rs, fc);
+
+    memset(shared, 0, sizeof *shared);
+    rc->c = fc;
+    if (na != NULL) {
+        rc->status = FS_SKIP;
+        rc->message = strdup(na);
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    child = fork();
+    if (child < 0) {
+        rc->status = FS_FAIL;
+        rc->message = strdup("fork failed");
+        return;
+    }
+    if (child == 0) {
+        fs_ctx ctx = {.cfg = &rs->cfg, .res = shared, .t0_ns = sock_now_ns(),
+                      .rng = rs->cfg.seed ^ hash_id(fc->id)};
+        signal(SIGPIPE, SIG_IGN);
+        fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
+        fc->run(&ctx);
+        fflush(stderr);
+        _exit(0);
+    }
+    for (;;) {
+        struct timespec ts = {0, 2 * 1000000};
+        pid_t w = waitpid(child, &st, WNOHANG);
+        if (w == child)
+            break;
+        if (sock_now_ms() > deadline) {
+            kill(child, SIGKILL);
+            waitpid(child, &st, 0);
+            timed_out = true;
+            break;
+        }
+        nanosleep(&ts, NULL);
+    }
+    rc->duration_ms = (long)(sock_now_ms() - t0);
+    rc->status = shared->status;
+    if (timed_out) {
+        char msg[sizeof shared->message + 128];
+        snprintf(msg, sizeof msg,
+                 "case timed out after %.0f s (the server stopped answering?)%s%s",
+                 fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
+                 shared->message);
+        rc->status = FS_FAIL;
+        rc->message = strdup(msg);
+    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        char how[96], msg[256];
+        describe_status(st, how, sizeof how);
+        snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
+        rc->status = FS_FAIL;
+        rc->message = strdup(msg);
+    } else {
+        rc->message = dup_or_null(shared->message);
+    }
+    rc->expected = dup_or_null(shared->expected);
+    rc->actual = dup_or_null(shared->actual);
+    rc->close_kind = dup_or_null(shared->close_kind);
+    rc->wirelog = dup_or_null(shared->wirelog);
+    {
+        char how[96];
+        if (server_check(rs, fc->id, how, sizeof how)) {
+            size_t ml = strlen(how) + (rc->message ? strlen(rc->message) : 0) + 64;
+            char *msg = malloc(ml);
+            if (msg == NULL)
+                return;
+            snprintf(msg, ml, "the server %s during this case%s%s", how,
+                     rc->message ? "; " : "", rc->message ? rc->message : "");
+            free(rc->message);
+            rc->message = msg;
+            rc->status = FS_FAIL;
+        }
+    }
+    if (rc->status == FS_FAIL) {
+        char cmd[1024];
+        if (rs->exec)
+            snprintf(cmd, sizeof cmd, "framespec run --exec '%s' --framing %s --max-frame %llu "
+                                      "--case %s --seed %llu",
+                     rs->exec, wire_framing_name(rs->cfg.framing),
+                     (unsigned long long)rs->cfg.max_frame, fc->id,
+                     (unsigned long long)rs->cfg.seed);
+        else
+            snprintf(cmd, sizeof cmd, "framespec run --target %s --framing %s --max-frame %llu "
+                                      "--case %s --seed %llu",
+                     rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
+                     (unsigned long long)rs->cfg.max_frame, fc->id,
+                     (unsigned long long)rs->cfg.seed);
+        if (rs->idle_given) {
+            size_t l = strlen(cmd);
+            snprintf(cmd + l, sizeof cmd - l, " --idle-timeout %g",
+                     (double)rs->cfg.idle_ms / 1000);
+        }
+        rc->repro_cmd = strdup(cmd);
+    }
+}
+
+/* ---- the command ---- */
+
+static void run_usage(FILE *out)
+{
+    fputs("usage: framespec run (--target HOST:PORT | --target unix:PATH | --exec 'CMD ... {port} ...')\n"
+          "                     [--framing F] [--max-frame BYTES] [--idle-timeout SECONDS]\n"
+          "                     [--case GLOB]... [--exclude GLOB]... [--junit FILE] [--json FILE]\n"
+          "                     [--seed N] [--timeout-scale X] [--conns N] [--cycles N] [-v]\n"
+          "\n"
+          "Run the conformance catalogue against a framed echo server; TAP version 14 on stdout.\n"
+          "\n"
+          "  --target ADDR        a running server: HOST:PORT, [V6]:PORT or unix:PATH\n"
+          "  --exec 'CMD'         start the server: {port} becomes a free port; framespec waits\n"
+          "                       until it accepts, watches its pid, restarts it if it dies\n"
+          "  --framing F          0|raw, 1|u8, 2|u16, 4|u32 (default), line (Erlang {packet,N})\n"
+          "  --max-frame BYTES    the server's largest payload (default 16M; K/M/G ok)\n"
+          "  --idle-timeout S     the server's idle timeout; idle.* cases skip without it\n"
+          "  --case GLOB          run only matching ids or groups (repeatable), e.g. 'halfclose.*'\n"
+          "  --exclude GLOB       skip matching ids or groups (repeatable)\n"
+          "  --junit FILE         write JUnit XML;  --json FILE: write the JSON report\n"
+          "  --seed N             seed for random slicing (default: from the clock; printed)\n"
+          "  --timeout-scale X    multiply every deadline and timing threshold (slow machines,\n"
+          "                       sanitizer builds), default 1\n"
+          "  --conns N            connections in concurrency.simultaneous (default 500)\n"
+          "  --cycles N           cycles in concurrency.churn (default 2000)\n"
+          "  -v                   wire log on stderr\n"
+          "\n"
+          "Exit status: 0 no case failed, 1 a case failed, 2 usage error or target unreachable.\n",
+          out);
+}
+
+static int parse_run(int argc, char **argv, run_state *rs)
+{
+    static const struct option lo[] = {
+        {"target", required_argument, NULL, 't'},      {"exec", required_argument, NULL, 'e'},
+        {"framing", required_argument, NULL, 'f'},     {"max-frame", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'i'}, {"case", required_argument, NULL, 'c'},
+        {"exclude", required_argument, NULL, 'x'},     {"junit", required_argument, NULL, 'J'},
+        {"json", required_argument, NULL, 'j'},        {"seed", required_argument, NULL, 's'},
+        {"timeout-scale", required_argument, NULL, 'T'}, {"conns", required_argument, NULL, 'n'},
+        {"cycles", required_argument, NULL, 'y'},      {"repro-dir", required_argument, NULL, 'R'},
+        {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    uint64_t v;
+    double d;
+    bool seed_given = false;
+
+    rs->cfg.framing = WIRE_U32;
+    rs->cfg.max_frame = 16u << 20;
+    rs->cfg.scale = 1.0;
+    rs->cfg.conns = 500;
+    rs->cfg.cycles = 2000;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            rs->target = optarg;
+            break;
+        case 'e':
+            rs->exec = optarg;
+            break;
+        case 'f':
+            if (wire_parse_framing(optarg, &rs->cfg.framing) < 0)
+                return opts_bad("run", "--framing", optarg, "expected 0|raw, 1|u8, 2|u16, 4|u32 or line");
+            break;
+        case 'm':
+            if (opts_u64(optarg, 1, 0xFFFFFFFFull, &rs->cfg.max_frame) < 0)
+                return opts_bad("run", "--max-frame", optarg, "expected bytes 1..4294967295 (K/M/G ok)");
+            break;
+        case 'i':
+            if (opts_seconds(optarg, &d) < 0 || d <= 0)
+                return opts_bad("run", "--idle-timeout", optarg, "expected seconds > 0");
+            rs->cfg.idle_ms = (int64_t)(d * 1000 + 0.5);
+            rs->idle_given = true;
+            break;
+        case 'c':
+            if (rs->ncases == MAX_GLOBS)
+                return opts_bad("run", "--case", optarg, "too many --case options (64 at most)");
+            rs->cases[rs->ncases++] = optarg;
+            break;
+        case 'x':
+            if (rs->nexcludes == MAX_GLOBS)
+                return opts_bad("run", "--exclude", optarg, "too many --exclude options");
+            rs->excludes[rs->nexcludes++] = optarg;
+            break;
+        case 'J':
+            rs->junit = optarg;
+            break;
+        case 'j':
+            rs->json = optarg;
+            break;
+        case 'R':
+            rs->repro_dir = optarg;
+            break;
+        case 's':
+            if (opts_u64(optarg, 0, UINT64_MAX, &rs->cfg.seed) < 0)
+                return opts_bad("run", "--seed", optarg, "expected a non-negative integer");
+            seed_given = true;
+            break;
+        case 'T':
+            if (opts_seconds(optarg, &rs->cfg.scale) < 0 || rs->cfg.scale < 0.1 ||
+                rs->cfg.scale > 100)
+                return opts_bad("run", "--timeout-scale", optarg, "expected a factor 0.1..100");
+            break;
+        case 'n':
+            if (opts_u64(optarg, 1, 100000, &v) < 0)
+                return opts_bad("run", "--conns", optarg, "expected 1..100000");
+            rs->cfg.conns = (unsigned)v;
+            break;
+        case 'y':
+            if (opts_u64(optarg, 1, 10000000, &v) < 0)
+                return opts_bad("run", "--cycles", optarg, "expected 1..10000000");
+            rs->cfg.cycles = (unsigned)v;
+            break;
+        case 'v':
+            rs->cfg.verbose++;
+            break;
+        case 'h':
+            run_usage(stdout);
+            exit(0);
+        default:
+            fprintf(stderr, "framespec run: %s '%s'\nTry 'framespec run --help'.\n",
+                    ch == ':' ? "missing value for" : "unknown option or missing value:",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "framespec run: unexpected argument '%s'\nTry 'framespec run --help'.\n",
+                argv[optind]);
+        return 2;
+    }
+    if (rs->exec == NULL && rs->target == NULL) {
+        fprintf(stderr, "framespec run: give the server to judge: --target HOST:PORT, --target "
+                        "unix:PATH, or --exec 'CMD ... {port} ...'\nTry 'framespec run --help'.\n");
+        return 2;
+    }
+    if (rs->exec && !strstr(rs->exec, "{port}") && rs->target == NULL) {
+        fprintf(stderr, "framespec run: --exec needs {port} in the command (framespec picks a "
+                        "free port), or --target telling where the command listens\n");
+        return 2;
+    }
+    if (rs->cfg.max_frame > wire_max_expressible(rs->cfg.framing))
+        rs->cfg.max_frame = wire_max_expressible(rs->cfg.framing);
+    if (!seed_given) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        rs->cfg.seed = (uint64_t)ts.tv_nsec % 1000000 + (uint64_t)ts.tv_sec % 1000 * 1000000;
+    }
+    return 0;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int run_main(int argc, char **argv)
+{
+    run_state *rs = calloc(1, sizeof *rs);
+    report r = {0};
+    fs_result *shared;
+    size_t nsel = 0, num = 0, passed, failed, skipped;
+    char err[256];
+    int rc, fd;
+    int64_t t0;
+    bool tty = isatty(2);
+
+    if (rs == NULL)
+        return 2;
+    rc = parse_run(argc, argv, rs);
+    if (rc != 0) {
+        free(rs);
+        return rc;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    for (size_t i = 0; i < fs_ncases; i++)
+        nsel += selected(rs, &fs_cases[i]);
+    if (nsel == 0) {
+        fprintf(stderr, "framespec run: no case matches the --case/--exclude patterns; "
+                        "'framespec list' shows the ids\n");
+        free(rs);
+        return 2;
+    }
+    if (rs->target && sock_parse_addr(rs->target, &rs->cfg.addr, err, sizeof err) < 0) {
+        fprintf(stderr, "framespec run: --target: %s\n", err);
+        free(rs);
+        return 2;
+    }
+    if (rs->exec) {
+        snprintf(rs->log_path, sizeof rs->log_path, "/tmp/framespec-server-%d.log", (int)getpid());
+        unlink(rs->log_path);
+        rs->cfg.exec_cmd = rs->exec;
+        if (server_start(rs) < 0) {
+            free(rs);
+            return 2;
+        }
+    } else {
+        fd = sock_connect(&rs->cfg.addr, sock_now_ms() + (int64_t)(5000 * rs->cfg.scale));
+        if (fd < 0) {
+            fprintf(stderr, "framespec run: cannot connect to %s: %s (%s); is the server "
+                            "running and listening there?\n",
+                    rs->cfg.addr.text, sock_errno_name(-fd), strerror(-fd));
+            free(rs);
+            return 2;
+        }
+        close(fd);
+    }
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    r.cases = calloc(nsel, sizeof *r.cases);
+    if (shared == MAP_FAILED || r.cases == NULL) {
+        fprintf(stderr, "framespec run: out of memory\n");
+        server_stop(rs);
+        return 2;
+    }
+    r.cfg = &rs->cfg;
+    r.target_text = rs->exec ? rs->exec : rs->cfg.addr.text;
+
+    printf("TAP version 14\n1..%zu\n", nsel);
+    printf("# framespec: target %s, framing %s, max frame %llu, idle timeout %s, seed %llu, "
+           "timeout scale %g\n",
+           rs->exec ? rs->exec_cmd : rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
+           (unsigned long long)rs->cfg.max_frame,
+           rs->idle_given ? "given" : "not given", (unsigned long long)rs->cfg.seed,
+           rs->cfg.scale);
+    fflush(stdout);
+    t0 = sock_now_ms();
+    for (size_t i = 0; i < fs_ncases; i++) {
+        const fs_case *fc = &fs_cases[i];
+        report_case *rcase;
+        if (!selected(rs, fc))
+            continue;
+        rcase = &r.cases[num++];
+        if (tty)
+            fprintf(stderr, "\r\033[K[%zu/%zu] %s ...", num, nsel, fc->id);
+        run_one(rs, fc, shared, rcase);
+        r.n = num;
+        if (tty)
+            fputs("\r\033[K", stderr);
+        report_tap_case(stdout, rcase, num, rs->cfg.seed);
+    }
+    r.total_ms = (long)(sock_now_ms() - t0);
+    server_stop(rs);
+    report_counts(&r, &passed, &failed, &skipped);
+    if (rs->restarts)
+        printf("# the server was restarted %u time(s) after dying\n", rs->restarts);
+    printf("# seed %llu; %ld ms\n", (unsigned long long)rs->cfg.seed, r.total_ms);
+    printf("%zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
+    fflush(stdout);
+    if (rs->junit && report_junit(&r, rs->junit) < 0)
+        fprintf(stderr, "framespec run: cannot write --junit %s: %s\n", rs->junit, strerror(errno));
+    if (rs->json && report_json(&r, rs->json) < 0)
+        fprintf(stderr, "framespec run: cannot write --json %s: %s\n", rs->json, strerror(errno));
+    if (rs->exec && rs->cfg.server_deaths == 0)
+        unlink(rs->log_path);
+    for (size_t i = 0; i < r.n; i++) {
+        report_case *c = &r.cases[i];
+        free(c->message);
+        free(c->expected);
+        free(c->actual);
+        free(c->close_kind);
+        free(c->wirelog);
+        free(c->repro);
+        free(c->repro_cmd);
+    }
+    free(r.cases);
+    munmap(shared, sizeof *shared);
+    free(rs);
+    return failed ? 1 : 0;
+}
+
+int list_main(int argc, char **argv)
+{
+    bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    if (argc > 1 && !markdown) {
+        fprintf(stderr, "usage: framespec list [--markdown]\n");
+        return 2;
+    }
+    if (markdown) {
+        char group[64] = "";
+        puts("# framespec case catalogue\n");
+        puts("Generated by `framespec list --markdown`; do not edit. Requirements are in "
+             "[spec.md](spec.md).\n");
+        for (size_t i = 0; i < fs_ncases; i++) {
+            const fs_case *c = &fs_cases[i];
+            char g[64];
+            group_of(c->id, g, sizeof g);
+            if (strcmp(g, group) != 0) {
+                printf("%s## %s\n\n| id | requirements | applies | what it checks |\n"
+                       "|---|---|---|---|\n",
+                       group[0] ? "\n" : "", g);
+                snprintf(group, sizeof group, "%s", g);
+            }
+            printf("| `%s` | %s | %s | %s |\n", c->id, c->requirements,
+                   c->flags & FS_NEEDS_EXEC     ? "--exec"
+                   : c->flags & FS_NEEDS_IDLE   ? "--idle-timeout"
+                   : c->flags & FS_NEEDS_HEADER ? "framings 1, 2, 4"
+                   : c->flags & FS_NEEDS_FRAMED ? "framed (not raw)"
+                                                : "all",
+                   c->description);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < fs_ncases; i++)
+        printf("%-28s %-28s %s\n", fs_cases[i].id, fs_cases[i].requirements,
+               fs_cases[i].description);
+    return 0;
+}
