@@ -363,7 +363,7 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
 {
     int64_t deadline = fs_deadline(c, timeout_ms);
     size_t sent = 0, got = 0;
-    bool shut = false;
+    bool shut = false, waiting_close = false;
     uint8_t buf[65536];
 
     fs_log(c, "fd %d transfer: sending %zu bytes, expecting %zu back%s", fd, outlen, expect_len,
@@ -379,8 +379,23 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
         }
         if (got == expect_len && !shut_wr && sent == outlen)
             return SOCK_OPEN;
+        if (got == expect_len && shut && !waiting_close) {
+            /* everything is echoed: the close must follow within 5 s (scaled) */
+            int64_t close_by = fs_deadline(c, 5000);
+            if (close_by < deadline)
+                deadline = close_by;
+            waiting_close = true;
+        }
         if (sent < outlen)
             pf.events |= POLLOUT;
+        if (left <= 0 && waiting_close) {
+            fs_close_kind(c, SOCK_TIMEOUT);
+            fs_expected(c, "%s: %zu bytes echoed, then FIN", what, expect_len);
+            fs_actual(c, "all %zu bytes echoed, then the connection stayed open", got);
+            fs_fail(c, "%s: every echo arrived but the server never closed after our SHUT_WR",
+                    what);
+            return -1;
+        }
         if (left <= 0) {
             fs_close_kind(c, SOCK_TIMEOUT);
             fs_expected(c, "%s: %zu bytes echoed%s", what, expect_len, shut_wr ? ", then FIN" : "");

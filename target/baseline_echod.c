@@ -9,6 +9,11 @@
  *
  * Same command line as echod for --listen, --framing, --max-frame and --idle-timeout (the idle
  * timeout is SO_RCVTIMEO). SIGTERM/SIGINT exit 0 at once: nothing is ever pending in user space.
+ *
+ * MUTANTS. Built with -DMUTANT_<NAME> (target/CMakeLists.txt builds each as build/bin/mutant_<name>)
+ * this file becomes a deliberately broken server with one realistic bug, so that the suite can be
+ * shown to catch it (pytest/test_30_mutants.py). Each #ifdef below names its bug and the group
+ * of cases meant to catch it. Only framings 1, 2 and 4 are mutated.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,6 +106,7 @@ static int write_all(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
+#if !defined(MUTANT_RST_CLOSE) && !defined(MUTANT_FD_LEAK)
 /* Our FIN, then wait (at most 2 s) for the peer's before close(): closing with unread input would
  * make Linux answer with RST and the peer could lose echoes it has not read (tcp(7)). */
 static void lingering_close(int fd)
@@ -113,6 +119,7 @@ static void lingering_close(int fd)
         ;
     close(fd);
 }
+#endif
 
 /* Read one line into *out (grown as needed). Returns length incl. '\n', 0 on EOF, -1 on error. */
 static ssize_t read_line(reader *r, uint8_t **out, size_t *cap, uint32_t max)
@@ -144,6 +151,88 @@ static ssize_t read_line(reader *r, uint8_t **out, size_t *cap, uint32_t max)
     }
 }
 
+#ifdef MUTANT_UNBOUNDED
+/* The unbounded echo queue of MUTANT unbounded: a reader never waits for the writer. */
+typedef struct echo_item {
+    struct echo_item *next;
+    size_t len;
+    uint8_t data[];
+} echo_item;
+
+typedef struct {
+    int fd;
+    bool done;
+    echo_item *head, *tail;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t writer;
+} echo_queue;
+
+static void *writer_main(void *arg)
+{
+    echo_queue *q = arg;
+    for (;;) {
+        echo_item *it;
+        struct iovec iov;
+        pthread_mutex_lock(&q->mu);
+        while (q->head == NULL && !q->done)
+            pthread_cond_wait(&q->cv, &q->mu);
+        it = q->head;
+        if (it == NULL) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        q->head = it->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+        iov.iov_base = it->data;
+        iov.iov_len = it->len;
+        write_all(q->fd, &iov, 1);
+        free(it);
+    }
+}
+
+static void queue_start(echo_queue *q, int fd)
+{
+    memset(q, 0, sizeof *q);
+    q->fd = fd;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    pthread_create(&q->writer, NULL, writer_main, q);
+}
+
+static int queue_echo(echo_queue *q, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
+{
+    echo_item *it = malloc(sizeof *it + hl + pl);
+    if (it == NULL)
+        return -1;
+    it->next = NULL;
+    it->len = hl + pl;
+    memcpy(it->data, h, hl);
+    if (pl)
+        memcpy(it->data + hl, p, pl);
+    pthread_mutex_lock(&q->mu);
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+static void queue_finish(echo_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->done = true;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->writer, NULL);
+}
+#endif
+
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -155,11 +244,23 @@ static void *serve(void *arg)
 
     if (g_max < max)
         max = (uint32_t)g_max;
+#ifndef MUTANT_SPLIT_WRITE
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#else
+    (void)one; /* MUTANT split_write (latency): no TCP_NODELAY, and two writes per echo below */
+#endif
+#ifdef MUTANT_NO_IDLE
+    if (0) { /* MUTANT no_idle (idle): --idle-timeout is accepted and ignored */
+#else
     if (g_idle > 0) {
+#endif
         struct timeval tv = {(time_t)g_idle, (suseconds_t)((g_idle - (time_t)g_idle) * 1e6)};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
+#ifdef MUTANT_UNBOUNDED
+    echo_queue q;
+    queue_start(&q, fd);
+#endif
     if (r == NULL)
         goto out;
     r->fd = fd;
@@ -191,13 +292,50 @@ static void *serve(void *arg)
                 break;
             continue;
         }
+#ifdef MUTANT_ONE_READ
+        /* MUTANT one_read (segmentation): takes one read as one frame. */
+        {
+            ssize_t n = recv(fd, r->buf, sizeof r->buf, 0);
+            (void)rc;
+            if (n < (ssize_t)hlen)
+                break;
+            for (size_t i = 0; i < hlen; i++)
+                len = (len << 8) | r->buf[i];
+            iov[0].iov_base = r->buf;
+            iov[0].iov_len = (size_t)n < hlen + len ? (size_t)n : hlen + (size_t)len;
+            if (write_all(fd, iov, 1) < 0)
+                break;
+            continue;
+        }
+#endif
         rc = read_exact(r, hdr, hlen);
+#ifdef MUTANT_NO_HALFCLOSE_CLOSE
+        if (rc == 0) /* MUTANT no_halfclose_close (halfclose): ignores the peer's FIN forever */
+            for (;;)
+                pause();
+#endif
         if (rc <= 0)
             break; /* EOF at a frame boundary, mid-header, or an error */
+#ifdef MUTANT_LITTLE_ENDIAN
+        for (size_t i = hlen; i-- > 0;) /* MUTANT little_endian (framing): reads the header LE */
+            len = (len << 8) | hdr[i];
+#else
         for (size_t i = 0; i < hlen; i++)
             len = (len << 8) | hdr[i];
+#endif
+#if defined(MUTANT_NO_MAX_CHECK)
+        /* MUTANT no_max_check (limits): trusts the header and waits for the payload */
+#elif defined(MUTANT_REJECT_EXACT_MAX)
+        if (len >= max) /* MUTANT reject_exact_max (limits): off by one */
+            break;
+#else
         if (len > max)
             break; /* oversized: close without reading the payload */
+#endif
+#ifdef MUTANT_CLOSE_ON_ZERO
+        if (len == 0) /* MUTANT close_on_zero (framing): treats an empty frame as "bye" */
+            break;
+#endif
         if (len > cap) {
             uint8_t *p = realloc(payload, (size_t)len);
             if (p == NULL)
@@ -207,15 +345,58 @@ static void *serve(void *arg)
         }
         if (len > 0 && read_exact(r, payload, (size_t)len) <= 0)
             break; /* EOF mid-payload: drop the partial frame */
+#ifdef MUTANT_DROP_ON_EOF
+        {
+            /* MUTANT drop_on_eof (halfclose): "the peer has shut down, why bother echoing" */
+            struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
+            if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLRDHUP))
+                break;
+        }
+#endif
         iov[0].iov_base = hdr;
         iov[0].iov_len = hlen;
         iov[1].iov_base = payload;
         iov[1].iov_len = (size_t)len;
+#ifdef MUTANT_UNBOUNDED
+        /* MUTANT unbounded (backpressure): queues every echo for a writer thread, without bound */
+        if (queue_echo(&q, hdr, hlen, payload, (size_t)len) < 0)
+            break;
+        continue;
+#endif
+#if defined(MUTANT_SPLIT_WRITE)
+        if (write_all(fd, iov, 1) < 0 || write_all(fd, iov + 1, 1) < 0)
+            break;
+#elif defined(MUTANT_SIGPIPE)
+        write_all(fd, iov, 2); /* fire and forget: the next read will notice a dead peer */
+#else
         if (write_all(fd, iov, 2) < 0)
             break;
+#endif
     }
 out:
+#ifdef MUTANT_UNBOUNDED
+    queue_finish(&q);
+#endif
+#if defined(MUTANT_RST_CLOSE)
+    {
+        /* MUTANT rst_close (halfclose): "close it hard", SO_LINGER {1,0}: RST instead of FIN */
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+    }
+#elif defined(MUTANT_FD_LEAK)
+    {
+        /* MUTANT fd_leak (resources): sends FIN and drains, but never close()s the descriptor */
+        char sink[4096];
+        struct timeval tv = {2, 0};
+        shutdown(fd, SHUT_WR);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (recv(fd, sink, sizeof sink, 0) > 0)
+            ;
+    }
+#else
     lingering_close(fd);
+#endif
     free(payload);
     free(r);
     return NULL;
@@ -281,7 +462,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+#ifndef MUTANT_SIGPIPE
     signal(SIGPIPE, SIG_IGN);
+#endif /* else MUTANT sigpipe (reset): SIGPIPE not ignored and echo write errors not checked:
+        * the second write after the peer's RST raises SIGPIPE and kills the process */
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     net_raise_nofile(err);
@@ -307,8 +491,17 @@ int main(int argc, char **argv)
             continue;
         }
         /* The connection thread does blocking I/O. */
+#ifdef MUTANT_ONE_CLIENT
+        /* MUTANT one_client (concurrency): serves one client at a time */
+        (void)t;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+            serve((void *)(intptr_t)fd);
+        else
+            close(fd);
+#else
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
             pthread_create(&t, &attr, serve, (void *)(intptr_t)fd) != 0)
             close(fd);
+#endif
     }
 }

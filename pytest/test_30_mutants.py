@@ -1,0 +1,58 @@
+"""The suite has teeth: every in-tree mutant server (baseline_echod.c built with one deliberate
+bug) is caught by the group of cases meant for it, and the bug-free servers pass everything."""
+import json
+import os
+import subprocess
+
+import pytest
+
+# mutant -> the group of cases meant to catch it
+MUTANTS = {
+    "one_read": "segmentation",          # takes one read as one frame
+    "sigpipe": "reset",                  # does not ignore SIGPIPE
+    "drop_on_eof": "halfclose",          # drops pending echoes on EOF
+    "rst_close": "halfclose",            # closes with RST instead of FIN
+    "no_halfclose_close": "halfclose",   # never closes after the peer's half-close
+    "no_max_check": "limits",            # no max-frame check
+    "reject_exact_max": "limits",        # rejects a frame of exactly max
+    "split_write": "latency",            # header and payload in two writes, no TCP_NODELAY
+    "little_endian": "framing",          # reads the header little-endian
+    "close_on_zero": "framing",          # closes on a zero-length frame
+    "no_idle": "idle",                   # no idle timeout
+    "one_client": "concurrency",         # serves one client at a time
+    "fd_leak": "resources",              # leaks the descriptor
+    "unbounded": "backpressure",         # buffers without bound for a peer that never reads
+}
+
+
+def scale():
+    return os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
+
+
+def run_framespec(bin_dir, server, args, tmp_path, timeout=600):
+    report = tmp_path / "report.json"
+    cmd = [os.path.join(bin_dir, "framespec"), "run",
+           "--exec", "%s --listen 127.0.0.1:{port} --idle-timeout 1" % os.path.join(bin_dir, server),
+           "--idle-timeout", "1", "--timeout-scale", scale(), "--json", str(report)] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    rep = json.loads(report.read_text()) if report.exists() else None
+    return p, rep
+
+
+@pytest.mark.parametrize("mutant,group", sorted(MUTANTS.items()))
+def test_mutant_is_caught_by_its_group(bin_dir, tmp_path, mutant, group):
+    p, rep = run_framespec(bin_dir, "mutant_" + mutant, ["--case", group + ".*"], tmp_path)
+    assert p.returncode == 1, "framespec did not fail mutant_%s:\n%s\n%s" % (mutant, p.stdout,
+                                                                            p.stderr)
+    failed = [c["id"] for c in rep["cases"] if c["status"] == "fail"]
+    assert any(f.startswith(group + ".") for f in failed), failed
+    assert "not ok" in p.stdout
+
+
+@pytest.mark.parametrize("server", ["echod", "baseline_echod"])
+def test_bug_free_servers_pass_the_whole_suite(bin_dir, tmp_path, server):
+    p, rep = run_framespec(bin_dir, server, [], tmp_path)
+    failed = [(c["id"], c["detail"]) for c in rep["cases"] if c["status"] == "fail"]
+    assert p.returncode == 0 and not failed, (failed, p.stdout[-3000:], p.stderr[-3000:])
+    assert rep["summary"]["failed"] == 0
+    assert rep["summary"]["passed"] >= 30
