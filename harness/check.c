@@ -16,7 +16,7 @@
 
 /* ---- results ---- */
 
-static void vset(char *dst, size_t n, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vset(char *dst, size_t n, const char *fmt, va_list ap)
 {
     vsnprintf(dst, n, fmt, ap);
 }
