@@ -169,7 +169,7 @@ void case_backpressure_bounded(fs_ctx *c)
     fs_log(c, "accepted %zu bytes (bound %zu): the server stopped reading", sent, bound);
     whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
     fs_shutdown(c, fd, SHUT_WR);
-    kind = fs_read_to_close(c, fd, 30000, whole + (1u << 20), &data, &len);
+    kind = fs_read_to_close(c, fd, 10000, whole + (1u << 20), &data, &len);
     fs_close_kind(c, kind);
     if (len != whole) {
         fs_expected(c, "%zu echoed bytes (the complete frames among %zu sent)", whole, sent);

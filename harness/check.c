@@ -368,9 +368,12 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
 
     fs_log(c, "fd %d transfer: sending %zu bytes, expecting %zu back%s", fd, outlen, expect_len,
            shut_wr ? ", then SHUT_WR" : "");
+    int64_t last_progress = sock_now_ms();
     for (;;) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - sock_now_ms();
+        /* fail at the case's deadline, or when no byte has moved for 5 s (scaled) */
+        int64_t stall = last_progress + fs_ms(c, 5000);
+        int64_t left = (stall < deadline ? stall : deadline) - sock_now_ms();
         ssize_t n;
         if (sent == outlen && shut_wr && !shut) {
             shutdown(fd, SHUT_WR);
@@ -401,8 +404,9 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
             fs_expected(c, "%s: %zu bytes echoed%s", what, expect_len, shut_wr ? ", then FIN" : "");
             fs_actual(c, "sent %zu of %zu, received %zu, then nothing (timeout)", sent, outlen,
                       got);
-            fs_fail(c, "%s: timed out (sent %zu of %zu bytes, %zu of %zu echoed)", what, sent,
-                    outlen, got, expect_len);
+            fs_fail(c, "%s: timed out%s (sent %zu of %zu bytes, %zu of %zu echoed)", what,
+                    stall < deadline ? ": no byte moved for 5 s" : "", sent, outlen, got,
+                    expect_len);
             return -1;
         }
         if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
@@ -412,9 +416,10 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
         if (pf.revents & POLLOUT) {
             n = send(fd, out + sent, outlen - sent > 262144 ? 262144 : outlen - sent,
                      MSG_NOSIGNAL);
-            if (n > 0)
+            if (n > 0) {
                 sent += (size_t)n;
-            else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                last_progress = sock_now_ms();
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
                 fs_log(c, "fd %d send: %s", fd, sock_errno_name(errno));
                 fs_close_kind(c, errno == ECONNRESET || errno == EPIPE ? SOCK_RESET : SOCK_ERROR);
                 fs_expected(c, "%s: %zu bytes sent and echoed", what, outlen);
@@ -443,6 +448,7 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
                     return -1;
                 }
                 got += (size_t)n;
+                last_progress = sock_now_ms();
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EINTR))

@@ -240,7 +240,8 @@ static void server_stop(run_state *rs)
     for (int i = 0; i < 500; i++) {
         struct timespec ts = {0, 10 * 1000000};
         if (waitpid(rs->pid, &st, WNOHANG) == rs->pid) {
-            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            bool by_term = WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGINT);
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !by_term) {
                 char how[96];
                 describe_status(st, how, sizeof how);
                 printf("# the server %s after SIGTERM\n", how);
