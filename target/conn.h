@@ -13,8 +13,8 @@
  * included, so it is sent straight from the input buffer); [dpos, len) is the frame being
  * received. The output queue's high-water mark bounds what a peer that never reads can make us
  * hold: once dpos - wpos > hwm we stop reading (EPOLLIN off) until it drains. The buffer grows
- * to at most hwm + read chunk + one max frame (+ header); it never grows to a length a header
- * announced before that length was checked against the maximum.
+ * to at most 2 x (hwm + one max frame + header + 4 KiB) (or stays at its initial 16 KiB); it never
+ * grows to a length a header announced before that length was checked against the maximum.
  */
 #ifndef FRAMESPEC_CONN_H
 #define FRAMESPEC_CONN_H

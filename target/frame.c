@@ -102,7 +102,7 @@ static int decode_line(frame_decoder *d, const uint8_t *buf, size_t len, frame *
         return FRAME_OK;
     }
     if (len >= limit) {
-        out->announced = len;
+        out->announced = limit; /* a line of at least max + 1 bytes, however it was sliced */
         d->scanned = 0;
         return FRAME_ERR_TOO_LONG;
     }

@@ -50,7 +50,7 @@ typedef struct {
     const uint8_t *payload; /* FRAME_OK: first payload byte (inside the caller's buffer) */
     size_t payload_len;     /* FRAME_OK: payload bytes (line: without the final '\n') */
     size_t consumed;        /* FRAME_OK: header + payload (+ '\n') bytes to drop from the buffer */
-    uint64_t announced;     /* FRAME_OK/ERR: the length the header announced (line: bytes seen) */
+    uint64_t announced;     /* FRAME_OK/ERR: the length the header announced (line ERR: max + 1) */
     size_t need;            /* NEED_MORE: total bytes this frame needs, when known (else 0) */
 } frame;
 

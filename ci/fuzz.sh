@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Fuzzing campaigns on framespec's targets (decode_fuzz, roundtrip_fuzz, conn_fuzz).
+#
+#   ci/fuzz.sh [--engine libfuzzer|afl] [--seconds N] [--jobs N] [--merge] TARGET|all
+#
+# libfuzzer: builds build-fuzz/ (clang, -fsanitize=fuzzer,address,undefined) and runs TARGET for
+#            N seconds with -jobs=N -workers=N (default: all cores), corpus in out/fuzz/TARGET/.
+# afl:       builds build-afl/ (afl-clang-fast, ASan) and build-afl-cmplog/ (CMPLOG), runs one -M
+#            main instance and -S secondaries (the first with -c CMPLOG) on all cores for N s,
+#            output in out/afl/TARGET/ (sync it between machines: docs/fuzzing.md).
+# Every crash is minimized and stored as corpus/regressions/TARGET/<sha1>; ctest replays those
+# (fuzz.regress.TARGET) with any compiler. Commit them with the fix. Exit 1 when a crash was found.
+# --merge folds the new corpus into corpus/TARGET/ (minimized, files named by content hash).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+engine=libfuzzer seconds=60 jobs=$(nproc) merge=0 target=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --engine) engine=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --merge) merge=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) echo "ci/fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) target=$1; shift ;;
+  esac
+done
+all="decode_fuzz roundtrip_fuzz conn_fuzz"
+case "$target" in
+  all) targets=$all ;;
+  decode_fuzz|roundtrip_fuzz|conn_fuzz) targets=$target ;;
+  *) echo "ci/fuzz.sh: give a target: $all or all (see --help)" >&2; exit 2 ;;
+esac
+case "$engine" in libfuzzer|afl) ;; *) echo "ci/fuzz.sh: --engine libfuzzer|afl" >&2; exit 2 ;; esac
+
+# libFuzzer options per target (OSS-Fuzz style .options files are read by ClusterFuzzLite too)
+opts_for() { # target -> extra libFuzzer flags
+  local f=fuzz/$1.options
+  [ -f "$f" ] && sed -n 's/^\([a-z_]*\) *= *\(.*\)$/-\1=\2/p' "$f" | tr '\n' ' '
+  return 0
+}
+
+store_crash() { # target crash-file -> stores the minimized crash as a regression
+  local t=$1 crash=$2 min sha dest
+  min=$(mktemp)
+  if [ "$engine" = libfuzzer ]; then
+    build-fuzz/bin/"$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$crash" >/dev/null 2>&1 || true
+  else
+    AFL_SKIP_CPUFREQ=1 afl-tmin -i "$crash" -o "$min" -- build-afl/bin/"$t" >/dev/null 2>&1 || true
+  fi
+  [ -s "$min" ] || cp "$crash" "$min"
+  sha=$(sha1sum "$min" | cut -c1-40)
+  dest=corpus/regressions/$t/$sha
+  mv "$min" "$dest"
+  echo "ci/fuzz.sh: CRASH in $t -> $dest (minimized from $crash)"
+  echo "ci/fuzz.sh: reproduce: build/bin/${t}_replay $dest    (fix the bug, commit the file)"
+}
+
+found=0
+if [ "$engine" = libfuzzer ]; then
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DFRAMESPEC_FUZZ=ON >/dev/null
+  cmake --build build-fuzz -j"$(nproc)" --target $targets >/dev/null
+  for t in $targets; do
+    out=out/fuzz/$t
+    mkdir -p "$out/corpus" "$out/artifacts"
+    echo "== libFuzzer: $t for ${seconds}s on $jobs job(s)"
+    # shellcheck disable=SC2046
+    (cd "$out" && ../../../build-fuzz/bin/"$t" $(cd ../../.. && opts_for "$t") \
+        -dict=../../../fuzz/"$t".dict -max_total_time="$seconds" -print_final_stats=1 \
+        -jobs="$jobs" -workers="$jobs" -artifact_prefix=artifacts/ \
+        corpus ../../../corpus/"$t" >run.log 2>&1) || true
+    cat "$out"/fuzz-*.log "$out"/run.log 2>/dev/null | grep -E "stat::average_exec_per_sec|DONE|ERROR:|fuzz check" | awk '!seen[$0]++' | tail -n 8 || true
+    for c in "$out"/artifacts/crash-* "$out"/artifacts/leak-* "$out"/artifacts/timeout-* "$out"/artifacts/oom-*; do
+      [ -e "$c" ] || continue
+      store_crash "$t" "$c"; rm -f "$c"; found=1
+    done
+    if [ "$merge" = 1 ]; then
+      tmp=$(mktemp -d)
+      build-fuzz/bin/"$t" -merge=1 "$tmp" corpus/"$t" "$out"/corpus >/dev/null 2>&1
+      for f in "$tmp"/*; do cp "$f" corpus/"$t"/"$(sha1sum "$f" | cut -c1-40)"; done
+      rm -rf "$tmp"
+      echo "merged: corpus/$t now has $(ls corpus/"$t" | wc -l) inputs"
+    fi
+  done
+else
+  command -v afl-fuzz >/dev/null || { echo "ci/fuzz.sh: afl-fuzz not found: apt-get install afl++" >&2; exit 2; }
+  CC=afl-clang-fast AFL_USE_ASAN=1 AFL_USE_UBSAN=1 cmake -S . -B build-afl \
+     -DFRAMESPEC_FUZZ=ON -DFRAMESPEC_FUZZ_ENGINE=afl >/dev/null
+  AFL_USE_ASAN=1 AFL_USE_UBSAN=1 cmake --build build-afl -j"$(nproc)" --target $targets >/dev/null 2>&1
+  CC=afl-clang-fast AFL_LLVM_CMPLOG=1 cmake -S . -B build-afl-cmplog \
+     -DFRAMESPEC_FUZZ=ON -DFRAMESPEC_FUZZ_ENGINE=afl >/dev/null
+  AFL_LLVM_CMPLOG=1 cmake --build build-afl-cmplog -j"$(nproc)" --target $targets >/dev/null 2>&1
+  export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+  for t in $targets; do
+    out=out/afl/$t
+    mkdir -p "$out"
+    echo "== AFL++: $t for ${seconds}s: -M main + $((jobs - 1)) -S (first with CMPLOG)"
+    pids=()
+    afl-fuzz -M main -i corpus/"$t" -o "$out" -x fuzz/"$t".dict -V "$seconds" \
+      -- build-afl/bin/"$t" >"$out/main.log" 2>&1 & pids+=($!)
+    for i in $(seq 1 $((jobs - 1))); do
+      extra=()
+      [ "$i" = 1 ] && extra=(-c build-afl-cmplog/bin/"$t")
+      afl-fuzz -S "s$i" "${extra[@]}" -i corpus/"$t" -o "$out" -x fuzz/"$t".dict -V "$seconds" \
+        -- build-afl/bin/"$t" >"$out/s$i.log" 2>&1 & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || true; done
+    for st in "$out"/*/fuzzer_stats; do
+      echo "$(basename "$(dirname "$st")"): $(grep -E '^(execs_done|execs_per_sec|bitmap_cvg|saved_crashes)' "$st" | tr -s ' ' | tr '\n' ' ')"
+    done
+    for c in "$out"/*/crashes/id:*; do
+      [ -e "$c" ] || continue
+      store_crash "$t" "$c"; found=1
+    done
+  done
+fi
+exit "$found"
