@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Run every test: install missing packages (as root), build with gcc (warnings are errors), build
-# with clang + ASan/UBSan, and run ctest (unit tests, pytest scenarios, mutants, fuzz
-# regressions) in both builds.
+# with clang + ASan/UBSan, run ctest (unit tests, pytest scenarios, mutants, fuzz regressions) in
+# both builds, then a short fuzzing smoke run of every target (libFuzzer, and AFL++).
 # Usage: ci/test.sh            (from the repository root, or anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash ci/setup.sh
+bash ci/setup.sh afl++
 jobs=$(nproc)
 
 echo "== build: gcc, -Werror (build/)"
@@ -24,3 +24,6 @@ echo "== ctest (gcc build)"
 (cd build && ctest --output-on-failure -j"$jobs")
 echo "== ctest (ASan+UBSan build)"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
+
+echo "== fuzz smoke (libFuzzer 20 s and AFL++ 10 s per target)"
+bash ci/fuzz-smoke.sh
