@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash ci/setup.sh afl++
+bash ci/setup.sh afl++ tcpdump
 jobs=$(nproc)
 
 echo "== build: gcc, -Werror (build/)"

@@ -126,10 +126,10 @@ static void abort_after(fs_ctx *c, const uint8_t *bytes, size_t len, const char 
     fd = fs_connect(c);
     if (fd >= 0) {
         fs_send_quiet(c, fd, bytes, len);
-        fs_sleep(20); /* let the server read it, so the RST meets a connection mid-frame */
+        fs_sleep(c, 20); /* let the server read it, so the RST meets a connection mid-frame */
         fs_abort(c, fd);
     }
-    fs_sleep(20);
+    fs_sleep(c, 20);
     fs_payload(c, payload, sizeof payload, 4);
     n = fs_frame(c, payload, sizeof payload, wire);
     if (!fs_done(c) && fs_send(c, other, wire, n) == 0)
@@ -196,7 +196,7 @@ void case_reset_echoes_in_flight(fs_ctx *c)
             break;
         fs_send_quiet(c, fd, w, len);
         fs_close(c, fd); /* unread echoes in our receive queue: the kernel sends RST */
-        fs_sleep(100);
+        fs_sleep(c, 100);
         fs_alive(c, "after a peer closed with echoes in flight (the SIGPIPE trap)");
     }
     free(w);
@@ -219,18 +219,20 @@ void case_reset_burst(fs_ctx *c)
         if (fds[i] < 0)
             break;
         opened++;
+        fs_repro_connect(c, fds[i]);
+        fs_repro_bytes(c, fds[i], "send", w, 1 + (i * 37) % (len - 1), -1);
         send(fds[i], w, 1 + (i * 37) % (len - 1), MSG_NOSIGNAL);
     }
     fs_log(c, "%zu connections opened, each sent part of a frame; aborting all", opened);
-    fs_sleep(50);
+    fs_sleep(c, 50);
     for (size_t i = 0; i < opened; i++)
-        sock_abort(fds[i]);
+        fs_abort(c, fds[i]);
     if (opened < N) {
         fs_expected(c, "%d connections", N);
         fs_actual(c, "%zu", opened);
         fs_fail(c, "only %zu of %d connections could be opened", opened, N);
     }
-    fs_sleep(100);
+    fs_sleep(c, 100);
     if (!fs_done(c))
         fs_alive(c, "after 200 concurrent resets");
     free(w);

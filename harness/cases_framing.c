@@ -49,6 +49,8 @@ void case_framing_sequence(fs_ctx *c)
     fd = fs_connect(c);
     if (fd >= 0) {
         if (fs_send(c, fd, w, len) == 0 && fs_expect(c, fd, w, len, 5000, "100 frames") == 0) {
+            char cn[16];
+            fs_repro(c, "%s expect open for 200", fs_conn_name(c, fd, cn, sizeof cn));
             kind = fs_read_to_close(c, fd, 200, 65536, &extra, &extra_len);
             if (extra_len > 0) {
                 fs_expected(c, "nothing after the 100 echoes");
@@ -134,7 +136,7 @@ void case_segmentation_header_split(fs_ctx *c)
         snprintf(what, sizeof what, "frame split at byte %zu", cut);
         if (fs_send(c, fd, wire, cut) < 0)
             break;
-        fs_sleep(20);
+        fs_sleep(c, 20);
         if (fs_send(c, fd, wire + cut, len - cut) < 0)
             break;
         fs_expect(c, fd, wire, len, 5000, what);
@@ -157,9 +159,9 @@ void case_segmentation_payload_split(fs_ctx *c)
     if (fd >= 0) {
         size_t a = len / 3, b = 2 * len / 3;
         if (fs_send(c, fd, w, a) == 0) {
-            fs_sleep(20);
+            fs_sleep(c, 20);
             if (fs_send(c, fd, w + a, b - a) == 0) {
-                fs_sleep(20);
+                fs_sleep(c, 20);
                 if (fs_send(c, fd, w + b, len - b) == 0)
                     fs_expect(c, fd, w, len, 5000, "payload in three pieces");
             }
@@ -184,7 +186,7 @@ void case_segmentation_byte_by_byte(fs_ctx *c)
     if (fd >= 0) {
         for (size_t i = 0; i < len && !fs_done(c); i++) {
             fs_send(c, fd, w + i, 1);
-            fs_sleep(2);
+            fs_sleep(c, 2);
         }
         if (!fs_done(c))
             fs_expect(c, fd, w, len, 5000, "frames sent one byte per write");
@@ -239,7 +241,7 @@ void case_segmentation_random_slices(fs_ctx *c)
                     break;
                 pos += n;
                 if (fs_rand(c) % 8 == 0)
-                    fs_sleep(1);
+                    fs_sleep(c, 1);
             }
             for (;;) {
                 ssize_t r = recv(fd, got + rcv, len - rcv, 0);

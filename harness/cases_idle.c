@@ -19,10 +19,19 @@ static int64_t tolerance_ms(const fs_ctx *c)
 static void expect_idle_close(fs_ctx *c, int fd, int64_t t0, const uint8_t *want, size_t want_len,
                               const char *what)
 {
-    int64_t tmax = c->cfg->idle_ms + tolerance_ms(c), elapsed;
+    int64_t tmax = c->cfg->idle_ms + tolerance_ms(c), elapsed, early;
     uint8_t *data = NULL;
     size_t len = 0;
-    int kind = fs_read_to_close(c, fd, (double)(tmax + 1000) / c->cfg->scale, 1 << 20, &data, &len);
+    char cn[16];
+    int kind;
+    early = c->cfg->idle_ms * 9 / 10 - 50 - (sock_now_ms() - t0);
+    fs_repro_bytes(c, fd, "expect", want, want_len, 1000);
+    if (early > 0)
+        fs_repro(c, "%s expect open for %lld", fs_conn_name(c, fd, cn, sizeof cn),
+                 (long long)early);
+    fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
+             (long long)(tmax - (early > 0 ? early : 0)));
+    kind = fs_read_to_close(c, fd, (double)(tmax + 1000) / c->cfg->scale, 1 << 20, &data, &len);
     elapsed = sock_now_ms() - t0;
     fs_close_kind(c, kind);
     if (len != want_len || (len && want && memcmp(data, want, len) != 0)) {
@@ -82,7 +91,7 @@ void case_idle_keepalive_frames(fs_ctx *c)
     while (!fs_done(c) && sock_now_ms() < end) {
         if (fs_send(c, fd, ka, kn) == 0)
             fs_expect(c, fd, ka, kn, 2000, "keepalive frame");
-        fs_sleep((double)c->cfg->idle_ms / 4);
+        fs_sleep(c, (double)c->cfg->idle_ms / 4);
     }
     fs_payload(c, payload, sizeof payload, 1);
     n = fs_frame(c, payload, sizeof payload, wire);

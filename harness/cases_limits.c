@@ -41,7 +41,14 @@ static int expect_prompt_close(fs_ctx *c, int fd, const uint8_t *want, size_t wa
     uint8_t filler[512], buf[65536];
     size_t got = 0, sent = 0;
     int kind = SOCK_TIMEOUT;
+    char cn[16];
     memset(filler, 'z', sizeof filler);
+    /* the scenario: some payload bytes (a server waiting for them never closes), the echoes of
+     * the earlier frames, then a close */
+    fs_repro_bytes(c, fd, "send", filler, sizeof filler, -1);
+    fs_repro_bytes(c, fd, "expect", want, want_len, (long)fs_ms(c, limit_ms));
+    fs_repro(c, "%s expect closed within %lld", fs_conn_name(c, fd, cn, sizeof cn),
+             (long long)fs_ms(c, limit_ms));
     while (sock_now_ms() < deadline) {
         ssize_t n = send(fd, filler, sizeof filler, MSG_NOSIGNAL);
         if (n > 0)

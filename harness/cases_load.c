@@ -16,6 +16,24 @@
 
 #include "cases.h"
 
+/* Record `sent` bytes of the repeated `frames` (16 identical frames) as scenario steps. */
+static void repro_fill(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t sent)
+{
+    size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
+    size_t plen = fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0);
+    char cn[16];
+    if (!c->recording || sent == 0)
+        return;
+    if (c->cfg->framing == WIRE_RAW) {
+        fs_repro(c, "# %s: %zu bytes of raw data sent here (not scripted)",
+                 fs_conn_name(c, fd, cn, sizeof cn), sent);
+        return;
+    }
+    fs_repro_frames(c, fd, "send", frames + hl, plen, sent / fsz, -1);
+    if (sent % fsz)
+        fs_repro_bytes(c, fd, "send", frames, sent % fsz, -1);
+}
+
 /*
  * Write `frames` (repeated) on fd without reading until nothing is accepted for `quiet_ms`
  * (scaled) or `limit` bytes were accepted. Returns the bytes accepted.
@@ -45,6 +63,7 @@ static size_t fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_
         }
     }
     fs_log(c, "fd %d: %zu bytes accepted without reading", fd, sent);
+    repro_fill(c, fd, frames, flen, sent);
     return sent;
 }
 
@@ -102,6 +121,8 @@ static size_t kernel_buffering(fs_ctx *c, const uint8_t *frames, size_t flen)
         }
     }
     if (child > 0) {
+        bool rec = c->recording;
+        c->recording = false; /* our own reference server: not part of the scenario */
         fd = sock_connect(&a, fs_deadline(c, 2000));
         if (fd >= 0) {
             k = fill_until_blocked(c, fd, frames, flen, 300, 1u << 30);
@@ -109,6 +130,7 @@ static size_t kernel_buffering(fs_ctx *c, const uint8_t *frames, size_t flen)
         }
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
+        c->recording = rec;
     }
     close(lfd);
     if (a.family == AF_UNIX)
@@ -169,6 +191,17 @@ void case_backpressure_bounded(fs_ctx *c)
     fs_log(c, "accepted %zu bytes (bound %zu): the server stopped reading", sent, bound);
     whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
     fs_shutdown(c, fd, SHUT_WR);
+    if (c->cfg->framing != WIRE_RAW) {
+        char cn[16];
+        size_t hl = wire_header_size(c->cfg->framing);
+        fs_repro_frames(c, fd, "expect", frames + hl,
+                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
+                        (long)fs_ms(c, 10000));
+        fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
+                 (long long)fs_ms(c, 5000));
+    }
+    fs_repro(c, "# framespec run also checks the bytes accepted before the server stopped "
+                "reading (bound %zu); a script cannot measure that", bound);
     kind = fs_read_to_close(c, fd, 10000, whole + (1u << 20), &data, &len);
     fs_close_kind(c, kind);
     if (len != whole) {
@@ -233,6 +266,7 @@ void case_backpressure_rss(fs_ctx *c)
     int fd;
     if (frames == NULL)
         return;
+    fs_repro(c, "# framespec run measures the server's memory here; a script replays the traffic");
     fd = fs_connect(c);
     if (fd >= 0) {
         size_t sent = fill_until_blocked(c, fd, frames, flen, 500, 160u << 20);
@@ -277,11 +311,13 @@ void case_concurrency_simultaneous(fs_ctx *c)
             goto out;
         }
         opened++;
+        fs_repro_connect(c, fds[i]);
     }
     fs_log(c, "%u connections open", n);
     for (unsigned i = 0; i < n; i++) {
         fs_payload(c, payload, sizeof payload, i);
         flen = fs_frame(c, payload, sizeof payload, wire);
+        fs_repro_bytes(c, fds[i], "send", wire, flen, -1);
         if (sock_send_all(fds[i], wire, flen, fs_deadline(c, 5000)) < 0) {
             fs_fail(c, "send on connection %u failed", i + 1);
             goto out;
@@ -289,6 +325,8 @@ void case_concurrency_simultaneous(fs_ctx *c)
         pf[i].fd = fds[i];
         pf[i].events = POLLIN;
     }
+    for (unsigned i = 0; i < n; i++)
+        fs_repro_bytes(c, fds[i], "expect", wire, flen, (long)fs_ms(c, 20000));
     deadline = fs_deadline(c, 20000);
     while (done < n && sock_now_ms() < deadline) {
         if (poll(pf, n, 100) < 0 && errno != EINTR)
@@ -349,11 +387,12 @@ void case_concurrency_stalled_peer(fs_ctx *c)
                         sock_errno_name(-fd));
                 break;
             }
+            fs_repro_connect(c, fd);
             fs_payload(c, payload, sizeof payload, i);
             n = fs_frame(c, payload, sizeof payload, wire);
             if (fs_send(c, fd, wire, n) == 0)
                 fs_expect(c, fd, wire, n, 1000, "a connection while another holds half a frame");
-            close(fd);
+            fs_close(c, fd);
         }
     }
     if (stalled >= 0)
@@ -385,6 +424,10 @@ void case_concurrency_churn(fs_ctx *c)
         if (sock_send_all(fd, wire, n, fs_deadline(c, 5000)) < 0 ||
             sock_recv_exact(fd, back, n, fs_deadline(c, 5000), &kind) != (ssize_t)n ||
             memcmp(back, wire, n) != 0) {
+            fs_repro(c, "# %u connect/echo/close cycles succeeded before this one", i);
+            fs_repro_connect(c, fd);
+            fs_repro_bytes(c, fd, "send", wire, n, -1);
+            fs_repro_bytes(c, fd, "expect", wire, n, (long)fs_ms(c, 5000));
             fs_close_kind(c, kind);
             fs_expected(c, "%u connect/echo/close cycles", c->cfg->cycles);
             fs_actual(c, "cycle %u: no correct echo (%s)", i + 1, sock_close_name(kind));
@@ -401,11 +444,17 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Check the p90 of samples (microseconds) against 20 ms scaled, capped at 30 ms: the stall this
- * detects is 40 ms whatever the machine, so a larger limit could not see it. */
+/* The p90 limit: 20 ms scaled, capped at 30 ms: the stall this detects is 40 ms whatever the
+ * machine, so a larger limit could not see it. */
+static int64_t latency_limit_ms(const fs_ctx *c)
+{
+    return fs_ms(c, 20) < 30 ? fs_ms(c, 20) : 30;
+}
+
+/* Check the p90 of samples (microseconds) against latency_limit_ms(). */
 static void check_p90(fs_ctx *c, int64_t *us, size_t n, const char *what)
 {
-    int64_t limit = (fs_ms(c, 20) < 30 ? fs_ms(c, 20) : 30) * 1000;
+    int64_t limit = latency_limit_ms(c) * 1000;
     if (n == 0)
         return;
     qsort(us, n, sizeof *us, cmp_i64);
@@ -436,14 +485,24 @@ void case_latency_ping_pong(fs_ctx *c)
         return;
     fs_payload(c, payload, sizeof payload, 8);
     n = fs_frame(c, payload, sizeof payload, wire);
+    fs_repro(c, "# framespec run checks the p90 of 200 round trips; this script expects each "
+                "echo within the same limit");
     while (count < 200 && sock_now_ms() < end && !fs_done(c)) {
         int64_t t = sock_now_ns();
+        bool rec = c->recording;
+        fs_repro_bytes(c, fd, "send", wire, n, -1);
+        fs_repro_bytes(c, fd, "expect", wire, n, (long)latency_limit_ms(c));
+        c->recording = false;
         if (sock_send_all(fd, wire, n, fs_deadline(c, 2000)) < 0) {
+            c->recording = rec;
             fs_fail(c, "send failed in round trip %zu", count + 1);
             break;
         }
-        if (fs_expect(c, fd, wire, n, 2000, "ping-pong") < 0)
+        if (fs_expect(c, fd, wire, n, 2000, "ping-pong") < 0) {
+            c->recording = rec;
             break;
+        }
+        c->recording = rec;
         us[count++] = (sock_now_ns() - t) / 1000;
     }
     if (!fs_done(c))
@@ -467,10 +526,17 @@ void case_latency_pipelined(fs_ctx *c)
     fd = fs_connect(c);
     while (fd >= 0 && count < 20 && !fs_done(c)) {
         int64_t t = sock_now_ns();
-        if (fs_send(c, fd, w, len) < 0 || fs_expect(c, fd, w, len, 2000, "burst") < 0)
+        bool rec = c->recording;
+        fs_repro_bytes(c, fd, "send", w, len, -1);
+        fs_repro_bytes(c, fd, "expect", w, len, (long)latency_limit_ms(c));
+        c->recording = false;
+        if (fs_send(c, fd, w, len) < 0 || fs_expect(c, fd, w, len, 2000, "burst") < 0) {
+            c->recording = rec;
             break;
+        }
+        c->recording = rec;
         us[count++] = (sock_now_ns() - t) / 1000;
-        fs_sleep(1);
+        fs_sleep(c, 1);
     }
     if (!fs_done(c))
         check_p90(c, us, count, "50-frame burst");
@@ -489,11 +555,13 @@ void case_resources_descriptors(fs_ctx *c)
     size_t n;
     int base, now = -1;
     int64_t deadline;
+    fs_repro(c, "# framespec run counts the server's descriptors (/proc/PID/fd) around this "
+                "churn; a script cannot");
     fs_payload(c, payload, sizeof payload, 2);
     n = fs_frame(c, payload, sizeof payload, wire);
     if (!fs_alive(c, "before counting descriptors"))
         return;
-    fs_sleep(200);
+    fs_sleep(c, 200);
     base = fs_server_fds(c);
     if (base < 0) {
         fs_fail(c, "cannot list /proc/%d/fd", (int)c->cfg->server_pid);
@@ -511,7 +579,7 @@ void case_resources_descriptors(fs_ctx *c)
             close(fd);
         } else if (i < 150) { /* RST mid-frame */
             send(fd, wire, n / 2, MSG_NOSIGNAL);
-            fs_sleep(1);
+            fs_sleep(c, 1);
             sock_abort(fd);
         } else { /* half-close at a boundary, read to EOF */
             uint8_t *d = NULL;
@@ -529,7 +597,7 @@ void case_resources_descriptors(fs_ctx *c)
         now = fs_server_fds(c);
         if (now >= 0 && now <= base)
             break;
-        fs_sleep(50);
+        fs_sleep(c, 50);
     }
     fs_log(c, "descriptors after: %d", now);
     if (!fs_done(c) && now > base) {

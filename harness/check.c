@@ -110,8 +110,9 @@ int64_t fs_deadline(const fs_ctx *c, double ms)
     return sock_now_ms() + fs_ms(c, ms);
 }
 
-void fs_sleep(double ms)
+void fs_sleep(fs_ctx *c, double ms)
 {
+    fs_repro(c, "sleep %.0f", ms);
     struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -134,8 +135,11 @@ void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed)
             out[i] = (uint8_t)('!' + (i + seed) % 94); /* printable, never '\n' */
         return;
     }
+    /* byte i = i % 256: the `size:N` payload of scenario scripts, so that reproducers stay short
+     * (frames differ by their sizes) */
+    (void)seed;
     for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(i * 7 + seed * 13 + (i >> 8));
+        out[i] = (uint8_t)i;
 }
 
 size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *out)
@@ -201,14 +205,16 @@ int fs_connect(fs_ctx *c)
                 strerror(-fd));
         return -1;
     }
-    c->nconn++;
+    fs_repro_connect(c, fd);
     fs_log(c, "fd %d connected to %s", fd, c->cfg->addr.text);
     return fd;
 }
 
 int fs_send(fs_ctx *c, int fd, const void *buf, size_t len)
 {
-    int rc = sock_send_all(fd, buf, len, fs_deadline(c, 10000));
+    int rc;
+    fs_repro_bytes(c, fd, "send", buf, len, -1);
+    rc = sock_send_all(fd, buf, len, fs_deadline(c, 10000));
     if (rc < 0) {
         fs_log(c, "fd %d send %zu bytes: %s", fd, len, sock_errno_name(-rc));
         fs_fail(c, "send of %zu bytes failed: %s", len, sock_errno_name(-rc));
@@ -240,6 +246,7 @@ size_t fs_send_quiet(fs_ctx *c, int fd, const void *buf, size_t len)
         break;
     }
     fs_log(c, "fd %d sent %zu of %zu bytes", fd, sent, len);
+    fs_repro_bytes(c, fd, "send", buf, sent, -1);
     return sent;
 }
 
@@ -262,6 +269,7 @@ int fs_expect(fs_ctx *c, int fd, const uint8_t *want, size_t len, double timeout
     int64_t deadline = fs_deadline(c, timeout_ms);
     size_t got = 0;
     uint8_t buf[65536];
+    fs_repro_bytes(c, fd, "expect", want, len, (long)fs_ms(c, timeout_ms));
     while (got < len) {
         size_t want_n = len - got < sizeof buf ? len - got : sizeof buf;
         ssize_t n = recv(fd, buf, want_n, 0);
@@ -368,6 +376,15 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
 
     fs_log(c, "fd %d transfer: sending %zu bytes, expecting %zu back%s", fd, outlen, expect_len,
            shut_wr ? ", then SHUT_WR" : "");
+    {
+        char name[16];
+        fs_repro_bytes(c, fd, "send", out, outlen, -1);
+        if (shut_wr)
+            fs_repro(c, "%s shutdown wr", fs_conn_name(c, fd, name, sizeof name));
+        fs_repro_bytes(c, fd, "expect", expect, expect_len, (long)fs_ms(c, timeout_ms));
+        if (shut_wr)
+            fs_repro(c, "%s expect eof within %lld", name, (long long)fs_ms(c, 5000));
+    }
     int64_t last_progress = sock_now_ms();
     for (;;) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -475,6 +492,9 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
 void fs_shutdown(fs_ctx *c, int fd, int how)
 {
     const char *name = how == SHUT_WR ? "SHUT_WR" : how == SHUT_RD ? "SHUT_RD" : "SHUT_RDWR";
+    char cn[16];
+    fs_repro(c, "%s shutdown %s", fs_conn_name(c, fd, cn, sizeof cn),
+             how == SHUT_WR ? "wr" : how == SHUT_RD ? "rd" : "rdwr");
     if (shutdown(fd, how) < 0)
         fs_log(c, "fd %d shutdown(%s): %s", fd, name, sock_errno_name(errno));
     else
@@ -483,15 +503,21 @@ void fs_shutdown(fs_ctx *c, int fd, int how)
 
 void fs_abort(fs_ctx *c, int fd)
 {
+    char cn[16];
+    fs_repro(c, "%s abort", fs_conn_name(c, fd, cn, sizeof cn));
     fs_log(c, "fd %d abort: SO_LINGER {1,0} + close (RST)", fd);
     sock_abort(fd);
 }
 
 void fs_close(fs_ctx *c, int fd)
 {
+    char cn[16];
+    fs_repro(c, "%s close", fs_conn_name(c, fd, cn, sizeof cn));
     fs_log(c, "fd %d close", fd);
     close(fd);
 }
+
+static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t *frame);
 
 static bool pid_running(pid_t pid)
 {
@@ -515,14 +541,28 @@ bool fs_alive(fs_ctx *c, const char *after)
     uint8_t payload[16], frame[32];
     size_t n;
     int fd;
+    bool ok, rec = c->recording;
+    fs_repro(c, "expect server-alive");
+    c->recording = false;
+    ok = alive_check(c, after, payload, frame);
+    c->recording = rec;
+    (void)n;
+    (void)fd;
+    return ok;
+}
+
+static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t *frame)
+{
+    size_t n;
+    int fd;
     if (c->cfg->server_pid > 0 && !pid_running(c->cfg->server_pid)) {
         fs_expected(c, "the server process %d alive", (int)c->cfg->server_pid);
         fs_actual(c, "it has exited");
         fs_fail(c, "the server died %s", after);
         return false;
     }
-    fs_payload(c, payload, sizeof payload, 99);
-    n = fs_frame(c, payload, sizeof payload, frame);
+    fs_payload(c, payload, 16, 99);
+    n = fs_frame(c, payload, 16, frame);
     fd = sock_connect(&c->cfg->addr, fs_deadline(c, 5000));
     if (fd < 0) {
         fs_expected(c, "a fresh connection echoes a frame");

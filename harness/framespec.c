@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "replay.h"
 #include "run.h"
 
 static void usage(FILE *out)
@@ -14,6 +15,7 @@ static void usage(FILE *out)
           "commands:\n"
           "  run      run the conformance catalogue against a server (TAP, JUnit, JSON)\n"
           "  list     print the catalogue: id, requirements, description\n"
+          "  replay   run a scenario script (a reproducer) against a server\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "\n"
           "Run 'framespec COMMAND --help' for a command's options.\n",
@@ -34,6 +36,8 @@ int main(int argc, char **argv)
         return run_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "list"))
         return list_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "replay"))
+        return replay_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))
         return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "framespec: unknown command '%s'\n", argv[1]);

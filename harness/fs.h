@@ -47,6 +47,9 @@ typedef struct {
     char close_kind[32]; /* FIN / RST / timeout / open / "" when not applicable */
     char wirelog[16384]; /* the wire log, most recent part kept */
     size_t wirelog_len;
+    char repro[262144];  /* the scenario script this case ran (framespec replay grammar) */
+    size_t repro_len;
+    int repro_truncated; /* the script outgrew repro[]: the tail is missing */
 } fs_result;
 
 /* The context a case runs with. */
@@ -54,7 +57,9 @@ typedef struct {
     const fs_config *cfg;
     fs_result *res;
     int64_t t0_ns;  /* case start, for wire-log timestamps */
-    unsigned nconn; /* connections opened (for wire-log names) */
+    unsigned nconn; /* connections opened (for wire-log and scenario names) */
+    unsigned names[4096]; /* fd -> connection number (1-based) in the scenario; 0 = none */
+    bool recording; /* scenario recording on (off while fs_alive checks) */
     uint64_t rng;   /* case's own random state, seeded from --seed and the case id */
 } fs_ctx;
 
@@ -101,8 +106,9 @@ bool fs_done(const fs_ctx *c);
 int64_t fs_ms(const fs_ctx *c, double ms);
 /* A deadline `ms` (scaled) from now, on sock_now_ms()'s clock. */
 int64_t fs_deadline(const fs_ctx *c, double ms);
-/* Sleep `ms` milliseconds (not scaled: used for pauses that split TCP segments). */
-void fs_sleep(double ms);
+/* Sleep `ms` milliseconds (not scaled: used for pauses that split TCP segments); recorded as a
+ * `sleep` step of the scenario. */
+void fs_sleep(fs_ctx *c, double ms);
 
 /* ---- payloads and frames ---- */
 
@@ -117,6 +123,23 @@ size_t fs_max_payload(const fs_ctx *c, size_t limit);
 uint8_t *fs_frames(fs_ctx *c, size_t count, const size_t *sizes, size_t nsizes, size_t *len);
 /* Next value of the case's seeded random generator. */
 uint64_t fs_rand(fs_ctx *c);
+
+/* ---- scenario recording (repro.c): every failing case comes with a replayable script ---- */
+
+/* Append one line (printf format) to the case's scenario. */
+void fs_repro(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Name a connection in the scenario ("c3"); registers fd when it is new. */
+const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n);
+/* Record bytes sent on fd (`verb` "send") or expected back (`verb` "expect", within_ms >= 0) as
+ * frame steps: split into frames of the run's framing, payloads as size:N, "text" or hex:,
+ * repeats as xN; a partial frame as raw bytes. */
+void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, size_t len,
+                    long within_ms);
+/* Record `reps` identical frames with payload[0..plen) ("send" or "expect ... within"). */
+void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload, size_t plen,
+                     size_t reps, long within_ms);
+/* Register a connection opened with sock_connect() and record `connect`. */
+void fs_repro_connect(fs_ctx *c, int fd);
 
 /* ---- sockets ---- */
 

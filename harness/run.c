@@ -20,12 +20,14 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "opts.h"
 #include "report.h"
+#include "server.h"
 
 #define MAX_GLOBS 64
 
@@ -38,10 +40,7 @@ typedef struct {
     size_t ncases, nexcludes;
     bool idle_given;
     /* --exec state */
-    pid_t pid;
-    char exec_cmd[4096];
-    char log_path[64];
-    int port;
+    server_proc srv;
     unsigned restarts;
 } run_state;
 
@@ -85,198 +84,25 @@ static const char *not_applicable(const run_state *rs, const fs_case *c)
 
 /* ---- the server under --exec ---- */
 
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* Substitute every {port} in rs->exec. Returns 0, or -1 when the command is too long. */
-static int build_cmd(run_state *rs)
-{
-    const char *p = rs->exec;
-    size_t o = 0;
-    char num[16];
-    snprintf(num, sizeof num, "%d", rs->port);
-    while (*p) {
-        if (strncmp(p, "{port}", 6) == 0) {
-            size_t l = strlen(num);
-            if (o + l >= sizeof rs->exec_cmd)
-                return -1;
-            memcpy(rs->exec_cmd + o, num, l);
-            o += l;
-            p += 6;
-        } else {
-            if (o + 1 >= sizeof rs->exec_cmd)
-                return -1;
-            rs->exec_cmd[o++] = *p++;
-        }
-    }
-    rs->exec_cmd[o] = '\0';
-    return 0;
-}
-
-static void describe_status(int st, char *out, size_t n)
-{
-    if (WIFSIGNALED(st))
-        snprintf(out, n, "killed by signal %d (SIG%s)", WTERMSIG(st), sigabbrev_np(WTERMSIG(st))
-                                                                       ? sigabbrev_np(WTERMSIG(st))
-                                                                       : "?");
-    else if (WIFEXITED(st))
-        snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
-    else
-        snprintf(out, n, "status 0x%x", st);
-}
-
-static void print_log_tail(const run_state *rs)
-{
-    char buf[2048];
-    FILE *f = fopen(rs->log_path, "r");
-    long sz;
-    size_t n;
-    if (f == NULL)
-        return;
-    fseek(f, 0, SEEK_END);
-    sz = ftell(f);
-    fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    if (n > 0)
-        fprintf(stderr, "framespec: the server's output (%s), last part:\n%s\n", rs->log_path,
-                buf);
-}
-
-/* Start the --exec server and wait until it accepts. Returns 0, or -1 with a message printed. */
-static int server_start(run_state *rs)
-{
-    char err[256];
-    int64_t deadline;
-    int logfd;
-
-    if (strstr(rs->exec, "{port}") != NULL) {
-        char addr[64];
-        rs->port = free_port();
-        if (rs->port < 0 || build_cmd(rs) < 0) {
-            fprintf(stderr, "framespec: cannot pick a free port or the --exec command is too long\n");
-            return -1;
-        }
-        snprintf(addr, sizeof addr, "127.0.0.1:%d", rs->port);
-        if (sock_parse_addr(addr, &rs->cfg.addr, err, sizeof err) < 0)
-            return -1;
-    } else {
-        snprintf(rs->exec_cmd, sizeof rs->exec_cmd, "%s", rs->exec);
-    }
-    logfd = open(rs->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    rs->pid = fork();
-    if (rs->pid < 0) {
-        fprintf(stderr, "framespec: fork: %s\n", strerror(errno));
-        return -1;
-    }
-    if (rs->pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-        }
-        signal(SIGPIPE, SIG_DFL);
-        /* "exec" so that the pid we watch is the server's, not a shell's */
-        {
-            char line[sizeof rs->exec_cmd + 8];
-            snprintf(line, sizeof line, "exec %s", rs->exec_cmd);
-            execl("/bin/sh", "sh", "-c", line, (char *)NULL);
-        }
-        _exit(127);
-    }
-    if (logfd >= 0)
-        close(logfd);
-    rs->cfg.server_pid = rs->pid;
-    deadline = sock_now_ms() + (int64_t)(10000 * rs->cfg.scale);
-    for (;;) {
-        int st, fd = sock_connect(&rs->cfg.addr, sock_now_ms() + 200);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (waitpid(rs->pid, &st, WNOHANG) == rs->pid) {
-            char how[96];
-            describe_status(st, how, sizeof how);
-            fprintf(stderr, "framespec: the --exec server %s before it accepted a connection\n"
-                            "  command: %s\n", how, rs->exec_cmd);
-            print_log_tail(rs);
-            rs->pid = 0;
-            return -1;
-        }
-        if (sock_now_ms() > deadline) {
-            fprintf(stderr, "framespec: the --exec server does not accept connections on %s "
-                            "after %.0f s\n  command: %s\n",
-                    rs->cfg.addr.text, 10 * rs->cfg.scale, rs->exec_cmd);
-            print_log_tail(rs);
-            return -1;
-        }
-        {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-}
-
-static void server_stop(run_state *rs)
-{
-    int st;
-    if (rs->pid <= 0)
-        return;
-    kill(rs->pid, SIGTERM);
-    for (int i = 0; i < 500; i++) {
-        struct timespec ts = {0, 10 * 1000000};
-        if (waitpid(rs->pid, &st, WNOHANG) == rs->pid) {
-            bool by_term = WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGINT);
-            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !by_term) {
-                char how[96];
-                describe_status(st, how, sizeof how);
-                printf("# the server %s after SIGTERM\n", how);
-            }
-            rs->pid = 0;
-            return;
-        }
-        nanosleep(&ts, NULL);
-    }
-    printf("# the server did not exit within 5 s of SIGTERM; killed\n");
-    kill(-rs->pid, SIGKILL);
-    kill(rs->pid, SIGKILL);
-    waitpid(rs->pid, &st, 0);
-    rs->pid = 0;
-}
-
 /* After a case: did the --exec server die? Then record how, and restart it. Returns true when
  * it died. */
 static bool server_check(run_state *rs, const char *case_id, char *how, size_t hn)
 {
-    int st;
-    if (rs->exec == NULL || rs->pid <= 0)
+    if (rs->exec == NULL || server_running(&rs->srv))
         return false;
-    if (waitpid(rs->pid, &st, WNOHANG) != rs->pid)
-        return false;
-    describe_status(st, how, hn);
+    server_describe_exit(&rs->srv, how, hn);
     rs->cfg.server_deaths++;
     snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s during %s", how, case_id);
     printf("# the server %s during %s; restarting it for the remaining cases\n", how, case_id);
-    print_log_tail(rs);
-    rs->pid = 0;
-    if (server_start(rs) == 0) {
+    fflush(stdout);
+    server_print_log_tail(&rs->srv);
+    if (server_start(&rs->srv, rs->exec, rs->target ? &rs->cfg.addr : NULL, rs->cfg.scale) == 0) {
         rs->restarts++;
+        rs->cfg.addr = rs->srv.addr;
+        rs->cfg.server_pid = rs->srv.pid;
         printf("# server restarted (%s)\n", rs->cfg.addr.text);
     } else {
+        rs->cfg.server_pid = 0;
         printf("# could not restart the server: the remaining cases will fail\n");
     }
     fflush(stdout);
@@ -292,6 +118,8 @@ static uint64_t hash_id(const char *s)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
+
+static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, report_case *rc);
 
 static char *dup_or_null(const char *s)
 {
@@ -322,7 +150,7 @@ static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_
         return;
     }
     if (child == 0) {
-        fs_ctx ctx = {.cfg = &rs->cfg, .res = shared, .t0_ns = sock_now_ns(),
+        fs_ctx ctx = {.cfg = &rs->cfg, .res = shared, .t0_ns = sock_now_ns(), .recording = true,
                       .rng = rs->cfg.seed ^ hash_id(fc->id)};
         signal(SIGPIPE, SIG_IGN);
         fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
@@ -355,7 +183,7 @@ static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_
         rc->message = strdup(msg);
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         char how[96], msg[256];
-        describe_status(st, how, sizeof how);
+        server_describe_status(st, how, sizeof how);
         snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
         rc->status = FS_FAIL;
         rc->message = strdup(msg);
@@ -380,27 +208,46 @@ static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_
             rc->status = FS_FAIL;
         }
     }
-    if (rc->status == FS_FAIL) {
-        char cmd[1024];
-        if (rs->exec)
-            snprintf(cmd, sizeof cmd, "framespec run --exec '%s' --framing %s --max-frame %llu "
-                                      "--case %s --seed %llu",
-                     rs->exec, wire_framing_name(rs->cfg.framing),
-                     (unsigned long long)rs->cfg.max_frame, fc->id,
-                     (unsigned long long)rs->cfg.seed);
-        else
-            snprintf(cmd, sizeof cmd, "framespec run --target %s --framing %s --max-frame %llu "
-                                      "--case %s --seed %llu",
-                     rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
-                     (unsigned long long)rs->cfg.max_frame, fc->id,
-                     (unsigned long long)rs->cfg.seed);
-        if (rs->idle_given) {
-            size_t l = strlen(cmd);
-            snprintf(cmd + l, sizeof cmd - l, " --idle-timeout %g",
-                     (double)rs->cfg.idle_ms / 1000);
-        }
-        rc->repro_cmd = strdup(cmd);
+    if (rc->status == FS_FAIL)
+        make_repro(rs, fc, shared, rc);
+}
+
+/* The failing case's scenario: a header naming it, the framing, the recorded steps. */
+static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, report_case *rc)
+{
+    size_t cap = res->repro_len + 1024;
+    char *script = malloc(cap), cmd[1400], path[1024] = "";
+    int n;
+    if (script == NULL)
+        return;
+    n = snprintf(script, cap,
+                 "# framespec reproducer for %s (%s), seed %llu\n"
+                 "# %s\n"
+                 "# run it: framespec replay FILE %s%s%s\n"
+                 "framing %s\n",
+                 fc->id, fc->requirements, (unsigned long long)rs->cfg.seed, fc->description,
+                 rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
+                 rs->exec ? "'" : "", wire_framing_name(rs->cfg.framing));
+    if (n > 0 && (size_t)n < cap) {
+        memcpy(script + n, res->repro, res->repro_len);
+        script[(size_t)n + res->repro_len] = '\0';
     }
+    rc->repro = script;
+    if (rs->repro_dir) {
+        FILE *f;
+        snprintf(path, sizeof path, "%s/%s.scenario", rs->repro_dir, fc->id);
+        f = fopen(path, "w");
+        if (f == NULL || fputs(script, f) < 0) {
+            fprintf(stderr, "framespec run: cannot write %s: %s\n", path, strerror(errno));
+            path[0] = '\0';
+        }
+        if (f)
+            fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "framespec replay %s %s%s%s", path[0] ? path : "REPRO.scenario",
+             rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
+             rs->exec ? "'" : "");
+    rc->repro_cmd = strdup(cmd);
 }
 
 /* ---- the command ---- */
@@ -428,6 +275,7 @@ static void run_usage(FILE *out)
           "                       sanitizer builds), default 1\n"
           "  --conns N            connections in concurrency.simultaneous (default 500)\n"
           "  --cycles N           cycles in concurrency.churn (default 2000)\n"
+          "  --repro-dir DIR      write each failing case's reproducer to DIR/ID.scenario\n"
           "  -v                   wire log on stderr\n"
           "\n"
           "Exit status: 0 no case failed, 1 a case failed, 2 usage error or target unreachable.\n",
@@ -601,13 +449,16 @@ int run_main(int argc, char **argv)
         return 2;
     }
     if (rs->exec) {
-        snprintf(rs->log_path, sizeof rs->log_path, "/tmp/framespec-server-%d.log", (int)getpid());
-        unlink(rs->log_path);
+        snprintf(rs->srv.log_path, sizeof rs->srv.log_path, "/tmp/framespec-server-%d.log",
+                 (int)getpid());
+        unlink(rs->srv.log_path);
         rs->cfg.exec_cmd = rs->exec;
-        if (server_start(rs) < 0) {
+        if (server_start(&rs->srv, rs->exec, rs->target ? &rs->cfg.addr : NULL, rs->cfg.scale) < 0) {
             free(rs);
             return 2;
         }
+        rs->cfg.addr = rs->srv.addr;
+        rs->cfg.server_pid = rs->srv.pid;
     } else {
         fd = sock_connect(&rs->cfg.addr, sock_now_ms() + (int64_t)(5000 * rs->cfg.scale));
         if (fd < 0) {
@@ -623,16 +474,19 @@ int run_main(int argc, char **argv)
     r.cases = calloc(nsel, sizeof *r.cases);
     if (shared == MAP_FAILED || r.cases == NULL) {
         fprintf(stderr, "framespec run: out of memory\n");
-        server_stop(rs);
+        server_stop(&rs->srv, NULL);
         return 2;
     }
+    if (rs->repro_dir && mkdir(rs->repro_dir, 0755) < 0 && errno != EEXIST)
+        fprintf(stderr, "framespec run: cannot create --repro-dir %s: %s\n", rs->repro_dir,
+                strerror(errno));
     r.cfg = &rs->cfg;
     r.target_text = rs->exec ? rs->exec : rs->cfg.addr.text;
 
     printf("TAP version 14\n1..%zu\n", nsel);
     printf("# framespec: target %s, framing %s, max frame %llu, idle timeout %s, seed %llu, "
            "timeout scale %g\n",
-           rs->exec ? rs->exec_cmd : rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
+           rs->exec ? rs->srv.cmd : rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
            (unsigned long long)rs->cfg.max_frame,
            rs->idle_given ? "given" : "not given", (unsigned long long)rs->cfg.seed,
            rs->cfg.scale);
@@ -653,7 +507,7 @@ int run_main(int argc, char **argv)
         report_tap_case(stdout, rcase, num, rs->cfg.seed);
     }
     r.total_ms = (long)(sock_now_ms() - t0);
-    server_stop(rs);
+    server_stop(&rs->srv, stdout);
     report_counts(&r, &passed, &failed, &skipped);
     if (rs->restarts)
         printf("# the server was restarted %u time(s) after dying\n", rs->restarts);
@@ -665,7 +519,7 @@ int run_main(int argc, char **argv)
     if (rs->json && report_json(&r, rs->json) < 0)
         fprintf(stderr, "framespec run: cannot write --json %s: %s\n", rs->json, strerror(errno));
     if (rs->exec && rs->cfg.server_deaths == 0)
-        unlink(rs->log_path);
+        unlink(rs->srv.log_path);
     for (size_t i = 0; i < r.n; i++) {
         report_case *c = &r.cases[i];
         free(c->message);

@@ -20,6 +20,10 @@ def pytest_addoption(parser):
     g.addoption("--max-frame", default=None, type=int, help="the --target's max frame in bytes")
     g.addoption("--idle-timeout", default=None, type=float,
                 help="the --target's idle timeout in seconds (idle scenarios skip without it)")
+    g.addoption("--server", default="echod",
+                help="binary in the build's bin/ that scenarios start instead of echod (e.g. "
+                     "baseline_echod or a mutant_*); it must take echod's --listen, --framing, "
+                     "--max-frame and --idle-timeout")
 
 
 def pytest_configure(config):
@@ -67,8 +71,13 @@ def make_target(request, bin_dir):
     (else skips saying why)."""
     started = []
     external = request.config.getoption("--target")
+    server = request.config.getoption("--server")
 
-    def make(framing="4", max_frame=None, idle=None, extra=(), binary="echod", listen=None):
+    def make(framing="4", max_frame=None, idle=None, extra=(), binary=None, listen=None):
+        if binary is None:
+            binary = server
+        if extra and binary != "echod":
+            pytest.skip("scenario needs echod's own options %s" % " ".join(extra))
         if external:
             ext_framing = fr.norm_framing(request.config.getoption("--framing"))
             ext_max = request.config.getoption("--max-frame")

@@ -1,0 +1,38 @@
+"""segmentation with generated inputs (hypothesis): any payloads, any slicing, same echo."""
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+import framing as fr  # noqa: E402
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(payloads=st.lists(st.binary(max_size=3000), min_size=1, max_size=30),
+       cuts=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=40))
+def test_any_payloads_any_slicing(target, payloads, cuts):
+    wire = b"".join(fr.encode("4", p) for p in payloads)
+    with fr.connect(target.addr) as s:
+        pos, i = 0, 0
+        while pos < len(wire):
+            n = cuts[i % len(cuts)]
+            s.sendall(wire[pos:pos + n])
+            pos += n
+            i += 1
+        assert fr.recv_exact(s, len(wire)) == wire
+
+
+@SETTINGS
+@given(lines=st.lists(st.binary(max_size=200).filter(lambda b: b"\n" not in b), min_size=1,
+                      max_size=20),
+       cut=st.integers(min_value=1, max_value=50))
+def test_line_framing_any_slicing(make_target, lines, cut):
+    t = make_target(framing="line")
+    wire = b"".join(fr.encode("line", l) for l in lines)
+    with fr.connect(t.addr) as s:
+        for pos in range(0, len(wire), cut):
+            s.sendall(wire[pos:pos + cut])
+        assert fr.recv_exact(s, len(wire)) == wire
