@@ -62,3 +62,46 @@ def test_stalled_peer_delays_nobody(target):
 def test_2000_connect_echo_close_cycles(target):
     for i in range(2000):
         assert fr.echo_ok(target.addr, payload=fr.pattern(16, i)), "cycle %d" % i
+
+
+def test_ping_pong_has_no_nagle_stall(target):
+    """200 round trips of a 16-byte frame: p90 far below the ~40 ms Nagle/delayed-ACK stall."""
+    wire = fr.encode("4", fr.pattern(16))
+    rtts = []
+    with fr.connect(target.addr) as s:
+        for _ in range(200):
+            t0 = time.monotonic()
+            s.sendall(wire)
+            assert fr.recv_exact(s, len(wire)) == wire
+            rtts.append(time.monotonic() - t0)
+    rtts.sort()
+    p90 = rtts[int(len(rtts) * 0.9)]
+    assert p90 < 0.020, "p90 round trip %.1f ms: a Nagle/delayed-ACK stall" % (p90 * 1000)
+
+
+def test_descriptors_return_to_baseline(target):
+    """After echo/close churn, resets and half-closes, the server holds no extra descriptors."""
+    import pytest
+    if target.pid is None:
+        pytest.skip("needs the server's pid (scenarios started it themselves)")
+    assert fr.echo_ok(target.addr)
+    assert fr.wait_for(lambda: fr.open_fds(target.pid) >= 0, 1)
+    time.sleep(0.2)
+    base = fr.open_fds(target.pid)
+    wire = fr.encode("4", fr.pattern(32))
+    for i in range(150):
+        s = fr.connect(target.addr)
+        if i < 50:
+            s.sendall(wire)
+            fr.recv_exact(s, len(wire))
+            s.close()
+        elif i < 100:
+            s.sendall(wire[:10])
+            fr.abort(s)
+        else:
+            s.sendall(wire)
+            s.shutdown(socket.SHUT_WR)
+            fr.read_to_close(s, timeout=3)
+            s.close()
+    assert fr.wait_for(lambda: fr.open_fds(target.pid) <= base, 5), \
+        "%d descriptors open, %d before the churn" % (fr.open_fds(target.pid), base)
