@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "opts.h"
+#include "server.h"
 #include "sock.h"
 #include "wire.h"
 
@@ -94,6 +96,7 @@ typedef struct {
     size_t qh, qn;
     size_t rx_off; /* bytes of the head frame (header + payload) already received */
     uint64_t seq;
+    int64_t next_send; /* open loop: when the next frame is due (ns) */
 } bconn;
 
 typedef struct {
@@ -104,8 +107,9 @@ typedef struct {
     size_t hlen;
     uint64_t rng;
     hist h;
-    uint64_t frames, bytes, errors;
+    uint64_t frames, bytes, errors, late;
     bool counting;
+    int64_t interval_ns; /* open loop: per connection */
     char first_error[256];
 } bench;
 
@@ -247,7 +251,7 @@ static int consume(bench *b, bconn *c, const uint8_t *p, size_t n, int64_t now)
             c->rx_off = 0;
             c->qh = (c->qh + 1) % b->o.depth;
             c->qn--;
-            if (queue_frame(b, c, now) < 0) {
+            if (b->interval_ns == 0 && queue_frame(b, c, now) < 0) {
                 bench_error(b, c, "out of memory");
                 return -1;
             }
@@ -275,6 +279,9 @@ static void print_report(const bench *b, double secs, FILE *out)
             hist_percentile(&b->h, 50) / 1e3, hist_percentile(&b->h, 90) / 1e3,
             hist_percentile(&b->h, 99) / 1e3, hist_percentile(&b->h, 99.9) / 1e3,
             (unsigned long long)b->errors);
+    if (b->late)
+        fprintf(out, "open loop: %llu frames could not be sent on time (--depth in flight)\n",
+                (unsigned long long)b->late);
     if (b->first_error[0])
         fprintf(out, "first error: %s\n", b->first_error);
 }
@@ -291,14 +298,14 @@ static int write_json(const bench *b, double secs, const char *path)
             "\"depth\": %u, \"size_min\": %u, \"size_max\": %u, \"seconds\": %.3f, "
             "\"frames\": %llu, \"bytes\": %llu, \"frames_per_s\": %.1f, \"mb_per_s\": %.3f, "
             "\"rtt_us\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"p999\": %.2f}, "
-            "\"errors\": %llu}\n",
+            "\"errors\": %llu, \"late\": %llu, \"rate\": %.1f}\n",
             b->addr.text, b->o.label ? b->o.label : "", wire_framing_name(b->o.framing),
             b->o.conns, b->o.depth, b->o.size_min, b->o.size_max, secs,
             (unsigned long long)b->frames, (unsigned long long)b->bytes,
             (double)b->frames / secs, (double)b->bytes / secs / 1e6,
             hist_percentile(&b->h, 50) / 1e3, hist_percentile(&b->h, 90) / 1e3,
             hist_percentile(&b->h, 99) / 1e3, hist_percentile(&b->h, 99.9) / 1e3,
-            (unsigned long long)b->errors);
+            (unsigned long long)b->errors, (unsigned long long)b->late, b->o.rate);
     fclose(f);
     return 0;
 }
@@ -306,6 +313,7 @@ static int write_json(const bench *b, double secs, const char *path)
 int bench_run(const bench_opts *o)
 {
     bench *b = calloc(1, sizeof *b);
+    server_proc srv = {0};
     char err[256];
     int epfd = -1, rc = 1;
     int64_t start, warm_end, end, next_progress;
@@ -317,11 +325,20 @@ int bench_run(const bench_opts *o)
     b->o = *o;
     b->rng = o->seed;
     b->hlen = wire_header_size(o->framing);
-    if (sock_parse_addr(o->target, &b->addr, err, sizeof err) < 0) {
+    if (o->target && sock_parse_addr(o->target, &b->addr, err, sizeof err) < 0) {
         fprintf(stderr, "framespec bench: %s\n", err);
         free(b);
         return 2;
     }
+    if (o->exec) {
+        if (server_start(&srv, o->exec, o->target ? &b->addr : NULL, 1.0) < 0) {
+            free(b);
+            return 2;
+        }
+        b->addr = srv.addr;
+    }
+    if (o->rate > 0)
+        b->interval_ns = (int64_t)(1e9 * o->conns / o->rate);
     ref_len = (size_t)o->size_max + 256;
     b->ref = malloc(ref_len);
     b->conns = calloc(o->conns, sizeof *b->conns);
@@ -347,8 +364,12 @@ int bench_run(const bench_opts *o)
         c->q = calloc(o->depth, sizeof *c->q);
         if (c->q == NULL)
             goto out;
-        for (unsigned d = 0; d < o->depth; d++)
-            queue_frame(b, c, start);
+        if (b->interval_ns == 0) {
+            for (unsigned d = 0; d < o->depth; d++)
+                queue_frame(b, c, start);
+        }
+        /* open loop: spread the connections' schedules over one interval */
+        c->next_send = start + (int64_t)i * b->interval_ns / (int64_t)o->conns;
         c->events = EPOLLIN | EPOLLOUT;
         ev.events = c->events;
         ev.data.ptr = c;
@@ -375,7 +396,46 @@ int bench_run(const bench_opts *o)
                     (double)b->frames / el, (unsigned long long)b->errors);
             next_progress += 1000000000;
         }
-        n = epoll_wait(epfd, evs, 256, 100);
+        if (b->interval_ns > 0) {
+            /* open loop: send what is due; latency counts from the due time (no coordinated
+             * omission); a connection at --depth frames in flight is late and skips ahead */
+            for (unsigned i = 0; i < o->conns; i++) {
+                bconn *c = &b->conns[i];
+                if (c->dead)
+                    continue;
+                while (c->next_send <= now) {
+                    if (c->qn < o->depth) {
+                        if (queue_frame(b, c, c->next_send) < 0) {
+                            bench_error(b, c, "out of memory");
+                            break;
+                        }
+                    } else if (b->counting) {
+                        b->late++;
+                    }
+                    c->next_send += b->interval_ns;
+                }
+                if (!c->dead && flush_out(b, c) == 0)
+                    update_events(b, epfd, c);
+            }
+        }
+        if (b->interval_ns > 0) {
+            /* sleep until the next frame is due, with ns precision (epoll_pwait2, Linux 5.11) */
+            int64_t due = now + 100000000;
+            struct timespec ts;
+            for (unsigned i = 0; i < o->conns; i++)
+                if (!b->conns[i].dead && b->conns[i].next_send < due)
+                    due = b->conns[i].next_send;
+            due -= sock_now_ns();
+            if (due < 0)
+                due = 0;
+            ts.tv_sec = due / 1000000000;
+            ts.tv_nsec = due % 1000000000;
+            n = epoll_pwait2(epfd, evs, 256, &ts, NULL);
+            if (n < 0 && errno == ENOSYS)
+                n = epoll_wait(epfd, evs, 256, due > 1000000 ? (int)(due / 1000000) : 1);
+        } else {
+            n = epoll_wait(epfd, evs, 256, 100);
+        }
         now = sock_now_ns();
         for (int i = 0; i < n; i++) {
             bconn *c = evs[i].data.ptr;
@@ -428,20 +488,26 @@ out:
     free(b->conns);
     free(b->ref);
     free(b);
+    server_stop(&srv, NULL);
     return rc;
 }
 
 static void bench_usage(FILE *out)
 {
-    fputs("usage: framespec bench --target HOST:PORT|unix:PATH [--framing F] [--conns N]\n"
-          "                       [--depth N] [--size BYTES|MIN:MAX] [--duration S] [--warmup S]\n"
-          "                       [--seed N] [--label TEXT] [--json FILE]\n"
+    fputs("usage: framespec bench (--target HOST:PORT|unix:PATH | --exec 'CMD {port}') [--framing F]\n"
+          "                       [--conns N] [--depth N] [--size BYTES|MIN:MAX] [--duration S]\n"
+          "                       [--warmup S] [--rate FRAMES_PER_S] [--seed N] [--label TEXT]\n"
+          "                       [--json FILE]\n"
           "\n"
-          "Closed-loop load: each connection keeps --depth frames in flight and checks every\n"
-          "echoed byte. Prints frames/s, MB/s and round-trip percentiles (p50/p90/p99/p99.9).\n"
+          "Closed-loop load (default): each connection keeps --depth frames in flight. Open loop\n"
+          "(--rate): frames are sent on a schedule and round trips count from the scheduled time.\n"
+          "Every echoed byte is checked. Prints frames/s, MB/s and round-trip percentiles\n"
+          "(p50/p90/p99/p99.9, log-bucket histogram) and errors; a progress line each second on a\n"
+          "terminal.\n"
           "\n"
           "  --conns N        connections (default 1)\n"
-          "  --depth N        frames in flight per connection (default 1: ping-pong)\n"
+          "  --depth N        frames in flight per connection (default 1: ping-pong); with --rate\n"
+          "                   the most that may be in flight\n"
           "  --size B|MIN:MAX payload bytes per frame (default 64)\n"
           "  --duration S     measured seconds (default 5), after --warmup S (default 0.5)\n"
           "Exit 0: no error; 1: an echo was wrong or a connection closed; 2: usage or connect.\n",
@@ -456,6 +522,7 @@ int bench_main(int argc, char **argv)
         {"size", required_argument, NULL, 's'},   {"duration", required_argument, NULL, 'D'},
         {"warmup", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 'S'},
         {"json", required_argument, NULL, 'j'},   {"label", required_argument, NULL, 'L'},
+        {"exec", required_argument, NULL, 'e'},   {"rate", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     bench_opts o = {.framing = WIRE_U32, .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
@@ -507,6 +574,13 @@ int bench_main(int argc, char **argv)
         case 'j':
             o.json = optarg;
             break;
+        case 'e':
+            o.exec = optarg;
+            break;
+        case 'r':
+            if (opts_seconds(optarg, &o.rate) < 0 || o.rate <= 0)
+                return opts_bad("bench", "--rate", optarg, "expected frames per second > 0");
+            break;
         case 'L':
             o.label = optarg;
             break;
@@ -520,8 +594,8 @@ int bench_main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.target == NULL) {
-        fprintf(stderr, "framespec bench: --target is required\n");
+    if (o.target == NULL && o.exec == NULL) {
+        fprintf(stderr, "framespec bench: give --target HOST:PORT|unix:PATH or --exec 'CMD {port}'\n");
         bench_usage(stderr);
         return 2;
     }

@@ -9,7 +9,9 @@
 #include "wire.h"
 
 typedef struct {
-    const char *target;   /* "HOST:PORT" or "unix:PATH" */
+    const char *target;   /* "HOST:PORT" or "unix:PATH" (or where --exec listens) */
+    const char *exec;     /* command to start the server ({port} = a free port), or NULL */
+    double rate;          /* open loop: frames/s over all connections; 0 = closed loop */
     wire_framing framing;
     unsigned conns;       /* connections */
     unsigned depth;       /* frames in flight per connection */

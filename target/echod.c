@@ -1,8 +1,10 @@
 /*
  * echod — the framespec reference framed echo server.
  *
- * One epoll event loop, level-triggered, non-blocking sockets. Each connection runs the sans-I/O
- * state machine of conn.c; this file only does syscalls, timers and signals.
+ * One epoll event loop per thread (--threads N, default 1), level-triggered, non-blocking sockets;
+ * with N > 1 each loop has its own listener on the same port (SO_REUSEPORT, socket(7)) and the
+ * kernel spreads connections across them. Each connection runs the sans-I/O state machine of
+ * conn.c; this file only does syscalls, timers and signals.
  *
  * Behaviours and where they come from:
  *  - framing: Erlang gen_tcp {packet,0|1|2|4|line} (inet:setopts/2), see frame.h.
@@ -29,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -68,8 +72,8 @@ typedef struct {
     size_t n;
 } clist;
 
+/* Options, read-only once the loops run. */
 static struct {
-    /* options */
     const char *listen_spec;
     framing_t framing;
     uint64_t max_frame;
@@ -78,18 +82,24 @@ static struct {
     bool keepalive_on;
     uint64_t hwm;
     int verbose;
-    /* state */
-    int epfd, lfd, sfd, reserve_fd;
+    unsigned threads;
     char unix_path[128];
+} S;
+
+/* One event loop: a thread with its own epoll set, listener (SO_REUSEPORT) and connections. */
+typedef struct loop {
+    int epfd, lfd, stopfd, reserve_fd;
+    bool shared_lfd; /* unix sockets: one listener shared by every loop (EPOLLEXCLUSIVE) */
     clist active, linger;
     uint64_t now;
     bool stopping;
     uint64_t stop_deadline;
     uint64_t accept_paused_until;
     uint64_t accepted, closed;
-} S;
+    pthread_t thread;
+} loop;
 
-static char tag_listen, tag_signal;
+static char tag_listen, tag_stop;
 
 __attribute__((format(printf, 2, 3))) static void logmsg(int level, const char *fmt, ...)
 {
@@ -137,56 +147,56 @@ static void list_append(clist *l, econn *e)
 }
 
 /* Restart the idle clock: move to the tail of the active list. */
-static void touch(econn *e)
+static void touch(loop *L, econn *e)
 {
-    e->mark = S.now;
-    if (S.active.tail != e) {
-        list_remove(&S.active, e);
-        list_append(&S.active, e);
+    e->mark = L->now;
+    if (L->active.tail != e) {
+        list_remove(&L->active, e);
+        list_append(&L->active, e);
     }
 }
 
-static void close_conn(econn *e)
+static void close_conn(loop *L, econn *e)
 {
-    list_remove(e->lingering ? &S.linger : &S.active, e);
+    list_remove(e->lingering ? &L->linger : &L->active, e);
     close(e->fd); /* also removes it from the epoll set */
     logmsg(1, "fd %d closed (%s): %llu bytes in, %llu bytes out, %llu frames", e->fd,
            conn_why_name(e->c.why), (unsigned long long)e->c.bytes_in,
            (unsigned long long)e->c.bytes_out, (unsigned long long)e->c.frames_in);
     conn_free(&e->c);
     free(e);
-    S.closed++;
+    L->closed++;
 }
 
-static void set_events(econn *e, uint32_t want)
+static void set_events(loop *L, econn *e, uint32_t want)
 {
     struct epoll_event ev = {.events = want, .data.ptr = e};
     if (want == e->events)
         return;
-    if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, e->fd, &ev) < 0)
+    if (epoll_ctl(L->epfd, EPOLL_CTL_MOD, e->fd, &ev) < 0)
         logmsg(0, "epoll_ctl(MOD, fd %d): %s", e->fd, strerror(errno));
     e->events = want;
 }
 
 /* Everything is echoed and no more input is wanted: send our FIN and wait for the peer's. */
-static void finish(econn *e)
+static void finish(loop *L, econn *e)
 {
     if (shutdown(e->fd, SHUT_WR) < 0 && errno != ENOTCONN)
         logmsg(1, "shutdown(fd %d, SHUT_WR): %s", e->fd, strerror(errno));
     if (e->peer_eof) {
-        close_conn(e);
+        close_conn(L, e);
         return;
     }
-    list_remove(&S.active, e);
+    list_remove(&L->active, e);
     conn_free(&e->c); /* nothing more is echoed: give the buffer back now */
     e->lingering = true;
-    e->mark = S.now;
-    list_append(&S.linger, e);
-    set_events(e, EPOLLIN);
+    e->mark = L->now;
+    list_append(&L->linger, e);
+    set_events(L, e, EPOLLIN);
 }
 
 /* After our FIN: read and discard until the peer's FIN, an error, or the linger deadline. */
-static void linger_read(econn *e)
+static void linger_read(loop *L, econn *e)
 {
     char sink[16384];
     for (;;) {
@@ -197,14 +207,14 @@ static void linger_read(econn *e)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
-        close_conn(e); /* FIN (n == 0) or an error */
+        close_conn(L, e); /* FIN (n == 0) or an error */
         return;
     }
 }
 
 /* One read. Returns 2 when the read filled all the room offered (more may be waiting), 1 when
  * fewer bytes arrived, 0 when nothing to do, -1 on a socket error. */
-static int do_read(econn *e)
+static int do_read(loop *L, econn *e)
 {
     size_t room;
     uint8_t *p = conn_read_space(&e->c, &room);
@@ -220,7 +230,7 @@ static int do_read(econn *e)
     while (n < 0 && errno == EINTR);
     if (n > 0) {
         conn_on_read(&e->c, (size_t)n);
-        touch(e);
+        touch(L, e);
         if (e->c.why == CONN_WHY_TOO_LONG)
             logmsg(1, "fd %d: header announces %llu bytes, max is %u; closing", e->fd,
                    (unsigned long long)e->c.announced, (unsigned)e->c.dec.max);
@@ -239,7 +249,7 @@ static int do_read(econn *e)
 }
 
 /* Write as much of the echo queue as the socket takes. Returns 0, or -1 on a socket error. */
-static int do_write(econn *e)
+static int do_write(loop *L, econn *e)
 {
     size_t len;
     const uint8_t *p;
@@ -247,7 +257,7 @@ static int do_write(econn *e)
         ssize_t n = send(e->fd, p, len, MSG_NOSIGNAL);
         if (n > 0) {
             conn_on_written(&e->c, (size_t)n);
-            touch(e); /* sending is activity too */
+            touch(L, e); /* sending is activity too */
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -262,51 +272,51 @@ static int do_write(econn *e)
 }
 
 /* After I/O: close, or register the interest the state machine has now. */
-static void settle(econn *e)
+static void settle(loop *L, econn *e)
 {
     uint32_t want = 0;
     if (conn_done(&e->c)) {
-        finish(e);
+        finish(L, e);
         return;
     }
     if (conn_wants_read(&e->c))
         want |= EPOLLIN;
     if (conn_wants_write(&e->c))
         want |= EPOLLOUT;
-    set_events(e, want);
+    set_events(L, e, want);
 }
 
-static void on_conn_event(econn *e, uint32_t ev)
+static void on_conn_event(loop *L, econn *e, uint32_t ev)
 {
     if (e->lingering) {
-        linger_read(e);
+        linger_read(L, e);
         return;
     }
     if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_wants_read(&e->c)) {
         /* Read, echo, and read again while reads come back full (a bulk sender): saves an
          * epoll_wait per chunk. Bounded so that one busy peer cannot starve the others. */
         for (int round = 0; round < READ_ROUNDS; round++) {
-            int r = do_read(e);
-            if (r < 0 || (conn_wants_write(&e->c) && do_write(e) < 0)) {
-                close_conn(e);
+            int r = do_read(L, e);
+            if (r < 0 || (conn_wants_write(&e->c) && do_write(L, e) < 0)) {
+                close_conn(L, e);
                 return;
             }
             if (r != 2 || !conn_wants_read(&e->c))
                 break;
         }
-    } else if (conn_wants_write(&e->c) && do_write(e) < 0) {
-        close_conn(e);
+    } else if (conn_wants_write(&e->c) && do_write(L, e) < 0) {
+        close_conn(L, e);
         return;
     }
     if ((ev & EPOLLERR) && !conn_wants_read(&e->c) && !conn_wants_write(&e->c) &&
         !conn_done(&e->c)) {
-        close_conn(e);
+        close_conn(L, e);
         return;
     }
-    settle(e);
+    settle(L, e);
 }
 
-static void add_conn(int fd)
+static void add_conn(loop *L, int fd)
 {
     char err[NET_ERR_LEN];
     struct epoll_event ev;
@@ -326,7 +336,7 @@ static void add_conn(int fd)
         logmsg(0, "fd %d: %s", fd, err);
     ev.events = EPOLLIN;
     ev.data.ptr = e;
-    if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         logmsg(0, "epoll_ctl(ADD, fd %d): %s", fd, strerror(errno));
         conn_free(&e->c);
         free(e);
@@ -334,25 +344,25 @@ static void add_conn(int fd)
         return;
     }
     e->events = EPOLLIN;
-    e->mark = S.now;
-    list_append(&S.active, e);
-    S.accepted++;
-    logmsg(1, "fd %d accepted (%zu open)", fd, S.active.n + S.linger.n);
+    e->mark = L->now;
+    list_append(&L->active, e);
+    L->accepted++;
+    logmsg(1, "fd %d accepted (%zu open)", fd, L->active.n + L->linger.n);
 }
 
-static void pause_accepting(void)
+static void pause_accepting(loop *L)
 {
-    epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
-    S.accept_paused_until = S.now + ACCEPT_PAUSE_MS;
+    epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
+    L->accept_paused_until = L->now + ACCEPT_PAUSE_MS;
 }
 
-static void on_accept(void)
+static void on_accept(loop *L)
 {
     char err[NET_ERR_LEN];
     for (;;) {
-        int fd = net_accept(S.lfd, err);
+        int fd = net_accept(L->lfd, err);
         if (fd >= 0) {
-            add_conn(fd);
+            add_conn(L, fd);
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -361,113 +371,105 @@ static void on_accept(void)
             /* Out of descriptors: the pending connection would make the listener readable
              * forever. Free the reserve descriptor, accept and close it, take the reserve back
              * (the libev/nginx trick); without a reserve, stop accepting for a moment. */
-            logmsg(0, "%s; refusing a connection (%zu open)", err, S.active.n + S.linger.n);
-            if (S.reserve_fd >= 0) {
-                close(S.reserve_fd);
-                S.reserve_fd = -1;
-                fd = net_accept(S.lfd, err);
+            logmsg(0, "%s; refusing a connection (%zu open)", err, L->active.n + L->linger.n);
+            if (L->reserve_fd >= 0) {
+                close(L->reserve_fd);
+                L->reserve_fd = -1;
+                fd = net_accept(L->lfd, err);
                 if (fd >= 0)
                     close(fd);
-                S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (S.reserve_fd >= 0)
+                L->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (L->reserve_fd >= 0)
                     continue;
             }
-            pause_accepting();
+            pause_accepting(L);
             return;
         }
         if (errno == ECONNABORTED || errno == EPROTO)
             continue;
         logmsg(0, "%s", err);
-        pause_accepting();
+        pause_accepting(L);
         return;
     }
 }
 
 /* SIGTERM/SIGINT: stop accepting, take what is already readable, flush every echo, close. */
-static void begin_stop(void)
+static void begin_stop(loop *L)
 {
     econn *e, *next;
-    if (S.stopping)
+    if (L->stopping)
         return;
-    S.stopping = true;
-    S.stop_deadline = S.now + STOP_DRAIN_MS;
-    if (S.lfd >= 0) {
-        close(S.lfd);
-        S.lfd = -1;
-        if (S.unix_path[0])
-            unlink(S.unix_path);
+    L->stopping = true;
+    L->stop_deadline = L->now + STOP_DRAIN_MS;
+    if (L->lfd >= 0) {
+        epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
+        if (!L->shared_lfd)
+            close(L->lfd); /* a shared (unix) listener is closed by main() */
+        L->lfd = -1;
     }
-    logmsg(1, "stopping: draining %zu connections", S.active.n);
-    for (e = S.active.head; e != NULL; e = next) {
+    logmsg(1, "stopping: draining %zu connections", L->active.n);
+    for (e = L->active.head; e != NULL; e = next) {
         next = e->next;
         while (conn_wants_read(&e->c)) {
-            int r = do_read(e);
+            int r = do_read(L, e);
             if (r < 0)
                 break;
             if (r == 0)
                 break;
-            if (do_write(e) < 0)
+            if (do_write(L, e) < 0)
                 break;
         }
         if (e->c.why == CONN_WHY_ERROR) {
-            close_conn(e);
+            close_conn(L, e);
             continue;
         }
         conn_drain(&e->c, CONN_WHY_SHUTDOWN);
-        if (do_write(e) < 0) {
-            close_conn(e);
+        if (do_write(L, e) < 0) {
+            close_conn(L, e);
             continue;
         }
-        settle(e);
+        settle(L, e);
     }
 }
 
-static void on_signal(void)
-{
-    struct signalfd_siginfo si;
-    while (read(S.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        logmsg(1, "signal %u received", si.ssi_signo);
-        begin_stop();
-    }
-}
-
-static void expire_timers(void)
+static void expire_timers(loop *L)
 {
     econn *e;
-    while (S.idle_ms > 0 && (e = S.active.head) != NULL && e->mark + S.idle_ms <= S.now) {
+    while (S.idle_ms > 0 && (e = L->active.head) != NULL && e->mark + S.idle_ms <= L->now) {
         if (conn_wants_write(&e->c)) {
-            touch(e); /* blocked on a peer that does not read: backpressure, not idleness */
+            touch(L, e); /* blocked on a peer that does not read: backpressure, not idleness */
             continue;
         }
         logmsg(1, "fd %d: idle for %llu ms; closing", e->fd, (unsigned long long)S.idle_ms);
         conn_drain(&e->c, CONN_WHY_IDLE);
-        settle(e);
+        settle(L, e);
     }
-    while ((e = S.linger.head) != NULL && e->mark + LINGER_MS <= S.now)
-        close_conn(e);
-    if (S.accept_paused_until && S.accept_paused_until <= S.now && S.lfd >= 0) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
-        S.accept_paused_until = 0;
-        if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.lfd, &ev) < 0)
+    while ((e = L->linger.head) != NULL && e->mark + LINGER_MS <= L->now)
+        close_conn(L, e);
+    if (L->accept_paused_until && L->accept_paused_until <= L->now && L->lfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN | (L->shared_lfd ? EPOLLEXCLUSIVE : 0),
+                                 .data.ptr = &tag_listen};
+        L->accept_paused_until = 0;
+        if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &ev) < 0)
             logmsg(0, "epoll_ctl(ADD listener): %s", strerror(errno));
     }
 }
 
 /* Milliseconds until the next timer, or -1 when none. */
-static int next_timeout(void)
+static int next_timeout(loop *L)
 {
     uint64_t next = UINT64_MAX;
-    if (S.idle_ms > 0 && S.active.head)
-        next = S.active.head->mark + S.idle_ms;
-    if (S.linger.head && S.linger.head->mark + LINGER_MS < next)
-        next = S.linger.head->mark + LINGER_MS;
-    if (S.accept_paused_until && S.accept_paused_until < next)
-        next = S.accept_paused_until;
-    if (S.stopping && S.stop_deadline < next)
-        next = S.stop_deadline;
+    if (S.idle_ms > 0 && L->active.head)
+        next = L->active.head->mark + S.idle_ms;
+    if (L->linger.head && L->linger.head->mark + LINGER_MS < next)
+        next = L->linger.head->mark + LINGER_MS;
+    if (L->accept_paused_until && L->accept_paused_until < next)
+        next = L->accept_paused_until;
+    if (L->stopping && L->stop_deadline < next)
+        next = L->stop_deadline;
     if (next == UINT64_MAX)
         return -1;
-    return next <= S.now ? 0 : (int)(next - S.now > 60000 ? 60000 : next - S.now);
+    return next <= L->now ? 0 : (int)(next - L->now > 60000 ? 60000 : next - L->now);
 }
 
 static void usage(FILE *out)
@@ -484,6 +486,8 @@ static void usage(FILE *out)
           "  --idle-timeout SECONDS close a connection silent this long (default: never)\n"
           "  --keepalive I,N,C      SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL N s, TCP_KEEPCNT C\n"
           "  --hwm BYTES            echo-queue high-water mark per connection (default 256K)\n"
+          "  --threads N            N event loops, one per thread, sharing the port with\n"
+          "                         SO_REUSEPORT (default 1)\n"
           "  -v, --verbose          log connections to stderr (twice: more)\n"
           "\n"
           "Prints 'listening on ADDR' once bound. SIGTERM/SIGINT: stop accepting, flush, exit 0.\n",
@@ -506,6 +510,7 @@ static void parse_args(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, 'i'},
         {"keepalive", required_argument, NULL, 'k'},
         {"hwm", required_argument, NULL, 'w'},
+        {"threads", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -517,6 +522,7 @@ static void parse_args(int argc, char **argv)
     S.framing = FRAMING_U32;
     S.max_frame = FRAME_DEFAULT_MAX;
     S.hwm = CONN_DEFAULT_HWM;
+    S.threads = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
         switch (ch) {
@@ -547,6 +553,13 @@ static void parse_args(int argc, char **argv)
             if (cli_parse_size(optarg, (uint64_t)1 << 40, &S.hwm) < 0 || S.hwm == 0)
                 bad_option("--hwm", optarg, "expected bytes > 0 (K/M/G ok)");
             break;
+        case 't': {
+            uint64_t n;
+            if (cli_parse_size(optarg, 256, &n) < 0 || n == 0)
+                bad_option("--threads", optarg, "expected 1..256");
+            S.threads = (unsigned)n;
+            break;
+        }
         case 'v':
             S.verbose++;
             break;
@@ -568,88 +581,156 @@ static void parse_args(int argc, char **argv)
     }
 }
 
+/* One event loop, run by one thread until stopped and drained. */
+static void *run_loop(void *arg)
+{
+    loop *L = arg;
+    struct epoll_event evs[MAX_EVENTS];
+    L->now = mono_ms();
+    for (;;) {
+        int n = epoll_wait(L->epfd, evs, MAX_EVENTS, next_timeout(L));
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "echod: epoll_wait: %s\n", strerror(errno));
+            exit(1);
+        }
+        L->now = mono_ms();
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &tag_listen) {
+                if (L->lfd >= 0)
+                    on_accept(L);
+            } else if (p == &tag_stop) {
+                epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->stopfd, NULL); /* level-triggered: once */
+                begin_stop(L);
+            } else {
+                on_conn_event(L, p, evs[i].events);
+            }
+        }
+        expire_timers(L);
+        if (L->stopping) {
+            if (L->active.n == 0 && L->linger.n == 0)
+                break;
+            if (L->now >= L->stop_deadline) {
+                logmsg(0, "stopping: %zu connections still had echoes pending after %d ms",
+                       L->active.n, STOP_DRAIN_MS);
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Set up loop i: its epoll set, its listener (or the shared one), the stop eventfd. */
+static int loop_init(loop *L, int lfd, bool shared, int stopfd)
+{
+    struct epoll_event ev;
+    L->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (L->epfd < 0) {
+        fprintf(stderr, "echod: epoll_create1: %s\n", strerror(errno));
+        return -1;
+    }
+    L->lfd = lfd;
+    L->shared_lfd = shared;
+    L->stopfd = stopfd;
+    L->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ev.events = EPOLLIN | (shared ? EPOLLEXCLUSIVE : 0);
+    ev.data.ptr = &tag_listen;
+    if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, lfd, &ev) < 0) {
+        fprintf(stderr, "echod: epoll_ctl(ADD listener): %s\n", strerror(errno));
+        return -1;
+    }
+    ev.events = EPOLLIN;
+    ev.data.ptr = &tag_stop;
+    epoll_ctl(L->epfd, EPOLL_CTL_ADD, stopfd, &ev);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char err[NET_ERR_LEN], name[256];
-    struct epoll_event ev, evs[MAX_EVENTS];
+    struct signalfd_siginfo si;
     sigset_t mask;
+    loop *loops;
     long nofile;
+    int lfd, sfd, stopfd;
+    bool unix_sock;
+    uint64_t one = 1, accepted = 0, closed = 0;
 
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     nofile = net_raise_nofile(err);
     if (nofile < 0)
         logmsg(0, "%s", err);
+    unix_sock = strncmp(S.listen_spec, "unix:", 5) == 0;
 
-    S.lfd = net_listen(S.listen_spec, 4096, err);
-    if (S.lfd < 0) {
+    lfd = net_listen_opt(S.listen_spec, 4096, S.threads > 1 && !unix_sock, err);
+    if (lfd < 0) {
         fprintf(stderr, "echod: cannot listen on %s: %s\n", S.listen_spec, err);
         return 1;
     }
-    if (strncmp(S.listen_spec, "unix:", 5) == 0)
+    if (unix_sock)
         snprintf(S.unix_path, sizeof S.unix_path, "%s", S.listen_spec + 5);
-    if (net_local_name(S.lfd, name, sizeof name, err) < 0) {
+    if (net_local_name(lfd, name, sizeof name, err) < 0) {
         fprintf(stderr, "echod: %s\n", err);
         return 1;
     }
 
+    /* Signals go to a signalfd read by this thread; the loops get a stop eventfd. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    S.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    S.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (S.sfd < 0 || S.epfd < 0) {
-        fprintf(stderr, "echod: %s: %s\n", S.sfd < 0 ? "signalfd" : "epoll_create1",
-                strerror(errno));
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    loops = calloc(S.threads, sizeof *loops);
+    if (sfd < 0 || stopfd < 0 || loops == NULL) {
+        fprintf(stderr, "echod: signalfd/eventfd: %s\n", strerror(errno));
         return 1;
     }
-    S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ev.events = EPOLLIN;
-    ev.data.ptr = &tag_listen;
-    epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.lfd, &ev);
-    ev.data.ptr = &tag_signal;
-    epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.sfd, &ev);
+    for (unsigned i = 0; i < S.threads; i++) {
+        int fd = lfd;
+        if (i > 0 && !unix_sock) {
+            /* another listener on the very port the first one got (port 0 resolved) */
+            fd = net_listen_opt(name, 4096, true, err);
+            if (fd < 0) {
+                fprintf(stderr, "echod: listener %u on %s (SO_REUSEPORT): %s\n", i, name, err);
+                return 1;
+            }
+        }
+        if (loop_init(&loops[i], fd, unix_sock && S.threads > 1, stopfd) < 0)
+            return 1;
+    }
 
     printf("listening on %s\n", name);
     fflush(stdout);
-    logmsg(1, "framing %s, max frame %u bytes, idle timeout %llu ms, descriptors %ld",
-           frame_framing_name(S.framing), (unsigned)frame_max_expressible(S.framing) < S.max_frame
-                                              ? (unsigned)frame_max_expressible(S.framing)
-                                              : (unsigned)S.max_frame,
-           (unsigned long long)S.idle_ms, nofile);
+    logmsg(1, "framing %s, max frame %u bytes, idle timeout %llu ms, %u thread(s), descriptors %ld",
+           frame_framing_name(S.framing),
+           frame_max_expressible(S.framing) < S.max_frame ? (unsigned)frame_max_expressible(S.framing)
+                                                          : (unsigned)S.max_frame,
+           (unsigned long long)S.idle_ms, S.threads, nofile);
 
-    S.now = mono_ms();
-    for (;;) {
-        int n = epoll_wait(S.epfd, evs, MAX_EVENTS, next_timeout());
-        if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "echod: epoll_wait: %s\n", strerror(errno));
+    for (unsigned i = 0; i < S.threads; i++) {
+        if (pthread_create(&loops[i].thread, NULL, run_loop, &loops[i]) != 0) {
+            fprintf(stderr, "echod: pthread_create: %s\n", strerror(errno));
             return 1;
         }
-        S.now = mono_ms();
-        for (int i = 0; i < n; i++) {
-            void *p = evs[i].data.ptr;
-            if (p == &tag_listen) {
-                if (S.lfd >= 0)
-                    on_accept();
-            } else if (p == &tag_signal) {
-                on_signal();
-            } else {
-                on_conn_event(p, evs[i].events);
-            }
-        }
-        expire_timers();
-        if (S.stopping) {
-            if (S.active.n == 0 && S.linger.n == 0)
-                break;
-            if (S.now >= S.stop_deadline) {
-                logmsg(0, "stopping: %zu connections still had echoes pending after %d ms",
-                       S.active.n, STOP_DRAIN_MS);
-                break;
-            }
-        }
     }
-    logmsg(1, "exiting: %llu connections accepted, %llu closed", (unsigned long long)S.accepted,
-           (unsigned long long)S.closed);
+    while (read(sfd, &si, sizeof si) != (ssize_t)sizeof si && errno == EINTR)
+        ;
+    logmsg(1, "signal %u received: stopping", si.ssi_signo);
+    if (write(stopfd, &one, sizeof one) != (ssize_t)sizeof one)
+        logmsg(0, "eventfd write: %s", strerror(errno));
+    for (unsigned i = 0; i < S.threads; i++) {
+        pthread_join(loops[i].thread, NULL);
+        accepted += loops[i].accepted;
+        closed += loops[i].closed;
+    }
+    if (unix_sock) {
+        close(lfd);
+        unlink(S.unix_path);
+    }
+    logmsg(1, "exiting: %llu connections accepted, %llu closed", (unsigned long long)accepted,
+           (unsigned long long)closed);
+    free(loops);
     return 0;
 }

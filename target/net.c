@@ -64,6 +64,11 @@ static int listen_unix(const char *path, int backlog, char *err)
 
 int net_listen(const char *spec, int backlog, char *err)
 {
+    return net_listen_opt(spec, backlog, 0, err);
+}
+
+int net_listen_opt(const char *spec, int backlog, int reuseport, char *err)
+{
     char host[256];
     const char *colon, *port, *h;
     size_t hlen;
@@ -102,6 +107,12 @@ int net_listen(const char *spec, int backlog, char *err)
             continue;
         }
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            fail(err, "setsockopt(SO_REUSEPORT): %s", strerror(errno));
+            close(fd);
+            fd = -1;
+            continue;
+        }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             fail(err, "bind(%s): %s", spec, strerror(errno));
             close(fd);

@@ -20,6 +20,10 @@
  */
 int net_listen(const char *spec, int backlog, char *err);
 
+/* As net_listen(), with SO_REUSEPORT set before bind when `reuseport` (TCP only): several
+ * listeners, one per thread, can then share the port (socket(7)). */
+int net_listen_opt(const char *spec, int backlog, int reuseport, char *err);
+
 /*
  * Describe the local address of listening socket `fd` as "HOST:PORT", "[V6]:PORT" or "unix:PATH"
  * into out[0..outlen). Returns 0, or -1 with err set.
