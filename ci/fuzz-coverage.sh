@@ -13,4 +13,7 @@ LLVM_PROFILE_FILE="$prof/%p.profraw" build-cov/bin/"${t}_replay" "${existing[@]}
 llvm-profdata-14 merge -o "$prof/all.profdata" "$prof"/*.profraw
 llvm-cov-14 report build-cov/bin/"${t}_replay" -instr-profile="$prof/all.profdata" \
   target/frame.c target/conn.c
+echo "per function:"
+llvm-cov-14 report -show-functions build-cov/bin/"${t}_replay" -instr-profile="$prof/all.profdata" \
+  target/frame.c target/conn.c | awk 'NR>2 && $1 != "" && $1 !~ /^-/ && $1 !~ /^File/ {print "  " $1, "lines", $(NF-3), "branches", $NF}'
 rm -rf "$prof"
