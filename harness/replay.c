@@ -252,6 +252,19 @@ static int parse_ms(const pctx *p, const char *t, const char *e, long *ms)
     return 0;
 }
 
+/* "xN": N copies, 1..100000000. */
+static int parse_reps(const pctx *p, const char *t, const char *e, size_t *reps)
+{
+    uint64_t v;
+    char num[24] = "";
+    if ((size_t)(e - t - 1) < sizeof num)
+        memcpy(num, t + 1, (size_t)(e - t - 1));
+    if (opts_u64(num, 1, 100000000, &v) < 0)
+        return perr(p, t, "xN needs a count 1..100000000");
+    *reps = (size_t)v;
+    return 0;
+}
+
 static bool valid_name(const char *t, const char *e)
 {
     if (t == e || !(isalpha((unsigned char)*t) || *t == '_'))
@@ -352,13 +365,8 @@ static int parse_line(replay *r, pctx *p, char *line)
             st.kind = sliced ? ST_SEND_SLICED : ST_SEND;
             t = token(e, &e);
             if (!sliced && t != e && *t == 'x') {
-                uint64_t v;
-                char num[24] = "";
-                if ((size_t)(e - t - 1) < sizeof num)
-                    memcpy(num, t + 1, (size_t)(e - t - 1));
-                if (opts_u64(num, 1, 100000000, &v) < 0)
-                    return perr(p, t, "xN needs a count 1..100000000");
-                st.reps = (size_t)v;
+                if (parse_reps(p, t, e, &st.reps) < 0)
+                    return -1;
                 t = token(e, &e);
             }
             if (sliced) {
@@ -432,13 +440,8 @@ static int parse_line(replay *r, pctx *p, char *line)
                 st.kind = ST_EXPECT_BYTES;
                 t = token(e, &e);
                 if (t != e && *t == 'x') {
-                    uint64_t v;
-                    char num[24] = "";
-                    if ((size_t)(e - t - 1) < sizeof num)
-                        memcpy(num, t + 1, (size_t)(e - t - 1));
-                    if (opts_u64(num, 1, 100000000, &v) < 0)
-                        return perr(p, t, "xN needs a count 1..100000000");
-                    st.reps = (size_t)v;
+                    if (parse_reps(p, t, e, &st.reps) < 0)
+                        return -1;
                     t = token(e, &e);
                 }
             } else if (tok_is(t, e, "eof")) {
