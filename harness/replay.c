@@ -786,7 +786,7 @@ static int run_steps(replay *r, const char *file)
             uint8_t w[16];
             uint8_t back[16];
             size_t n;
-            int fd, kind;
+            int fd, kind = SOCK_OPEN;
             if (r->srv.pid > 0 && !server_running(&r->srv)) {
                 server_describe_exit(&r->srv, act, sizeof act);
                 return fail_step(st, file, "the server process alive", act);
