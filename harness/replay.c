@@ -12,6 +12,9 @@
  *     [NAME] shutdown wr|rd|rdwr
  *     [NAME] abort                            SO_LINGER {1,0} then close: RST
  *     [NAME] close
+ *     [NAME] stop-reading                     (extension) leave echoes unread in the kernel:
+ *                                             a later close then sends RST; sends on it stop
+ *                                             after 2 s without progress instead of failing
  *     sleep MS
  *     [NAME] expect frame PAYLOAD [xN] within MS
  *     [NAME] expect raw hex:HEX within MS     (extension: bytes that are not whole frames)
@@ -54,7 +57,7 @@
 
 typedef enum {
     ST_FRAMING, ST_CONNECT, ST_SEND, ST_SEND_RAW, ST_SEND_SLICED, ST_SHUTDOWN, ST_ABORT,
-    ST_CLOSE, ST_SLEEP, ST_EXPECT_BYTES, ST_EXPECT_EOF, ST_EXPECT_RESET, ST_EXPECT_CLOSED,
+    ST_CLOSE, ST_SLEEP, ST_STOP_READING, ST_EXPECT_BYTES, ST_EXPECT_EOF, ST_EXPECT_RESET, ST_EXPECT_CLOSED,
     ST_EXPECT_OPEN, ST_EXPECT_ALIVE,
 } step_kind;
 
@@ -79,6 +82,7 @@ typedef struct {
     uint8_t *inbox;
     size_t in_len, in_cap;
     int closed; /* SOCK_OPEN, SOCK_EOF, SOCK_RESET, SOCK_ERROR */
+    bool noread; /* `stop-reading`: leave what arrives in the kernel's receive queue */
 } rconn;
 
 typedef struct {
@@ -278,7 +282,7 @@ static bool valid_name(const char *t, const char *e)
 static bool is_verb(const char *t, const char *e)
 {
     static const char *const verbs[] = {"framing", "connect", "send", "send-sliced", "shutdown",
-                                        "abort", "close", "sleep", "expect"};
+                                        "abort", "close", "sleep", "expect", "stop-reading"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (tok_is(t, e, verbs[i]))
             return true;
@@ -411,6 +415,8 @@ static int parse_line(replay *r, pctx *p, char *line)
         st.kind = ST_SHUTDOWN;
     } else if (tok_is(t, e, "abort")) {
         st.kind = ST_ABORT;
+    } else if (tok_is(t, e, "stop-reading")) {
+        st.kind = ST_STOP_READING;
     } else if (tok_is(t, e, "close")) {
         st.kind = ST_CLOSE;
     } else if (tok_is(t, e, "sleep")) {
@@ -534,7 +540,7 @@ static void pump(replay *r, rconn *c)
 {
     for (;;) {
         ssize_t n;
-        if (c->fd < 0 || c->closed != SOCK_OPEN)
+        if (c->fd < 0 || c->closed != SOCK_OPEN || c->noread)
             return;
         if (c->in_cap - c->in_len < 65536) {
             size_t nc = c->in_cap ? c->in_cap * 2 : 131072;
@@ -569,7 +575,7 @@ static void pump_all(replay *r, int ms)
     struct pollfd pf[MAX_CONNS];
     size_t n = 0;
     for (size_t i = 0; i < r->nconns; i++) {
-        if (r->conns[i].fd >= 0 && r->conns[i].closed == SOCK_OPEN) {
+        if (r->conns[i].fd >= 0 && r->conns[i].closed == SOCK_OPEN && !r->conns[i].noread) {
             pf[n].fd = r->conns[i].fd;
             pf[n].events = POLLIN;
             n++;
@@ -667,10 +673,20 @@ static int run_steps(replay *r, const char *file)
             c->closed = SOCK_OPEN;
             break;
         }
+        case ST_STOP_READING:
+            c->noread = true;
+            break;
         case ST_SEND:
         case ST_SEND_RAW:
             for (size_t k = 0; k < st->reps; k++) {
-                int rc = send_bytes(r, c, st->data, st->len, sock_now_ms() + 10000);
+                int rc = send_bytes(r, c, st->data, st->len,
+                                    sock_now_ms() + (c->noread ? 2000 : 10000));
+                if (rc == -ETIMEDOUT && c->noread) {
+                    /* a peer that does not read cannot send everything: that is the point */
+                    vlog(r, "%s: sent %zu of %zu copies before the window closed", c->name, k,
+                         st->reps);
+                    break;
+                }
                 if (rc < 0) {
                     snprintf(act, sizeof act, "send failed: %s after %zu of %zu copies",
                              sock_errno_name(-rc), k, st->reps);
