@@ -895,6 +895,20 @@ static void stop_capture(pid_t pid)
 
 /* ---- the command ---- */
 
+/* Free everything a replay owns (steps, inboxes, the replay itself); closes its sockets. */
+static void replay_free(replay *r)
+{
+    for (size_t i = 0; i < r->nconns; i++) {
+        if (r->conns[i].fd >= 0)
+            close(r->conns[i].fd);
+        free(r->conns[i].inbox);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        free(r->steps[i].data);
+    free(r->steps);
+    free(r);
+}
+
 static void replay_usage(FILE *out)
 {
     fputs("usage: framespec replay FILE (--target HOST:PORT|unix:PATH | --exec 'CMD ... {port} ...')\n"
@@ -956,7 +970,7 @@ int replay_main(int argc, char **argv)
     }
     file = argv[optind];
     if (parse_file(r, file) < 0) {
-        free(r);
+        replay_free(r);
         return 2;
     }
     r->framing = WIRE_U32;
@@ -969,12 +983,12 @@ int replay_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (target && sock_parse_addr(target, &r->addr, err, sizeof err) < 0) {
         fprintf(stderr, "framespec replay: --target: %s\n", err);
-        free(r);
+        replay_free(r);
         return 2;
     }
     if (exec) {
         if (server_start(&r->srv, exec, target ? &r->addr : NULL, 1.0) < 0) {
-            free(r);
+            replay_free(r);
             return 2;
         }
         r->addr = r->srv.addr;
@@ -983,7 +997,7 @@ int replay_main(int argc, char **argv)
         if (fd < 0) {
             fprintf(stderr, "framespec replay: cannot connect to %s: %s\n", r->addr.text,
                     sock_errno_name(-fd));
-            free(r);
+            replay_free(r);
             return 2;
         }
         close(fd);
@@ -995,15 +1009,7 @@ int replay_main(int argc, char **argv)
     stop_capture(cap);
     if (rc == 0)
         printf("ok: %zu steps of %s held against %s\n", r->n, file, r->addr.text);
-    for (size_t i = 0; i < r->nconns; i++) {
-        if (r->conns[i].fd >= 0)
-            close(r->conns[i].fd);
-        free(r->conns[i].inbox);
-    }
     server_stop(&r->srv, NULL);
-    for (size_t i = 0; i < r->n; i++)
-        free(r->steps[i].data);
-    free(r->steps);
-    free(r);
+    replay_free(r);
     return rc;
 }
