@@ -212,8 +212,8 @@ static void linger_read(loop *L, econn *e)
     }
 }
 
-/* One read. Returns 2 when the read filled all the room offered (more may be waiting), 1 when
- * fewer bytes arrived, 0 when nothing to do, -1 on a socket error. */
+/* One read. Returns 2 when the read filled all the room offered, 1 when fewer bytes arrived,
+ * 0 when nothing to do (EAGAIN, FIN, or not reading now), -1 on a socket error. */
 static int do_read(loop *L, econn *e)
 {
     size_t room;
@@ -293,15 +293,16 @@ static void on_conn_event(loop *L, econn *e, uint32_t ev)
         return;
     }
     if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_wants_read(&e->c)) {
-        /* Read, echo, and read again while reads come back full (a bulk sender): saves an
-         * epoll_wait per chunk. Bounded so that one busy peer cannot starve the others. */
+        /* Read, echo, and read again while bytes keep coming (a pipelining or bulk peer): a
+         * recv that finds nothing costs less than going back to epoll_wait and being woken.
+         * Bounded so that one busy peer cannot starve the others. */
         for (int round = 0; round < READ_ROUNDS; round++) {
             int r = do_read(L, e);
             if (r < 0 || (conn_wants_write(&e->c) && do_write(L, e) < 0)) {
                 close_conn(L, e);
                 return;
             }
-            if (r != 2 || !conn_wants_read(&e->c))
+            if (r == 0 || !conn_wants_read(&e->c))
                 break;
         }
     } else if (conn_wants_write(&e->c) && do_write(L, e) < 0) {
