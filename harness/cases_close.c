@@ -125,6 +125,8 @@ static void abort_after(fs_ctx *c, const uint8_t *bytes, size_t len, const char 
         return;
     fd = fs_connect(c);
     if (fd >= 0) {
+        char cn[16];
+        fs_repro(c, "%s stop-reading", fs_conn_name(c, fd, cn, sizeof cn));
         fs_send_quiet(c, fd, bytes, len);
         fs_sleep(c, 20); /* let the server read it, so the RST meets a connection mid-frame */
         fs_abort(c, fd);
@@ -192,8 +194,10 @@ void case_reset_echoes_in_flight(fs_ctx *c)
         return;
     for (int round = 0; round < 3 && !fs_done(c); round++) {
         int fd = fs_connect(c);
+        char cn[16];
         if (fd < 0)
             break;
+        fs_repro(c, "%s stop-reading", fs_conn_name(c, fd, cn, sizeof cn));
         fs_send_quiet(c, fd, w, len);
         fs_close(c, fd); /* unread echoes in our receive queue: the kernel sends RST */
         fs_sleep(c, 100);
