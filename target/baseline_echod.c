@@ -5,7 +5,7 @@
  * servers: simple enough to be obviously right, with none of echod's event-loop machinery.
  * Each connection gets a thread that reads a frame (through a small buffered reader), writes it
  * back with one writev, and repeats. A blocking write simply stops the thread from reading, which
- * is all the backpressure a peer that never reads gets (the kernel buffers bound it).
+ * is all the backpressure a peer that never reads receives (the kernel buffers bound it).
  *
  * Same command line as echod for --listen, --framing, --max-frame and --idle-timeout (the idle
  * timeout is SO_RCVTIMEO). SIGTERM/SIGINT exit 0 at once: nothing is ever pending in user space.
