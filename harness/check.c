@@ -517,8 +517,6 @@ void fs_close(fs_ctx *c, int fd)
     close(fd);
 }
 
-static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t *frame);
-
 static bool pid_running(pid_t pid)
 {
     char path[64], buf[256];
@@ -536,23 +534,10 @@ static bool pid_running(pid_t pid)
     return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-bool fs_alive(fs_ctx *c, const char *after)
+/* The check behind fs_alive(); not recorded in the scenario (fs_alive records one step). */
+static bool alive_check(fs_ctx *c, const char *after)
 {
     uint8_t payload[16], frame[32];
-    size_t n;
-    int fd;
-    bool ok, rec = c->recording;
-    fs_repro(c, "expect server-alive");
-    c->recording = false;
-    ok = alive_check(c, after, payload, frame);
-    c->recording = rec;
-    (void)n;
-    (void)fd;
-    return ok;
-}
-
-static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t *frame)
-{
     size_t n;
     int fd;
     if (c->cfg->server_pid > 0 && !pid_running(c->cfg->server_pid)) {
@@ -561,8 +546,8 @@ static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t 
         fs_fail(c, "the server died %s", after);
         return false;
     }
-    fs_payload(c, payload, 16, 99);
-    n = fs_frame(c, payload, 16, frame);
+    fs_payload(c, payload, sizeof payload, 99);
+    n = fs_frame(c, payload, sizeof payload, frame);
     fd = sock_connect(&c->cfg->addr, fs_deadline(c, 5000));
     if (fd < 0) {
         fs_expected(c, "a fresh connection echoes a frame");
@@ -578,6 +563,16 @@ static bool alive_check(fs_ctx *c, const char *after, uint8_t *payload, uint8_t 
     }
     close(fd);
     return true;
+}
+
+bool fs_alive(fs_ctx *c, const char *after)
+{
+    bool ok, rec = c->recording;
+    fs_repro(c, "expect server-alive");
+    c->recording = false;
+    ok = alive_check(c, after);
+    c->recording = rec;
+    return ok;
 }
 
 int fs_server_fds(const fs_ctx *c)
