@@ -9,6 +9,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 HEADER = {"1": 1, "2": 2, "4": 4, "raw": 0, "0": 0, "line": 0}
@@ -48,10 +49,14 @@ def pattern(n, seed=0):
 class Server:
     """A server process started on port 0; `addr` is what it printed after 'listening on'."""
 
-    def __init__(self, argv, timeout=10.0, env=None):
+    def __init__(self, argv, timeout=10.0, env=None, preexec_fn=None):
         self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env)
+        # stderr goes to an unlinked file, not a pipe: a server that logs a lot must never block
+        # on a full pipe that nobody reads (that would hide a busy loop, for one)
+        self.errfile = tempfile.TemporaryFile()
+        self.stderr = ""
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.errfile,
+                                     env=env, preexec_fn=preexec_fn)
         line = read_line_deadline(self.proc.stdout, timeout)
         if not line.startswith(b"listening on "):
             err = self.stop_kill()
@@ -77,15 +82,22 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self.stderr = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._collect()
         return self.proc.returncode
 
     def stop_kill(self):
         self.proc.kill()
         self.proc.wait(5)
-        return self.proc.stderr.read()
+        self._collect()
+        return self.stderr
+
+    def _collect(self):
+        if self.errfile.closed:
+            return
+        self.errfile.seek(0)
+        self.stderr = self.errfile.read().decode(errors="replace")
+        self.errfile.close()
+        self.proc.stdout.close()
 
 
 def read_line_deadline(f, timeout):

@@ -20,6 +20,13 @@
  *  - idle timeout: a connection that neither received nor sent a byte for T seconds is flushed and
  *    closed with FIN; a connection whose echoes are blocked on a peer that does not read is not
  *    idle (it is held by backpressure, bounded by the high-water mark).
+ *  - out of descriptors: accept4(2) fails with EMFILE/ENFILE before it looks at the backlog, so
+ *    it fails even when no connection waits, and the listener stays readable while one does.
+ *    echod then stops watching the listener and goes back to its loop (serving and closing the
+ *    connections it has); it tries again as soon as one of its connections closes, or after
+ *    ACCEPT_PAUSE_MS. Connections that arrive meanwhile wait in the listen backlog (nginx's
+ *    choice, ngx_event_accept.c; libuv instead accepts and closes them, uv__emfile_trick). The
+ *    message is logged at most once per EMFILE_LOG_MS, with a count.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,8 +55,11 @@
 #define LINGER_MS 2000
 /* How long SIGTERM waits for pending echoes to drain before exiting anyway, in ms. */
 #define STOP_DRAIN_MS 5000
-/* How long accepting pauses when out of descriptors and the reserve trick is unavailable. */
+/* How long accepting pauses after EMFILE/ENFILE before it is tried again, in ms (a connection of
+ * this loop closing resumes it at once). */
 #define ACCEPT_PAUSE_MS 100
+/* At most one "out of descriptors" message per this many ms (per loop), with a count. */
+#define EMFILE_LOG_MS 1000
 #define MAX_EVENTS 256
 /* At most this many reads per readiness event for one connection. */
 #define READ_ROUNDS 8
@@ -88,13 +98,15 @@ static struct {
 
 /* One event loop: a thread with its own epoll set, listener (SO_REUSEPORT) and connections. */
 typedef struct loop {
-    int epfd, lfd, stopfd, reserve_fd;
+    int epfd, lfd, stopfd;
     bool shared_lfd; /* unix sockets: one listener shared by every loop (EPOLLEXCLUSIVE) */
     clist active, linger;
     uint64_t now;
     bool stopping;
     uint64_t stop_deadline;
-    uint64_t accept_paused_until;
+    uint64_t accept_paused_until; /* ms; 0 = the listener is watched */
+    uint64_t emfile_logged_at;    /* ms of the last "out of descriptors" message; 0 = never */
+    uint64_t emfile_unlogged;     /* accept failures since that message */
     uint64_t accepted, closed;
     pthread_t thread;
 } loop;
@@ -166,6 +178,8 @@ static void close_conn(loop *L, econn *e)
     conn_free(&e->c);
     free(e);
     L->closed++;
+    if (L->accept_paused_until)
+        L->accept_paused_until = L->now; /* a descriptor is free: accept again after this round */
 }
 
 static void set_events(loop *L, econn *e, uint32_t want)
@@ -351,10 +365,28 @@ static void add_conn(loop *L, int fd)
     logmsg(1, "fd %d accepted (%zu open)", fd, L->active.n + L->linger.n);
 }
 
+/* Stop watching the listener until expire_timers() resumes it (after ACCEPT_PAUSE_MS, or at once
+ * when a connection of this loop closes). */
 static void pause_accepting(loop *L)
 {
-    epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
+    if (epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL) < 0)
+        logmsg(0, "epoll_ctl(DEL listener): %s", strerror(errno));
     L->accept_paused_until = L->now + ACCEPT_PAUSE_MS;
+}
+
+/* accept4 failed for want of descriptors or memory: log it (at most once per EMFILE_LOG_MS, with
+ * the count of failures since the last message) and pause accepting. */
+static void out_of_descriptors(loop *L, const char *err)
+{
+    L->emfile_unlogged++;
+    if (L->emfile_logged_at == 0 || L->now - L->emfile_logged_at >= EMFILE_LOG_MS) {
+        logmsg(0, "out of descriptors (%s) with %zu connections open: new connections wait in "
+                  "the backlog until one closes (%llu failed accepts since the last message)",
+               err, L->active.n + L->linger.n, (unsigned long long)L->emfile_unlogged);
+        L->emfile_logged_at = L->now;
+        L->emfile_unlogged = 0;
+    }
+    pause_accepting(L);
 }
 
 static void on_accept(loop *L)
@@ -368,26 +400,13 @@ static void on_accept(loop *L)
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return;
-        if (errno == EMFILE || errno == ENFILE) {
-            /* Out of descriptors: the pending connection would make the listener readable
-             * forever. Free the reserve descriptor, accept and close it, take the reserve back
-             * (the libev/nginx trick); without a reserve, stop accepting for a moment. */
-            logmsg(0, "%s; refusing a connection (%zu open)", err, L->active.n + L->linger.n);
-            if (L->reserve_fd >= 0) {
-                close(L->reserve_fd);
-                L->reserve_fd = -1;
-                fd = net_accept(L->lfd, err);
-                if (fd >= 0)
-                    close(fd);
-                L->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (L->reserve_fd >= 0)
-                    continue;
-            }
-            pause_accepting(L);
-            return;
-        }
         if (errno == ECONNABORTED || errno == EPROTO)
             continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* never retry here: accept4 would fail again at once (a busy loop) */
+            out_of_descriptors(L, err);
+            return;
+        }
         logmsg(0, "%s", err);
         pause_accepting(L);
         return;
@@ -618,6 +637,12 @@ static void *run_loop(void *arg)
             }
         }
     }
+    /* Stopped: whatever did not drain by the deadline is closed now. */
+    while (L->active.head != NULL)
+        close_conn(L, L->active.head);
+    while (L->linger.head != NULL)
+        close_conn(L, L->linger.head);
+    close(L->epfd);
     return NULL;
 }
 
@@ -633,7 +658,6 @@ static int loop_init(loop *L, int lfd, bool shared, int stopfd)
     L->lfd = lfd;
     L->shared_lfd = shared;
     L->stopfd = stopfd;
-    L->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ev.events = EPOLLIN | (shared ? EPOLLEXCLUSIVE : 0);
     ev.data.ptr = &tag_listen;
     if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, lfd, &ev) < 0) {
