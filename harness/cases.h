@@ -29,10 +29,12 @@ void case_halfclose_at_boundary(fs_ctx *c);
 void case_halfclose_mid_frame(fs_ctx *c);
 void case_halfclose_mid_header(fs_ctx *c);
 void case_halfclose_large_transfer(fs_ctx *c);
+void case_halfclose_queued_echoes(fs_ctx *c);
 void case_reset_mid_header(fs_ctx *c);
 void case_reset_mid_payload(fs_ctx *c);
 void case_reset_echo_pending(fs_ctx *c);
 void case_reset_echoes_in_flight(fs_ctx *c);
+void case_reset_fin_before_echoes(fs_ctx *c);
 void case_reset_burst(fs_ctx *c);
 /* cases_idle.c */
 void case_idle_silent_closed(fs_ctx *c);
@@ -49,5 +51,8 @@ void case_latency_ping_pong(fs_ctx *c);
 void case_latency_pipelined(fs_ctx *c);
 void case_resources_descriptors(fs_ctx *c);
 void case_resources_alive(fs_ctx *c);
+/* cases_lifecycle.c */
+void case_lifecycle_restart_same_port(fs_ctx *c);
+void case_lifecycle_sigterm_flush(fs_ctx *c);
 
 #endif

@@ -2,7 +2,9 @@
  * cases_close.c — groups `halfclose` and `reset`: the peer's FIN and the peer's RST
  * (docs/spec.md HALFCLOSE-*, RESET-*).
  */
+#include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,6 +116,126 @@ void case_halfclose_large_transfer(fs_ctx *c)
     free(w);
 }
 
+/*
+ * Read fd until the peer closes, at most `rate` bytes per millisecond (a slow reader), within
+ * `timeout_ms` (scaled), keeping at most `limit` bytes. Returns the close kind (SOCK_TIMEOUT at the
+ * deadline); *data (malloc'ed, may be NULL) and *len get what was read.
+ */
+static int read_slowly_to_close(fs_ctx *c, int fd, size_t rate, double timeout_ms, size_t limit,
+                                uint8_t **data, size_t *len)
+{
+    int64_t t0 = sock_now_ms(), deadline = fs_deadline(c, timeout_ms);
+    size_t got = 0;
+    uint8_t *buf = malloc(limit ? limit : 1);
+    int kind = SOCK_TIMEOUT;
+    *data = buf;
+    *len = 0;
+    if (buf == NULL) {
+        fs_fail(c, "out of memory for %zu bytes", limit);
+        return SOCK_ERROR;
+    }
+    while (sock_now_ms() < deadline && got < limit) {
+        size_t allowed = (size_t)(sock_now_ms() - t0 + 1) * rate, want = limit - got;
+        ssize_t n;
+        if (got >= allowed) {
+            poll(NULL, 0, 2);
+            continue;
+        }
+        if (want > allowed - got)
+            want = allowed - got;
+        if (want > 65536)
+            want = 65536;
+        n = recv(fd, buf + got, want, MSG_DONTWAIT);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            sock_wait_readable(fd, sock_now_ms() + 10 < deadline ? sock_now_ms() + 10 : deadline);
+            continue;
+        }
+        kind = fs_observe(c, fd, n, n < 0 ? errno : 0);
+        break;
+    }
+    fs_log(c, "fd %d read %zu bytes slowly (%zu bytes/ms), then %s", fd, got, rate,
+           sock_close_name(got >= limit ? SOCK_OPEN : kind));
+    *len = got;
+    return got >= limit ? SOCK_OPEN : kind;
+}
+
+/*
+ * halfclose.queued_echoes — a peer writes frames without reading until the server stops taking
+ * them (the server's own queue fills, then the kernel buffers: megabytes), sends SHUT_WR, waits
+ * 500 ms, and then reads, slowly (32 MB/s), so that the server's queue is still full when it
+ * reaches our FIN: every echo of a complete frame must arrive, then FIN. A server that closes (or
+ * aborts) the connection when it reads EOF drops the echoes it still holds in user space. The
+ * other halfclose cases read while they send, so such a server's queue is empty at EOF and they
+ * cannot see that; and a fast reader would let it catch up before EOF.
+ */
+void case_halfclose_queued_echoes(fs_ctx *c)
+{
+    size_t flen, fsz, sent, whole, len = 0;
+    uint8_t *frames = fs_fill_frames(c, &flen, &fsz), *data = NULL;
+    int fd, kind;
+    char cn[16];
+    if (frames == NULL)
+        return;
+    fd = fs_connect(c);
+    if (fd < 0)
+        goto out;
+    sent = fs_fill_until_blocked(c, fd, frames, flen, 500, 64u << 20);
+    whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
+    fs_log(c, "fd %d: %zu bytes sent without reading (%zu in complete frames); SHUT_WR", fd, sent,
+           whole);
+    fs_shutdown(c, fd, SHUT_WR);
+    fs_sleep(c, 500);
+    if (c->cfg->framing == WIRE_RAW) {
+        fs_repro(c, "%s expect raw size:%zu within %lld", fs_conn_name(c, fd, cn, sizeof cn),
+                 whole, (long long)fs_ms(c, 30000));
+    } else {
+        size_t hl = wire_header_size(c->cfg->framing);
+        fs_repro_frames(c, fd, "expect", frames + hl,
+                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
+                        (long)fs_ms(c, 30000));
+    }
+    fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
+             (long long)fs_ms(c, 5000));
+    fs_repro(c, "# framespec run reads these echoes slowly (32 MB/s); a script reads at once");
+    kind = read_slowly_to_close(c, fd, 32000, 60000, whole + (1u << 20), &data, &len);
+    fs_close_kind(c, kind);
+    for (size_t off = 0; off < len && off < whole; off += flen) {
+        size_t n = (len < whole ? len : whole) - off;
+        if (n > flen)
+            n = flen;
+        if (memcmp(data + off, frames, n) != 0) {
+            fs_fail(c, "echoes after SHUT_WR differ within bytes %zu..%zu", off, off + n);
+            break;
+        }
+    }
+    if (!fs_done(c) && len != whole) {
+        fs_expected(c, "all %zu echoed bytes of the complete frames sent before SHUT_WR, then FIN",
+                    whole);
+        fs_actual(c, "%zu bytes, then %s", len, sock_close_name(kind));
+        if (len < whole && kind == SOCK_EOF)
+            fs_fail(c, "%zu of %zu echoed bytes, then FIN: the server closed when it read our "
+                       "FIN and dropped the %zu bytes of echoes it still held; flush pending "
+                       "writes before closing (RFC 9293 3.6: CLOSE-WAIT may still send)",
+                    len, whole, whole - len);
+        else
+            fs_fail(c, "%zu of %zu echoed bytes after SHUT_WR, then %s", len, whole,
+                    sock_close_name(kind));
+    } else if (!fs_done(c) && kind != SOCK_EOF) {
+        fs_expected(c, "every echo, then FIN");
+        fs_actual(c, "every echo, then %s", sock_close_name(kind));
+        fs_fail(c, "after every echo the server closed with %s instead of FIN",
+                sock_close_name(kind));
+    }
+    fs_close(c, fd);
+out:
+    free(data);
+    free(frames);
+}
+
 /* Open `other`, send `bytes` on a second connection, abort it (RST), then `other` must still be
  * served and the server alive. */
 static void abort_after(fs_ctx *c, const uint8_t *bytes, size_t len, const char *what)
@@ -204,6 +326,95 @@ void case_reset_echoes_in_flight(fs_ctx *c)
         fs_alive(c, "after a peer closed with echoes in flight (the SIGPIPE trap)");
     }
     free(w);
+}
+
+/* Read (and drop) whatever has arrived on fd, without waiting. */
+static void drain_now(fs_ctx *c, int fd)
+{
+    uint8_t buf[65536];
+    ssize_t n;
+    size_t total = 0;
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        total += (size_t)n;
+    if (total)
+        fs_log(c, "fd %d: read %zu bytes of echoes before closing", fd, total);
+}
+
+/*
+ * Send `len` bytes on fd while reading (and dropping) the echoes, so that nothing is left unread
+ * when we close. Returns 0, or -1 when the send failed.
+ */
+static int send_reading(fs_ctx *c, int fd, const uint8_t *p, size_t len)
+{
+    size_t sent = 0;
+    int64_t deadline = fs_deadline(c, 10000);
+    fs_repro_bytes(c, fd, "send", p, len, -1);
+    while (sent < len && sock_now_ms() < deadline) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN | POLLOUT};
+        ssize_t n;
+        poll(&pf, 1, 100);
+        if (pf.revents & POLLIN)
+            drain_now(c, fd);
+        if (!(pf.revents & POLLOUT))
+            continue;
+        n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0)
+            sent += (size_t)n;
+        else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            fs_observe(c, fd, n, errno);
+            return -1;
+        }
+    }
+    return sent == len ? 0 : -1;
+}
+
+/*
+ * reset.fin_before_echoes — the SIGPIPE trap after the peer's FIN. A peer sends a burst of frames
+ * and closes normally (FIN, nothing unread on its side), before the echoes arrive: TCP_CORK makes
+ * the burst and the FIN leave in one segment, so the server has the FIN before it writes. Its
+ * first echo reaches a closed socket, whose kernel answers RST (RFC 1122 4.2.2.13: data after
+ * CLOSE). The connection was in CLOSE-WAIT, so Linux reports that RST as EPIPE (tcp_reset()), and
+ * the server's very next write fails with EPIPE and raises SIGPIPE unless it ignores SIGPIPE or
+ * uses MSG_NOSIGNAL (send(2)): checking every write and stopping at the first error does not help.
+ * reset.echoes_in_flight, where the RST meets an ESTABLISHED connection, reports ECONNRESET first
+ * and cannot show this. Rounds of several sizes, so that a server that writes one echo per frame
+ * and one that writes per read both meet a second write: 2 small frames, 20 and 60 frames of
+ * 1 KiB, 2 frames of 30 KiB (all under one 64 KiB loopback segment), and 1 MiB sent while reading
+ * the echoes, then closed with nothing unread. After each round the server must be alive.
+ */
+void case_reset_fin_before_echoes(fs_ctx *c)
+{
+    static const struct {
+        size_t count, size;
+        bool corked;
+    } rounds[] = {{2, 16, true}, {20, 1024, true}, {60, 1024, true}, {2, 30000, true},
+                  {1024, 1024, false}};
+    for (size_t i = 0; i < sizeof rounds / sizeof rounds[0] && !fs_done(c); i++) {
+        size_t sizes[1] = {rounds[i].size}, len;
+        uint8_t *w = fs_frames(c, rounds[i].count, sizes, 1, &len);
+        if (w == NULL)
+            return;
+        for (int rep = 0; rep < 3 && !fs_done(c); rep++) {
+            char what[320];
+            int fd = fs_connect(c);
+            if (fd < 0)
+                break;
+            if (rounds[i].corked) {
+                fs_cork(c, fd);
+                fs_send(c, fd, w, len);
+            } else if (send_reading(c, fd, w, len) == 0) {
+                drain_now(c, fd);
+            }
+            fs_close(c, fd); /* FIN: nothing unread on our side */
+            fs_sleep(c, 20);
+            snprintf(what, sizeof what, "after a peer sent %zu frames of %zu bytes%s and closed "
+                     "(FIN) before their echoes arrived: its writes met RST, then EPIPE "
+                     "(SIGPIPE unless ignored or MSG_NOSIGNAL)", rounds[i].count, rounds[i].size,
+                     rounds[i].corked ? " in one segment with the FIN" : "");
+            fs_alive(c, what);
+        }
+        free(w);
+    }
 }
 
 /*

@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +65,36 @@ void fs_actual(fs_ctx *c, const char *fmt, ...)
 void fs_close_kind(fs_ctx *c, int kind)
 {
     snprintf(c->res->close_kind, sizeof c->res->close_kind, "%s", sock_close_name(kind));
+}
+
+static bool tracked(const fs_ctx *c, int fd)
+{
+    return fd >= 0 && (size_t)fd < sizeof c->first_close;
+}
+
+int fs_observe(fs_ctx *c, int fd, ssize_t n, int err)
+{
+    int kind = sock_close_kind(n, err), first = tracked(c, fd) ? c->first_close[fd] : SOCK_OPEN;
+    const char *what = n == 0 ? "read returned 0" : sock_errno_name(err);
+    if (kind == SOCK_OPEN)
+        return first;
+    if (first != SOCK_OPEN) {
+        if (kind != first)
+            fs_log(c, "fd %d: %s, after an %s: the first counts", fd, what, sock_close_name(first));
+        return first;
+    }
+    if (tracked(c, fd))
+        c->first_close[fd] = (uint8_t)kind;
+    fs_log(c, "fd %d: %s: %s", fd, what, sock_close_name(kind));
+    fs_close_kind(c, kind);
+    return kind;
+}
+
+/* A new connection on fd: forget what an earlier one with the same number showed. */
+static void track(fs_ctx *c, int fd)
+{
+    if (tracked(c, fd))
+        c->first_close[fd] = SOCK_OPEN;
 }
 
 void fs_log(fs_ctx *c, const char *fmt, ...)
@@ -216,8 +248,10 @@ int fs_send(fs_ctx *c, int fd, const void *buf, size_t len)
     fs_repro_bytes(c, fd, "send", buf, len, -1);
     rc = sock_send_all(fd, buf, len, fs_deadline(c, 10000));
     if (rc < 0) {
+        int kind = rc == -ETIMEDOUT ? SOCK_TIMEOUT : fs_observe(c, fd, -1, -rc);
         fs_log(c, "fd %d send %zu bytes: %s", fd, len, sock_errno_name(-rc));
-        fs_fail(c, "send of %zu bytes failed: %s", len, sock_errno_name(-rc));
+        fs_fail(c, "send of %zu bytes failed: %s (the server closed with %s)", len,
+                sock_errno_name(-rc), sock_close_name(kind));
         return -1;
     }
     log_bytes(c, fd, "sent", buf, len);
@@ -242,6 +276,7 @@ size_t fs_send_quiet(fs_ctx *c, int fd, const void *buf, size_t len)
         }
         if (n < 0 && errno == EINTR)
             continue;
+        fs_observe(c, fd, n, errno);
         fs_log(c, "fd %d send: %s (ignored)", fd, sock_errno_name(errno));
         break;
     }
@@ -299,10 +334,7 @@ int fs_expect(fs_ctx *c, int fd, const uint8_t *want, size_t len, double timeout
             return -1;
         }
         {
-            int kind = n == 0 ? SOCK_EOF : errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
-            const char *e = n == 0 ? "FIN" : sock_errno_name(errno);
-            fs_log(c, "fd %d recv: %s", fd, e);
-            fs_close_kind(c, kind);
+            const char *e = sock_close_name(fs_observe(c, fd, n, n < 0 ? errno : 0));
             fs_expected(c, "%s: %zu bytes", what, len);
             fs_actual(c, "%zu bytes, then %s", got, e);
             fs_fail(c, "%s: connection closed (%s) after %zu of %zu echoed bytes", what, e, got,
@@ -343,21 +375,16 @@ int fs_read_to_close(fs_ctx *c, int fd, double timeout_ms, size_t limit, uint8_t
             got += (size_t)n;
             continue;
         }
-        if (n == 0) {
-            kind = SOCK_EOF;
-            break;
-        }
-        if (errno == EINTR)
+        if (n < 0 && errno == EINTR)
             continue;
-        if (errno == EAGAIN) {
+        if (n < 0 && errno == EAGAIN) {
             int rc = sock_wait_readable(fd, deadline);
             if (rc > 0)
                 continue;
             kind = SOCK_TIMEOUT;
             break;
         }
-        kind = errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
-        fs_log(c, "fd %d recv: %s", fd, sock_errno_name(errno));
+        kind = fs_observe(c, fd, n, n < 0 ? errno : 0);
         break;
     }
     fs_log(c, "fd %d read %zu bytes, then %s", fd, got, sock_close_name(kind));
@@ -437,8 +464,9 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
                 sent += (size_t)n;
                 last_progress = sock_now_ms();
             } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                fs_log(c, "fd %d send: %s", fd, sock_errno_name(errno));
-                fs_close_kind(c, errno == ECONNRESET || errno == EPIPE ? SOCK_RESET : SOCK_ERROR);
+                int err = errno;
+                fs_observe(c, fd, n, err);
+                errno = err;
                 fs_expected(c, "%s: %zu bytes sent and echoed", what, outlen);
                 fs_actual(c, "send failed with %s after %zu bytes (%zu echoed)",
                           sock_errno_name(errno), sent, got);
@@ -471,10 +499,9 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
             if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 continue;
             {
-                int kind = n == 0 ? SOCK_EOF : errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+                int kind = fs_observe(c, fd, n, n < 0 ? errno : 0);
                 fs_log(c, "fd %d: %s after %zu sent, %zu received", fd, sock_close_name(kind), sent,
                        got);
-                fs_close_kind(c, kind);
                 if (got < expect_len) {
                     fs_expected(c, "%s: %zu bytes echoed%s", what, expect_len,
                                 shut_wr ? ", then FIN" : "");
@@ -487,6 +514,75 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
             }
         }
     }
+}
+
+/* Record `sent` bytes of the repeated `frames` (16 identical frames) as scenario steps. */
+static void repro_fill(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t sent)
+{
+    size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
+    size_t plen = fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0);
+    char cn[16];
+    if (!c->recording || sent == 0)
+        return;
+    if (c->cfg->framing == WIRE_RAW) {
+        /* 64 KiB chunks of the size: pattern, back to back: the pattern goes on */
+        fs_repro(c, "%s send raw size:%zu", fs_conn_name(c, fd, cn, sizeof cn), sent);
+        return;
+    }
+    fs_repro_frames(c, fd, "send", frames + hl, plen, sent / fsz, -1);
+    if (sent % fsz)
+        fs_repro_bytes(c, fd, "send", frames, sent % fsz, -1);
+}
+
+size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t flen,
+                                 double quiet_ms, size_t limit)
+{
+    size_t sent = 0;
+    int64_t last = sock_now_ms(), hard = fs_deadline(c, 30000);
+    while (sent < limit && sock_now_ms() < hard) {
+        size_t off = sent % flen;
+        ssize_t n = send(fd, frames + off, flen - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            last = sock_now_ms();
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            fs_observe(c, fd, n, errno);
+            break;
+        }
+        if (sock_now_ms() - last > fs_ms(c, quiet_ms))
+            break;
+        {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, 10);
+        }
+    }
+    fs_log(c, "fd %d: %zu bytes accepted without reading", fd, sent);
+    repro_fill(c, fd, frames, flen, sent);
+    return sent;
+}
+
+uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size)
+{
+    size_t sizes[1] = {fs_max_payload(c, 65536)};
+    if (c->cfg->framing == WIRE_RAW)
+        sizes[0] = 65536;
+    *frame_size = wire_frame_size(c->cfg->framing, sizes[0]);
+    return fs_frames(c, 16, sizes, 1, flen);
+}
+
+void fs_cork(fs_ctx *c, int fd)
+{
+    int one = 1;
+    char cn[16];
+    fs_repro(c, "%s cork", fs_conn_name(c, fd, cn, sizeof cn));
+    if (c->cfg->addr.family == AF_UNIX)
+        return;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) < 0)
+        fs_log(c, "fd %d TCP_CORK: %s", fd, sock_errno_name(errno));
+    else
+        fs_log(c, "fd %d TCP_CORK on", fd);
 }
 
 void fs_shutdown(fs_ctx *c, int fd, int how)
@@ -555,6 +651,7 @@ static bool alive_check(fs_ctx *c, const char *after)
         fs_fail(c, "the server stopped accepting %s (connect: %s)", after, sock_errno_name(-fd));
         return false;
     }
+    track(c, fd);
     fs_log(c, "fd %d: checking the server is alive %s", fd, after);
     if (fs_send(c, fd, frame, n) < 0 || fs_expect(c, fd, frame, n, 5000, "alive check") < 0) {
         close(fd);
@@ -573,6 +670,87 @@ bool fs_alive(fs_ctx *c, const char *after)
     ok = alive_check(c, after);
     c->recording = rec;
     return ok;
+}
+
+/* ---- the --exec server's lifecycle: requests to the runner ---- */
+
+static const char *ctl_name(int op)
+{
+    return op == FS_CTL_TERM ? "SIGTERM" : op == FS_CTL_STOP ? "stop" : "start";
+}
+
+/* Ask the runner for `op` and wait for the reply (60 s scaled). Returns 0, or -1 (case failed). */
+static int ctl(fs_ctx *c, int op, fs_ctl_reply *rep)
+{
+    fs_ctl_request rq = {.op = op};
+    int64_t deadline = fs_deadline(c, 60000);
+    memset(rep, 0, sizeof *rep);
+    if (c->ctl_fd < 0) {
+        fs_fail(c, "this case needs --exec: framespec must launch the server to %s it",
+                ctl_name(op));
+        return -1;
+    }
+    if (send(c->ctl_fd, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq) {
+        fs_fail(c, "cannot ask the runner for a server %s: %s", ctl_name(op), strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        struct pollfd pf = {.fd = c->ctl_fd, .events = POLLIN};
+        int64_t left = deadline - sock_now_ms();
+        ssize_t n;
+        if (left <= 0) {
+            fs_fail(c, "the runner did not answer a server %s request within %lld ms",
+                    ctl_name(op), (long long)fs_ms(c, 60000));
+            return -1;
+        }
+        poll(&pf, 1, (int)(left > 1000 ? 1000 : left));
+        n = recv(c->ctl_fd, rep, sizeof *rep, MSG_DONTWAIT);
+        if (n == (ssize_t)sizeof *rep)
+            return 0;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        fs_fail(c, "the runner's answer to a server %s request was cut short", ctl_name(op));
+        return -1;
+    }
+}
+
+int fs_server_term(fs_ctx *c)
+{
+    fs_ctl_reply rep;
+    fs_log(c, "SIGTERM to the server (pid %d)", (int)c->cfg->server_pid);
+    fs_repro(c, "server term");
+    return ctl(c, FS_CTL_TERM, &rep);
+}
+
+int fs_server_stop(fs_ctx *c, char *how, size_t n)
+{
+    fs_ctl_reply rep;
+    fs_repro(c, "server stop");
+    if (ctl(c, FS_CTL_STOP, &rep) < 0)
+        return -1;
+    fs_log(c, "server (pid %d) stopped: %s", (int)c->cfg->server_pid, rep.text);
+    c->cfg->server_pid = 0;
+    if (how)
+        snprintf(how, n, "%s", rep.text);
+    return 0;
+}
+
+int fs_server_start(fs_ctx *c, bool same_port, char *why, size_t n)
+{
+    fs_ctl_reply rep;
+    fs_repro(c, "server start %s", same_port ? "same-port" : "new-port");
+    if (ctl(c, same_port ? FS_CTL_START_SAME : FS_CTL_START_NEW, &rep) < 0)
+        return -1;
+    if (rep.rc != 0) {
+        fs_log(c, "the server did not start again: %s", rep.text);
+        if (why)
+            snprintf(why, n, "%s", rep.text);
+        return 1;
+    }
+    c->cfg->addr = rep.addr;
+    c->cfg->server_pid = rep.pid;
+    fs_log(c, "server started again: pid %d on %s", (int)rep.pid, rep.addr.text);
+    return 0;
 }
 
 int fs_server_fds(const fs_ctx *c)

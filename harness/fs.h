@@ -36,7 +36,25 @@ typedef struct {
     char last_death[160];    /* --exec: how it died last ("killed by signal 13 (SIGPIPE) in ...") */
 } fs_config;
 
+/* The outcome of one run of a case (the verdict over --repeat runs is report.h's). */
 enum { FS_PASS = 0, FS_FAIL = 1, FS_SKIP = 2 };
+
+/* A requirement's level (docs/spec.md, RFC 2119): MUST (and MUST NOT) or SHOULD. A case's level
+ * is MUST when any requirement it checks is MUST; a failing SHOULD-only case is a warning. */
+typedef enum { FS_MUST = 0, FS_SHOULD = 1 } fs_level;
+
+typedef struct {
+    const char *id; /* "HALFCLOSE-1" */
+    fs_level level;
+} fs_requirement;
+
+/* Every requirement of docs/spec.md (spec.c; a test keeps it in step with the document). */
+extern const fs_requirement fs_requirements[];
+extern const size_t fs_nrequirements;
+/* Level of requirement id[0..len), or -1 when the id is unknown. */
+int fs_requirement_level(const char *id, size_t len);
+/* "MUST" or "SHOULD". */
+const char *fs_level_name(fs_level level);
 
 /* What a case reports; fixed size so a child can hand it to the runner through a pipe. */
 typedef struct {
@@ -54,14 +72,20 @@ typedef struct {
 
 /* The context a case runs with. */
 typedef struct {
-    const fs_config *cfg;
+    fs_config *cfg; /* the case process's own copy: fs_server_start() updates addr and pid */
     fs_result *res;
     int64_t t0_ns;  /* case start, for wire-log timestamps */
     unsigned nconn; /* connections opened (for wire-log and scenario names) */
     unsigned names[4096]; /* fd -> connection number (1-based) in the scenario; 0 = none */
+    uint8_t first_close[4096]; /* fd -> first close kind observed on it (SOCK_OPEN: none yet) */
     bool recording; /* scenario recording on (off while fs_alive checks) */
     uint64_t rng;   /* case's own random state, seeded from --seed and the case id */
+    int ctl_fd;     /* --exec: the runner's end for server lifecycle requests; -1 otherwise */
 } fs_ctx;
+
+/* A case's level: MUST when any requirement it names is MUST, else SHOULD (spec.c). */
+typedef struct fs_case fs_case;
+fs_level fs_case_level(const fs_case *c);
 
 /* Case flags: when a case applies. */
 enum {
@@ -71,14 +95,14 @@ enum {
     FS_NEEDS_EXEC = 1 << 3,   /* framespec launched the server (--exec) */
 };
 
-typedef struct {
+struct fs_case {
     const char *id;           /* "group.name", stable */
     const char *requirements; /* "HALFCLOSE-1,HALFCLOSE-4" (docs/spec.md ids) */
     const char *description;  /* one line */
     void (*run)(fs_ctx *ctx);
     unsigned flags;
     double timeout_s;         /* the runner kills the case after timeout_s x scale */
-} fs_case;
+};
 
 /* The catalogue, in run order (catalogue.c). */
 extern const fs_case fs_cases[];
@@ -93,8 +117,16 @@ void fs_skip(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Set the expected / actual fields shown in the report (printf format). */
 void fs_expected(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fs_actual(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Record the close kind seen (SOCK_EOF, SOCK_RESET, ...). */
+/* Record the close kind seen (SOCK_EOF, SOCK_RESET, ...) in the case's result. */
 void fs_close_kind(fs_ctx *c, int kind);
+/*
+ * Note what fd showed about how the server closed it: the result of a recv() (n >= 0) or of a
+ * failed send() or recv() (n < 0, errno `err`), classified by sock_close_kind(). The first close
+ * observed on a connection wins: once Linux has reported an RST (ECONNRESET or EPIPE) the socket
+ * reads as EOF, so a later recv() returning 0 is not a FIN. Logs the first observation, sets the
+ * case's close kind from it, and returns it (SOCK_OPEN while nothing closed).
+ */
+int fs_observe(fs_ctx *c, int fd, ssize_t n, int err);
 /* Append a line to the wire log (and print it on stderr with -v). */
 void fs_log(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True once the case has failed or been skipped: cases return early on it. */
@@ -138,7 +170,8 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
 /* Record `reps` identical frames with payload[0..plen) ("send" or "expect ... within"). */
 void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload, size_t plen,
                      size_t reps, long within_ms);
-/* Register a connection opened with sock_connect() and record `connect`. */
+/* Register a connection opened with sock_connect() (its name, and no close observed on it yet)
+ * and record `connect`. */
 void fs_repro_connect(fs_ctx *c, int fd);
 
 /* ---- sockets ---- */
@@ -170,6 +203,20 @@ int fs_read_to_close(fs_ctx *c, int fd, double timeout_ms, size_t limit, uint8_t
  */
 int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint8_t *expect,
                 size_t expect_len, bool shut_wr, double timeout_ms, const char *what);
+/* 16 frames of payload min(max, 64 KiB) (raw: 64 KiB chunks) into a malloc'ed buffer of *flen
+ * bytes, to be sent repeatedly; *frame_size gets one frame's size. NULL (case failed) when out of
+ * memory. */
+uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size);
+/*
+ * Send `frames` (flen bytes, repeated) on fd without reading, until nothing is accepted for
+ * `quiet_ms` (scaled), `limit` bytes were accepted, or 30 s (scaled) passed: a peer that never
+ * reads. Returns the bytes accepted (recorded as frame steps).
+ */
+size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t flen,
+                             double quiet_ms, size_t limit);
+/* TCP_CORK on fd (a no-op on a unix socket): what is sent next waits for the close, so the data
+ * and the FIN leave in one segment (tcp(7)). Recorded as `cork`. */
+void fs_cork(fs_ctx *c, int fd);
 /* shutdown(fd, how) with a wire-log line. */
 void fs_shutdown(fs_ctx *c, int fd, int how);
 /* Close with RST (SO_LINGER {1,0}), logged. */
@@ -181,6 +228,40 @@ void fs_close(fs_ctx *c, int fd);
  * within 5 s (scaled). Returns true, or false after failing the case saying which.
  */
 bool fs_alive(fs_ctx *c, const char *after);
+/* ---- the --exec server's lifecycle (lifecycle cases, clean baselines) ----
+ * The runner owns the server process; a case asks it over ctl_fd and waits for the answer (at
+ * most 60 s scaled). Each returns 0, or -1 after failing the case (no --exec, or no answer). */
+
+/* SIGTERM to the server; returns at once, without waiting for it to exit. */
+int fs_server_term(fs_ctx *c);
+/*
+ * Stop the server: SIGTERM, wait up to 5 s (scaled) for it to exit, then SIGKILL its process
+ * group. `how` (may be NULL) gets how it ended: "exited with status 0 after 12 ms",
+ * "killed by signal 9 (SIGKILL) after 5000 ms (it ignored SIGTERM)". Until fs_server_start()
+ * succeeds the runner knows the server is down on purpose (not a death of the server).
+ */
+int fs_server_stop(fs_ctx *c, char *how, size_t n);
+/*
+ * Start the server again with the same command, and wait (10 s scaled) until it accepts. With
+ * same_port the command is the one that ran before (the same port); otherwise a command with
+ * {port} gets a new free port. On success c->cfg->addr and server_pid are the new server's and
+ * it returns 0. When it does not come up it returns 1 with the reason in why[0..n): how it exited
+ * and the tail of its output (the case decides whether that fails it); -1 as above.
+ */
+int fs_server_start(fs_ctx *c, bool same_port, char *why, size_t n);
+
+/* The messages behind them (a SOCK_SEQPACKET pair: one request, one reply; run.c serves). */
+enum { FS_CTL_TERM = 1, FS_CTL_STOP, FS_CTL_START_SAME, FS_CTL_START_NEW };
+typedef struct {
+    int op;
+} fs_ctl_request;
+typedef struct {
+    int rc;          /* 0 done; 1 the server did not come up (text says why) */
+    pid_t pid;       /* after a start: the server's pid */
+    sock_addr addr;  /* after a start: where it listens */
+    char text[2048]; /* how it stopped, or why it did not start */
+} fs_ctl_reply;
+
 /* Open descriptors of the server (--exec), or -1. */
 int fs_server_fds(const fs_ctx *c);
 /* Resident set size of the server in KiB (--exec), or -1. */

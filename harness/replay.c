@@ -7,7 +7,7 @@
  *     framing 0|1|2|4|line
  *     connect [NAME]
  *     [NAME] send frame PAYLOAD [xN]          PAYLOAD: "text" (C escapes) | hex:HEX | size:N
- *     [NAME] send raw hex:HEX                 bytes as they are (partial headers, garbage)
+ *     [NAME] send raw PAYLOAD                 bytes as they are (partial headers, garbage)
  *     [NAME] send-sliced frame PAYLOAD by N [pause MS]
  *     [NAME] shutdown wr|rd|rdwr
  *     [NAME] abort                            SO_LINGER {1,0} then close: RST
@@ -15,9 +15,15 @@
  *     [NAME] stop-reading                     (extension) leave echoes unread in the kernel:
  *                                             a later close then sends RST; sends on it stop
  *                                             after 2 s without progress instead of failing
+ *     [NAME] cork                             (extension) TCP_CORK: later sends wait for the
+ *                                             close, so the data and the FIN share a segment
+ *     server term|stop                        (extension, --exec) SIGTERM; stop also waits 5 s
+ *                                             for the exit, then SIGKILL
+ *     server start same-port|new-port         (extension, --exec) start it again, wait until
+ *                                             it accepts
  *     sleep MS
  *     [NAME] expect frame PAYLOAD [xN] within MS
- *     [NAME] expect raw hex:HEX within MS     (extension: bytes that are not whole frames)
+ *     [NAME] expect raw PAYLOAD within MS     (extension: bytes that are not whole frames)
  *     [NAME] expect eof within MS             clean FIN: read returns 0
  *     [NAME] expect reset within MS           ECONNRESET
  *     [NAME] expect closed within MS          either
@@ -37,6 +43,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,9 +64,17 @@
 
 typedef enum {
     ST_FRAMING, ST_CONNECT, ST_SEND, ST_SEND_RAW, ST_SEND_SLICED, ST_SHUTDOWN, ST_ABORT,
-    ST_CLOSE, ST_SLEEP, ST_STOP_READING, ST_EXPECT_BYTES, ST_EXPECT_EOF, ST_EXPECT_RESET, ST_EXPECT_CLOSED,
-    ST_EXPECT_OPEN, ST_EXPECT_ALIVE,
+    ST_CLOSE, ST_SLEEP, ST_STOP_READING, ST_CORK, ST_EXPECT_BYTES, ST_EXPECT_EOF, ST_EXPECT_RESET,
+    ST_EXPECT_CLOSED, ST_EXPECT_OPEN, ST_EXPECT_ALIVE, ST_SERVER_TERM, ST_SERVER_STOP,
+    ST_SERVER_START,
 } step_kind;
+
+/* Steps that name no connection. */
+static bool connless(step_kind k)
+{
+    return k == ST_FRAMING || k == ST_SLEEP || k == ST_EXPECT_ALIVE || k == ST_CONNECT ||
+           k == ST_SERVER_TERM || k == ST_SERVER_STOP || k == ST_SERVER_START;
+}
 
 typedef struct {
     step_kind kind;
@@ -281,8 +296,9 @@ static bool valid_name(const char *t, const char *e)
 
 static bool is_verb(const char *t, const char *e)
 {
-    static const char *const verbs[] = {"framing", "connect", "send", "send-sliced", "shutdown",
-                                        "abort", "close", "sleep", "expect", "stop-reading"};
+    static const char *const verbs[] = {"framing", "connect", "send",   "send-sliced",
+                                        "shutdown", "abort",   "close",  "sleep",
+                                        "expect",   "stop-reading", "cork", "server"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (tok_is(t, e, verbs[i]))
             return true;
@@ -356,8 +372,6 @@ static int parse_line(replay *r, pctx *p, char *line)
         t = token(e, &e);
         if (tok_is(t, e, "raw") && !sliced) {
             t = token(e, &e);
-            if (!(e - t >= 4 && strncmp(t, "hex:", 4) == 0))
-                return perr(p, t, "send raw takes hex:HEX");
             if (parse_payload(p, t, e, &st.data, &st.len) < 0)
                 return -1;
             st.kind = ST_SEND_RAW;
@@ -417,6 +431,24 @@ static int parse_line(replay *r, pctx *p, char *line)
         st.kind = ST_ABORT;
     } else if (tok_is(t, e, "stop-reading")) {
         st.kind = ST_STOP_READING;
+    } else if (tok_is(t, e, "cork")) {
+        st.kind = ST_CORK;
+    } else if (tok_is(t, e, "server")) {
+        t = token(e, &e);
+        if (tok_is(t, e, "term")) {
+            st.kind = ST_SERVER_TERM;
+        } else if (tok_is(t, e, "stop")) {
+            st.kind = ST_SERVER_STOP;
+        } else if (tok_is(t, e, "start")) {
+            st.kind = ST_SERVER_START;
+            t = token(e, &e);
+            if (tok_is(t, e, "same-port"))
+                st.how = 1;
+            else if (!tok_is(t, e, "new-port"))
+                return perr(p, t, "server start takes same-port or new-port");
+        } else {
+            return perr(p, t, "server takes term, stop or start");
+        }
     } else if (tok_is(t, e, "close")) {
         st.kind = ST_CLOSE;
     } else if (tok_is(t, e, "sleep")) {
@@ -556,15 +588,10 @@ static void pump(replay *r, rconn *c)
             c->in_len += (size_t)n;
             continue;
         }
-        if (n == 0) {
-            vlog(r, "%s recv: FIN", c->name);
-            c->closed = SOCK_EOF;
-        } else if (errno == EAGAIN || errno == EINTR) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        } else {
-            vlog(r, "%s recv: %s", c->name, sock_errno_name(errno));
-            c->closed = errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
-        }
+        vlog(r, "%s recv: %s", c->name, n == 0 ? "FIN" : sock_errno_name(errno));
+        c->closed = sock_close_kind(n, n < 0 ? errno : 0);
         return;
     }
 }
@@ -611,6 +638,9 @@ static int send_bytes(replay *r, rconn *c, const uint8_t *p, size_t len, int64_t
             poll(&pf, 1, 10);
             continue;
         }
+        /* the first close observed wins: an RST reported here reads as EOF afterwards */
+        if (c->closed == SOCK_OPEN)
+            c->closed = sock_close_kind(n, errno);
         return -errno;
     }
     pump_all(r, 0);
@@ -638,8 +668,13 @@ static int run_steps(replay *r, const char *file)
         step *st = &r->steps[i];
         rconn *c = NULL;
         char exp[256], act[512];
-        if (st->kind != ST_FRAMING && st->kind != ST_SLEEP && st->kind != ST_EXPECT_ALIVE &&
-            st->kind != ST_CONNECT) {
+        if ((st->kind == ST_SERVER_TERM || st->kind == ST_SERVER_STOP ||
+             st->kind == ST_SERVER_START) && r->srv.exec == NULL) {
+            fprintf(stderr, "%s:%d:1: error: '%s' needs --exec (framespec must launch the "
+                            "server to stop and start it)\n", file, st->line, st->text);
+            return 2;
+        }
+        if (!connless(st->kind)) {
             c = find_conn(r, st->conn);
             if (c == NULL) {
                 fprintf(stderr, "%s:%d:1: error: no connection named '%s' (connect it first)\n",
@@ -676,6 +711,30 @@ static int run_steps(replay *r, const char *file)
         case ST_STOP_READING:
             c->noread = true;
             break;
+        case ST_CORK: {
+            int one = 1;
+            if (r->addr.family != AF_UNIX &&
+                setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) < 0)
+                vlog(r, "%s: TCP_CORK: %s", c->name, strerror(errno));
+            break;
+        }
+        case ST_SERVER_TERM:
+            server_term(&r->srv);
+            break;
+        case ST_SERVER_STOP:
+            server_stop_wait(&r->srv, 5000, act, sizeof act);
+            vlog(r, "server %s", act);
+            break;
+        case ST_SERVER_START: {
+            char why[2048];
+            if (server_restart(&r->srv, st->how == 1, 1.0, why, sizeof why) < 0) {
+                snprintf(act, sizeof act, "%.500s", why);
+                return fail_step(st, file, "the server starts again and accepts", act);
+            }
+            r->addr = r->srv.addr;
+            vlog(r, "server started again on %s (pid %d)", r->addr.text, (int)r->srv.pid);
+            break;
+        }
         case ST_SEND:
         case ST_SEND_RAW:
             for (size_t k = 0; k < st->reps; k++) {

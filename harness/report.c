@@ -1,23 +1,90 @@
 /*
- * report.c — TAP 14, JUnit XML and JSON output. See report.h.
+ * report.c — verdicts, TAP 14, JUnit XML (libxml2 xmlwriter) and JSON (jansson). See report.h.
  */
 #include "report.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <libxml/xmlwriter.h>
+#include <stdlib.h>
 #include <string.h>
 
-void report_counts(const report *r, size_t *passed, size_t *failed, size_t *skipped)
+void report_settle(report_case *rc, bool strict)
 {
-    *passed = *failed = *skipped = 0;
+    if (rc->runs == 0)
+        rc->verdict = REPORT_SKIP;
+    else if (rc->failures == 0)
+        rc->verdict = REPORT_PASS;
+    else if (rc->failures < rc->runs)
+        rc->verdict = REPORT_FLAKY;
+    else if (rc->level == FS_SHOULD && !strict)
+        rc->verdict = REPORT_WARN;
+    else
+        rc->verdict = REPORT_FAIL;
+}
+
+bool report_gate_fails(const report *r, const report_case *rc)
+{
+    return rc->verdict == REPORT_FAIL ||
+           (rc->verdict == REPORT_FLAKY && (rc->level == FS_MUST || r->strict));
+}
+
+void report_totals_of(const report *r, report_totals *t)
+{
+    memset(t, 0, sizeof *t);
     for (size_t i = 0; i < r->n; i++) {
-        if (r->cases[i].status == FS_PASS)
-            (*passed)++;
-        else if (r->cases[i].status == FS_FAIL)
-            (*failed)++;
-        else
-            (*skipped)++;
+        switch (r->cases[i].verdict) {
+        case REPORT_PASS:
+            t->passed++;
+            break;
+        case REPORT_FAIL:
+            t->failed++;
+            break;
+        case REPORT_WARN:
+            t->warnings++;
+            break;
+        case REPORT_FLAKY:
+            t->flaky++;
+            break;
+        case REPORT_SKIP:
+            t->skipped++;
+            break;
+        }
     }
 }
+
+const char *report_verdict_name(report_verdict v)
+{
+    static const char *const names[] = {"pass", "fail", "warn", "flaky", "skip"};
+    return names[v];
+}
+
+/* "2, 5, 7" — the failing runs' numbers. */
+static void failed_runs_text(const report_case *rc, char *out, size_t n)
+{
+    size_t o = 0, shown = rc->failures < 32 ? rc->failures : 32;
+    out[0] = '\0';
+    for (size_t i = 0; i < shown && o + 16 < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%s%u", i ? ", " : "", rc->failed_run[i]);
+    if (shown < rc->failures && o + 8 < n)
+        snprintf(out + o, n - o, ", ...");
+}
+
+/* The one-line message of a case: for a flaky case, how often it failed comes first. */
+static void headline(const report_case *rc, char *out, size_t n)
+{
+    const char *m = rc->message ? rc->message : "";
+    if (rc->verdict == REPORT_FLAKY) {
+        char runs[160];
+        failed_runs_text(rc, runs, sizeof runs);
+        snprintf(out, n, "flaky: failed %u of %u runs (run%s %s); first failure: %s", rc->failures,
+                 rc->runs, rc->failures > 1 ? "s" : "", runs, m);
+    } else {
+        snprintf(out, n, "%s", m);
+    }
+}
+
+/* ---- TAP ---- */
 
 /* A YAML double-quoted scalar. */
 static void yaml_string(FILE *f, const char *s)
@@ -37,225 +104,349 @@ static void yaml_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void json_string(FILE *f, const char *s)
+static void yaml_field(FILE *f, const char *key, const char *value)
 {
-    if (s == NULL) {
-        fputs("null", f);
+    if (value == NULL || *value == '\0')
         return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch == '\t')
-            fputs("\\t", f);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
+    fprintf(f, "  %s: ", key);
+    yaml_string(f, value);
+    fputc('\n', f);
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\n':
-        case '\t':
-            fputc(ch, f);
-            break;
-        default:
-            if (ch < 0x20)
-                fputc('?', f); /* not allowed in XML 1.0 */
-            else
-                fputc(ch, f);
-        }
-    }
-}
-
-void report_tap_case(FILE *out, const report_case *rc, size_t num, uint64_t seed)
+void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t num)
 {
     const char *id = rc->c->id;
-    if (rc->status == FS_PASS) {
+    char line[1024];
+    if (rc->verdict == REPORT_PASS) {
         fprintf(out, "ok %zu - %s\n", num, id);
-    } else if (rc->status == FS_SKIP) {
-        fprintf(out, "ok %zu - %s # SKIP %s\n", num, id, rc->message ? rc->message : "");
-    } else {
-        fprintf(out, "not ok %zu - %s\n  ---\n  message: ", num, id);
-        yaml_string(out, rc->message);
-        fprintf(out, "\n  requirements: [%s]\n", rc->c->requirements);
-        if (rc->expected && *rc->expected) {
-            fputs("  expected: ", out);
-            yaml_string(out, rc->expected);
-            fputc('\n', out);
-        }
-        if (rc->actual && *rc->actual) {
-            fputs("  actual: ", out);
-            yaml_string(out, rc->actual);
-            fputc('\n', out);
-        }
-        if (rc->close_kind && *rc->close_kind)
-            fprintf(out, "  close: %s\n", rc->close_kind);
-        fprintf(out, "  seed: %llu\n  duration_ms: %ld\n", (unsigned long long)seed,
-                rc->duration_ms);
-        if (rc->repro_cmd) {
-            fputs("  repro_command: ", out);
-            yaml_string(out, rc->repro_cmd);
-            fputc('\n', out);
-        }
-        if (rc->repro) {
-            const char *p = rc->repro;
-            fputs("  repro: |\n", out);
-            while (*p) {
-                const char *nl = strchr(p, '\n');
-                size_t l = nl ? (size_t)(nl - p) : strlen(p);
-                fprintf(out, "    %.*s\n", (int)l, p);
-                p += l + (nl ? 1 : 0);
-            }
-        }
-        fputs("  ...\n", out);
+        fflush(out);
+        return;
     }
+    if (rc->verdict == REPORT_SKIP) {
+        fprintf(out, "ok %zu - %s # SKIP %s\n", num, id, rc->message ? rc->message : "");
+        fflush(out);
+        return;
+    }
+    headline(rc, line, sizeof line);
+    if (report_gate_fails(r, rc)) {
+        fprintf(out, "not ok %zu - %s\n", num, id);
+    } else {
+        /* a SHOULD that failed: a TODO, which TAP consumers do not count as a failure */
+        for (char *p = line; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        fprintf(out, "not ok %zu - %s # TODO SHOULD: %s\n", num, id, line);
+    }
+    fputs("  ---\n", out);
+    yaml_field(out, "message", line);
+    fprintf(out, "  verdict: %s\n  level: %s\n  requirements: [%s]\n",
+            report_verdict_name(rc->verdict), fs_level_name(rc->level), rc->c->requirements);
+    if (r->repeat > 1) {
+        char runs[160];
+        failed_runs_text(rc, runs, sizeof runs);
+        fprintf(out, "  runs: %u\n  failures: %u\n  failed_runs: [%s]\n", rc->runs, rc->failures,
+                runs);
+    }
+    yaml_field(out, "expected", rc->expected);
+    yaml_field(out, "actual", rc->actual);
+    if (rc->close_kind && *rc->close_kind)
+        fprintf(out, "  close: %s\n", rc->close_kind);
+    fprintf(out, "  seed: %llu\n  duration_ms: %ld\n", (unsigned long long)r->cfg->seed,
+            rc->duration_ms);
+    yaml_field(out, "repro_command", rc->repro_cmd);
+    if (rc->repro) {
+        const char *p = rc->repro;
+        fputs("  repro: |\n", out);
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t l = nl ? (size_t)(nl - p) : strlen(p);
+            fprintf(out, "    %.*s\n", (int)l, p);
+            p += l + (nl ? 1 : 0);
+        }
+    }
+    fputs("  ...\n", out);
     fflush(out);
+}
+
+void report_tap_summary(FILE *out, const report *r)
+{
+    report_totals t;
+    report_totals_of(r, &t);
+    fprintf(out, "%zu passed, %zu failed, %zu warnings, %zu flaky, %zu skipped\n", t.passed,
+            t.failed, t.warnings, t.flaky, t.skipped);
+    fflush(out);
+}
+
+/* ---- JUnit ---- */
+
+/* A copy of s that XML 1.0 can carry: other control characters than \t \n \r become '?'.
+ * NULL when s is NULL or out of memory. */
+static char *xml_safe(const char *s)
+{
+    char *d;
+    if (s == NULL || (d = strdup(s)) == NULL)
+        return NULL;
+    for (char *p = d; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            *p = '?';
+    return d;
+}
+
+static const xmlChar *X(const char *s)
+{
+    return (const xmlChar *)s;
+}
+
+static void xml_attr(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    char *v = xml_safe(value ? value : "");
+    xmlTextWriterWriteAttribute(w, X(name), X(v ? v : ""));
+    free(v);
+}
+
+static void xml_attr_num(xmlTextWriterPtr w, const char *name, size_t value)
+{
+    xmlTextWriterWriteFormatAttribute(w, X(name), "%zu", value);
+}
+
+static void xml_property(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    xmlTextWriterStartElement(w, X("property"));
+    xml_attr(w, "name", name);
+    xml_attr(w, "value", value);
+    xmlTextWriterEndElement(w);
+}
+
+static void xml_text(xmlTextWriterPtr w, const char *text)
+{
+    char *v = xml_safe(text);
+    if (v)
+        xmlTextWriterWriteString(w, X(v));
+    free(v);
+}
+
+/* The diagnostics of a case that did not pass, as the text of a <failure> or <system-out>. */
+static char *diagnostics(const report *r, const report_case *rc, const char *line)
+{
+    char *buf = NULL, runs[160];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return NULL;
+    if (!report_gate_fails(r, rc))
+        fprintf(f, "WARNING (%s, not counted as a failure; --strict makes it one): %s\n",
+                fs_level_name(rc->level), line);
+    fprintf(f, "verdict: %s\nlevel: %s\nrequirements: %s\n", report_verdict_name(rc->verdict),
+            fs_level_name(rc->level), rc->c->requirements);
+    if (r->repeat > 1) {
+        failed_runs_text(rc, runs, sizeof runs);
+        fprintf(f, "runs: %u, failed: %u (%s)\n", rc->runs, rc->failures, runs);
+    }
+    if (rc->expected && *rc->expected)
+        fprintf(f, "expected: %s\n", rc->expected);
+    if (rc->actual && *rc->actual)
+        fprintf(f, "actual: %s\n", rc->actual);
+    if (rc->close_kind && *rc->close_kind)
+        fprintf(f, "close: %s\n", rc->close_kind);
+    fprintf(f, "seed: %llu\n", (unsigned long long)r->cfg->seed);
+    if (rc->repro_cmd)
+        fprintf(f, "repro: %s\n", rc->repro_cmd);
+    fclose(f);
+    return buf;
 }
 
 int report_junit(const report *r, const char *path)
 {
-    size_t passed, failed, skipped;
+    report_totals t;
+    size_t gate = 0;
+    char num[32];
     FILE *f = fopen(path, "w");
+    xmlOutputBufferPtr ob;
+    xmlTextWriterPtr w;
+    int err;
     if (f == NULL)
         return -1;
-    report_counts(r, &passed, &failed, &skipped);
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"framespec\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" "
-               "errors=\"0\" time=\"%.3f\">\n",
-            r->n, failed, skipped, (double)r->total_ms / 1000);
-    fprintf(f, "  <testsuite name=\"framespec\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" "
-               "errors=\"0\" time=\"%.3f\">\n",
-            r->n, failed, skipped, (double)r->total_ms / 1000);
-    fputs("    <properties>\n      <property name=\"target\" value=\"", f);
-    xml_text(f, r->target_text);
-    fprintf(f, "\"/>\n      <property name=\"framing\" value=\"%s\"/>\n"
-               "      <property name=\"seed\" value=\"%llu\"/>\n    </properties>\n",
-            wire_framing_name(r->cfg->framing), (unsigned long long)r->cfg->seed);
+    ob = xmlOutputBufferCreateFile(f, NULL);
+    w = ob ? xmlNewTextWriter(ob) : NULL;
+    if (w == NULL) {
+        if (ob)
+            xmlOutputBufferClose(ob);
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    report_totals_of(r, &t);
+    for (size_t i = 0; i < r->n; i++)
+        gate += report_gate_fails(r, &r->cases[i]);
+    xmlTextWriterSetIndent(w, 1);
+    xmlTextWriterSetIndentString(w, X("  "));
+    xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
+    for (int level = 0; level < 2; level++) {
+        xmlTextWriterStartElement(w, X(level == 0 ? "testsuites" : "testsuite"));
+        xml_attr(w, "name", "framespec");
+        xml_attr_num(w, "tests", r->n);
+        xml_attr_num(w, "failures", gate);
+        xml_attr_num(w, "skipped", t.skipped);
+        xml_attr(w, "errors", "0");
+        xmlTextWriterWriteFormatAttribute(w, X("time"), "%.3f", (double)r->total_ms / 1000);
+    }
+    xmlTextWriterStartElement(w, X("properties"));
+    xml_property(w, "target", r->target_text);
+    xml_property(w, "framing", wire_framing_name(r->cfg->framing));
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->cfg->seed);
+    xml_property(w, "seed", num);
+    snprintf(num, sizeof num, "%u", r->repeat);
+    xml_property(w, "repeat", num);
+    xml_property(w, "strict", r->strict ? "true" : "false");
+    snprintf(num, sizeof num, "%zu", t.warnings);
+    xml_property(w, "warnings", num);
+    snprintf(num, sizeof num, "%zu", t.flaky);
+    xml_property(w, "flaky", num);
+    xmlTextWriterEndElement(w);
     for (size_t i = 0; i < r->n; i++) {
         const report_case *rc = &r->cases[i];
         const char *dot = strchr(rc->c->id, '.');
-        int glen = dot ? (int)(dot - rc->c->id) : (int)strlen(rc->c->id);
-        fprintf(f, "    <testcase classname=\"framespec.%.*s\" name=\"%s\" time=\"%.3f\"", glen,
-                rc->c->id, rc->c->id, (double)rc->duration_ms / 1000);
-        if (rc->status == FS_PASS) {
-            fputs("/>\n", f);
-            continue;
+        char cls[96], line[1024], *diag;
+        snprintf(cls, sizeof cls, "framespec.%.*s",
+                 dot ? (int)(dot - rc->c->id) : (int)strlen(rc->c->id), rc->c->id);
+        xmlTextWriterStartElement(w, X("testcase"));
+        xml_attr(w, "classname", cls);
+        xml_attr(w, "name", rc->c->id);
+        xmlTextWriterWriteFormatAttribute(w, X("time"), "%.3f", (double)rc->duration_ms / 1000);
+        if (rc->verdict == REPORT_SKIP) {
+            xmlTextWriterStartElement(w, X("skipped"));
+            xml_attr(w, "message", rc->message);
+            xmlTextWriterEndElement(w);
+        } else if (rc->verdict != REPORT_PASS) {
+            headline(rc, line, sizeof line);
+            diag = diagnostics(r, rc, line);
+            xmlTextWriterStartElement(w, X("properties"));
+            xml_property(w, "verdict", report_verdict_name(rc->verdict));
+            xml_property(w, "level", fs_level_name(rc->level));
+            xmlTextWriterEndElement(w);
+            if (report_gate_fails(r, rc)) {
+                xmlTextWriterStartElement(w, X("failure"));
+                xml_attr(w, "message", line);
+                xml_attr(w, "type", rc->verdict == REPORT_FLAKY ? "flaky" : "nonconformance");
+                xml_text(w, diag);
+                xmlTextWriterEndElement(w);
+                if (rc->wirelog && *rc->wirelog) {
+                    xmlTextWriterStartElement(w, X("system-out"));
+                    xml_text(w, rc->wirelog);
+                    xmlTextWriterEndElement(w);
+                }
+            } else {
+                /* a warning: visible in the test's output, not a <failure> */
+                xmlTextWriterStartElement(w, X("system-out"));
+                xml_text(w, diag);
+                if (rc->wirelog && *rc->wirelog) {
+                    xml_text(w, "wire log:\n");
+                    xml_text(w, rc->wirelog);
+                }
+                xmlTextWriterEndElement(w);
+            }
+            free(diag);
         }
-        fputs(">\n", f);
-        if (rc->status == FS_SKIP) {
-            fputs("      <skipped message=\"", f);
-            xml_text(f, rc->message);
-            fputs("\"/>\n", f);
-        } else {
-            fputs("      <failure message=\"", f);
-            xml_text(f, rc->message);
-            fputs("\" type=\"nonconformance\">", f);
-            fprintf(f, "requirements: %s\n", rc->c->requirements);
-            if (rc->expected && *rc->expected) {
-                fputs("expected: ", f);
-                xml_text(f, rc->expected);
-                fputc('\n', f);
-            }
-            if (rc->actual && *rc->actual) {
-                fputs("actual: ", f);
-                xml_text(f, rc->actual);
-                fputc('\n', f);
-            }
-            if (rc->close_kind && *rc->close_kind)
-                fprintf(f, "close: %s\n", rc->close_kind);
-            fprintf(f, "seed: %llu\n", (unsigned long long)r->cfg->seed);
-            if (rc->repro_cmd) {
-                fputs("repro: ", f);
-                xml_text(f, rc->repro_cmd);
-                fputc('\n', f);
-            }
-            fputs("</failure>\n", f);
-            if (rc->wirelog && *rc->wirelog) {
-                fputs("      <system-out>", f);
-                xml_text(f, rc->wirelog);
-                fputs("</system-out>\n", f);
-            }
-        }
-        fputs("    </testcase>\n", f);
+        xmlTextWriterEndElement(w);
     }
-    fputs("  </testsuite>\n</testsuites>\n", f);
-    if (fclose(f) != 0)
+    xmlTextWriterEndDocument(w); /* closes testsuite and testsuites */
+    xmlFreeTextWriter(w);        /* flushes into f (which it does not close) */
+    err = ferror(f);
+    if (fclose(f) != 0 || err) {
+        errno = errno ? errno : EIO;
         return -1;
+    }
     return 0;
+}
+
+/* ---- JSON ---- */
+
+/* s as a JSON string (bytes that are not UTF-8 become '?'), or null when empty. */
+static json_t *str_or_null(const char *s)
+{
+    json_t *j;
+    char *copy;
+    if (s == NULL || *s == '\0')
+        return json_null();
+    if ((j = json_string(s)) != NULL)
+        return j;
+    if ((copy = strdup(s)) == NULL)
+        return json_null();
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j ? j : json_null();
+}
+
+static json_t *case_json(const report *r, const report_case *rc)
+{
+    json_t *o = json_object(), *reqs = json_array(), *failed = json_array();
+    const char *p = rc->c->requirements;
+    char line[1024];
+    bool diag = rc->verdict != REPORT_PASS && rc->verdict != REPORT_SKIP;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        json_array_append_new(reqs, json_stringn(p, l));
+        p += l + (comma ? 1 : 0);
+    }
+    for (unsigned i = 0; i < rc->failures && i < 32; i++)
+        json_array_append_new(failed, json_integer(rc->failed_run[i]));
+    headline(rc, line, sizeof line);
+    json_object_set_new(o, "id", json_string(rc->c->id));
+    json_object_set_new(o, "requirements", reqs);
+    json_object_set_new(o, "level", json_string(fs_level_name(rc->level)));
+    json_object_set_new(o, "status", json_string(report_verdict_name(rc->verdict)));
+    json_object_set_new(o, "fails_gate", json_boolean(report_gate_fails(r, rc)));
+    json_object_set_new(o, "runs", json_integer(rc->runs));
+    json_object_set_new(o, "failures", json_integer(rc->failures));
+    json_object_set_new(o, "failed_runs", failed);
+    json_object_set_new(o, "duration_ms", json_integer(rc->duration_ms));
+    json_object_set_new(o, "detail", str_or_null(rc->verdict == REPORT_PASS ? NULL : line));
+    json_object_set_new(o, "expected", str_or_null(rc->expected));
+    json_object_set_new(o, "actual", str_or_null(rc->actual));
+    json_object_set_new(o, "close", str_or_null(rc->close_kind));
+    json_object_set_new(o, "repro", str_or_null(rc->repro));
+    json_object_set_new(o, "repro_command", str_or_null(rc->repro_cmd));
+    json_object_set_new(o, "wire_log", str_or_null(diag ? rc->wirelog : NULL));
+    return o;
 }
 
 int report_json(const report *r, const char *path)
 {
-    size_t passed, failed, skipped;
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
+    report_totals t;
+    json_t *root = json_object(), *summary = json_object(), *cases = json_array();
+    FILE *f;
+    int rc = 0;
+    report_totals_of(r, &t);
+    json_object_set_new(summary, "passed", json_integer((json_int_t)t.passed));
+    json_object_set_new(summary, "failed", json_integer((json_int_t)t.failed));
+    json_object_set_new(summary, "warnings", json_integer((json_int_t)t.warnings));
+    json_object_set_new(summary, "flaky", json_integer((json_int_t)t.flaky));
+    json_object_set_new(summary, "skipped", json_integer((json_int_t)t.skipped));
+    json_object_set_new(summary, "total", json_integer((json_int_t)r->n));
+    json_object_set_new(summary, "duration_ms", json_integer(r->total_ms));
+    json_object_set_new(summary, "repeat", json_integer(r->repeat));
+    json_object_set_new(summary, "strict", json_boolean(r->strict));
+    json_object_set_new(root, "summary", summary);
+    json_object_set_new(root, "target", str_or_null(r->target_text));
+    json_object_set_new(root, "framing", json_string(wire_framing_name(r->cfg->framing)));
+    json_object_set_new(root, "max_frame", json_integer((json_int_t)r->cfg->max_frame));
+    json_object_set_new(root, "seed", json_integer((json_int_t)r->cfg->seed));
+    for (size_t i = 0; i < r->n; i++)
+        json_array_append_new(cases, case_json(r, &r->cases[i]));
+    json_object_set_new(root, "cases", cases);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        json_decref(root);
         return -1;
-    report_counts(r, &passed, &failed, &skipped);
-    fprintf(f, "{\n  \"summary\": {\"passed\": %zu, \"failed\": %zu, \"skipped\": %zu, "
-               "\"total\": %zu, \"duration_ms\": %ld},\n",
-            passed, failed, skipped, r->n, r->total_ms);
-    fputs("  \"target\": ", f);
-    json_string(f, r->target_text);
-    fprintf(f, ",\n  \"framing\": \"%s\",\n  \"max_frame\": %llu,\n  \"seed\": %llu,\n",
-            wire_framing_name(r->cfg->framing), (unsigned long long)r->cfg->max_frame,
-            (unsigned long long)r->cfg->seed);
-    fputs("  \"cases\": [\n", f);
-    for (size_t i = 0; i < r->n; i++) {
-        const report_case *rc = &r->cases[i];
-        const char *st = rc->status == FS_PASS ? "pass" : rc->status == FS_FAIL ? "fail" : "skip";
-        const char *p = rc->c->requirements;
-        fputs("    {\"id\": ", f);
-        json_string(f, rc->c->id);
-        fputs(", \"requirements\": [", f);
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            size_t l = comma ? (size_t)(comma - p) : strlen(p);
-            fprintf(f, "\"%.*s\"%s", (int)l, p, comma ? ", " : "");
-            p += l + (comma ? 1 : 0);
-        }
-        fprintf(f, "], \"status\": \"%s\", \"duration_ms\": %ld,\n     \"detail\": ", st,
-                rc->duration_ms);
-        json_string(f, rc->message && *rc->message ? rc->message : NULL);
-        fputs(", \"expected\": ", f);
-        json_string(f, rc->expected && *rc->expected ? rc->expected : NULL);
-        fputs(", \"actual\": ", f);
-        json_string(f, rc->actual && *rc->actual ? rc->actual : NULL);
-        fputs(", \"close\": ", f);
-        json_string(f, rc->close_kind && *rc->close_kind ? rc->close_kind : NULL);
-        fputs(",\n     \"repro\": ", f);
-        json_string(f, rc->repro);
-        fputs(", \"repro_command\": ", f);
-        json_string(f, rc->repro_cmd);
-        fputs(", \"wire_log\": ", f);
-        json_string(f, rc->status == FS_FAIL ? rc->wirelog : NULL);
-        fprintf(f, "}%s\n", i + 1 < r->n ? "," : "");
     }
-    fputs("  ]\n}\n", f);
+    if (json_dumpf(root, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF)
+        rc = -1;
     if (fclose(f) != 0)
-        return -1;
-    (void)errno;
-    return 0;
+        rc = -1;
+    json_decref(root);
+    return rc;
 }

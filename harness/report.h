@@ -1,21 +1,40 @@
 /*
- * report.h — the run's outputs: TAP version 14 on stdout, JUnit XML, and the JSON report.
+ * report.h — the run's verdicts and outputs: TAP version 14 on stdout, JUnit XML (libxml2's
+ * xmlwriter) and the JSON report (jansson).
+ *
+ * A case runs once, or --repeat N times with the same server. Its verdict over those runs:
+ *   pass   no run failed;
+ *   fail   every run failed and the case is MUST (or SHOULD under --strict);
+ *   warn   every run failed and the case is SHOULD only (docs/spec.md levels): reported, but it
+ *          does not fail the gate (TAP: "# TODO SHOULD: ..."; JUnit: no <failure>);
+ *   flaky  k of N runs failed (0 < k < N): a flaky MUST case fails the gate, because the server
+ *          does misbehave; a flaky SHOULD case warns (fails under --strict);
+ *   skip   the case does not apply (framing, an option not given).
+ * The diagnostics kept are the first failing run's.
  */
 #ifndef FRAMESPEC_REPORT_H
 #define FRAMESPEC_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "fs.h"
 
-/* One case's outcome, as reported. Strings are owned by the record (report_free). */
+typedef enum { REPORT_PASS, REPORT_FAIL, REPORT_WARN, REPORT_FLAKY, REPORT_SKIP } report_verdict;
+
+/* One case's outcome over its runs. Strings are malloc'ed and owned by the record. */
 typedef struct {
     const fs_case *c;
-    int status;           /* FS_PASS / FS_FAIL / FS_SKIP */
-    long duration_ms;
-    char *message, *expected, *actual, *close_kind, *wirelog;
-    char *repro;          /* a reproducer (scenario script) or NULL */
-    char *repro_cmd;      /* the one-line command that runs it */
+    fs_level level;
+    report_verdict verdict;
+    unsigned runs;          /* runs that applied (not skipped) */
+    unsigned failures;      /* of those, runs that failed */
+    unsigned failed_run[32]; /* 1-based numbers of the (first 32) failing runs */
+    long duration_ms;       /* all runs */
+    char *message;          /* the first failing run's message, or the skip reason */
+    char *expected, *actual, *close_kind, *wirelog;
+    char *repro;            /* a reproducer (scenario script) or NULL */
+    char *repro_cmd;        /* the one-line command that runs it */
 } report_case;
 
 typedef struct {
@@ -24,21 +43,40 @@ typedef struct {
     size_t n;
     long total_ms;
     const char *target_text; /* what was judged: address or exec command */
+    unsigned repeat;         /* --repeat N (1 by default) */
+    bool strict;             /* --strict: warnings fail */
 } report;
 
-/* Print the TAP line (and YAML diagnostics for failures) of case number `num` (1-based). */
-void report_tap_case(FILE *out, const report_case *rc, size_t num, uint64_t seed);
+typedef struct {
+    size_t passed, failed, warnings, flaky, skipped;
+} report_totals;
 
-/* Write JUnit XML to `path` (testsuite "framespec", classname = group). Returns 0 or -1 (errno). */
+/* Settle rc->verdict from its level, runs and failures (see above). */
+void report_settle(report_case *rc, bool strict);
+
+/* Does this case fail the gate (exit status 1)? A fail, or a flaky MUST case (any flaky case
+ * under --strict). */
+bool report_gate_fails(const report *r, const report_case *rc);
+
+/* Count verdicts. */
+void report_totals_of(const report *r, report_totals *t);
+
+/* "pass", "fail", "warn", "flaky" or "skip". */
+const char *report_verdict_name(report_verdict v);
+
+/* Print the TAP line (with YAML diagnostics unless it passed or was skipped) of case number `num`
+ * (1-based). */
+void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t num);
+
+/* Print the summary line: "N passed, N failed, N warnings, N flaky, N skipped". */
+void report_tap_summary(FILE *out, const report *r);
+
+/* Write JUnit XML to `path` (testsuite "framespec", classname = framespec.GROUP). Returns 0, or
+ * -1 with errno set when the file cannot be written. */
 int report_junit(const report *r, const char *path);
 
-/* Write the JSON report to `path`: {"summary": {...}, "cases": [...]}. Returns 0 or -1 (errno). */
+/* Write the JSON report to `path`: {"summary": {...}, "cases": [...]} (docs/cases.md describes
+ * the fields). Returns 0, or -1 with errno set. */
 int report_json(const report *r, const char *path);
-
-/* Count statuses. */
-void report_counts(const report *r, size_t *passed, size_t *failed, size_t *skipped);
-
-/* Write `s` as a JSON string literal (with quotes) to f; NULL writes null. */
-void json_string(FILE *f, const char *s);
 
 #endif

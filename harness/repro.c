@@ -52,6 +52,7 @@ void fs_repro_connect(fs_ctx *c, int fd)
     if (fd < 0 || (size_t)fd >= sizeof c->names / sizeof c->names[0])
         return;
     c->names[fd] = ++c->nconn;
+    c->first_close[fd] = SOCK_OPEN; /* a new connection: nothing observed on it yet */
     fs_repro(c, "connect %s", fs_conn_name(c, fd, name, sizeof name));
 }
 
@@ -145,18 +146,24 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
         size_t poff = 0, plen = 0, flen = frame_at(c, buf + off, len - off, &poff, &plen), reps = 1;
         if (flen == 0 || (plen > 65536 && !is_size_pattern(buf + off + poff, plen))) {
             /* raw bytes: a partial frame, raw framing, or a payload too big to print */
-            size_t n = len - off;
+            size_t n = len - off, hl = wire_header_size(c->cfg->framing);
             if (flen != 0)
                 n = flen;
+            if (flen == 0 && hl > 0 && n > hl && is_size_pattern(buf + off + hl, n - hl)) {
+                /* a partial frame of the harness's own: its header, then a size: prefix */
+                payload_token(buf + off, hl, tok, sizeof tok);
+                fs_repro(c, "%s %s raw %s%s", name, verb, tok, within);
+                off += hl;
+                n -= hl;
+            }
+            if (is_size_pattern(buf + off, n)) {
+                fs_repro(c, "%s %s raw size:%zu%s", name, verb, n, within);
+                off += n;
+                continue;
+            }
             while (n > 0) {
                 size_t k = n > 32768 ? 32768 : n;
                 payload_token(buf + off, k, tok, sizeof tok);
-                if (strncmp(tok, "hex:", 4) != 0) {
-                    /* raw steps take hex only */
-                    size_t o = (size_t)snprintf(tok, sizeof tok, "hex:");
-                    for (size_t i = 0; i < k && o + 3 < sizeof tok; i++)
-                        o += (size_t)snprintf(tok + o, sizeof tok - o, "%02x", buf[off + i]);
-                }
                 fs_repro(c, "%s %s raw %s%s", name, verb, tok, within);
                 off += k;
                 n -= k;

@@ -1,10 +1,12 @@
 /*
  * run.c — `framespec run` and `framespec list`: select cases, manage the server under test
- * (--target, or --exec: start it on a free port, watch its pid, restart it when it dies), run each
- * case in its own process with a deadline, print TAP, write JUnit and JSON.
+ * (--target, or --exec: start it on a free port, watch its pid, restart it when it dies, and stop
+ * or start it when a case asks), run each case in its own process with a deadline (--repeat N
+ * times, with the same server), settle verdicts (report.h), print TAP, write JUnit and JSON.
  *
- * Exit codes (a CI gate relies on them): 0 no case failed; 1 a case failed; 2 usage error or the
- * target is unreachable.
+ * Exit codes (a CI gate relies on them): 0 no case failed the gate (warnings of SHOULD cases do
+ * not, unless --strict); 1 a case failed, or a MUST case was flaky; 2 usage error or the target
+ * is unreachable.
  */
 #include "run.h"
 
@@ -13,6 +15,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +42,20 @@ typedef struct {
     const char *cases[MAX_GLOBS], *excludes[MAX_GLOBS];
     size_t ncases, nexcludes;
     bool idle_given;
+    unsigned repeat; /* --repeat N */
+    bool strict;     /* --strict */
     /* --exec state */
     server_proc srv;
     unsigned restarts;
+    bool down_on_purpose; /* a case stopped the server (SIGTERM/stop) and has not started it */
 } run_state;
+
+/* One run of one case. Strings are malloc'ed (or NULL). */
+typedef struct {
+    int status; /* FS_PASS / FS_FAIL / FS_SKIP */
+    long duration_ms;
+    char *message, *expected, *actual, *close_kind, *wirelog, *repro, *repro_cmd;
+} run_outcome;
 
 static const char *group_of(const char *id, char *buf, size_t n)
 {
@@ -84,29 +97,94 @@ static const char *not_applicable(const run_state *rs, const fs_case *c)
 
 /* ---- the server under --exec ---- */
 
+/* Start the server again for the remaining cases (a new port when the command has {port}: the
+ * old one may be held by TIME_WAIT). Returns 0 or -1. */
+static int restart_for_the_rest(run_state *rs)
+{
+    char why[2048];
+    if (server_restart(&rs->srv, false, rs->cfg.scale, why, sizeof why) == 0) {
+        rs->cfg.addr = rs->srv.addr;
+        rs->cfg.server_pid = rs->srv.pid;
+        printf("# server restarted (%s)\n", rs->cfg.addr.text);
+        fflush(stdout);
+        return 0;
+    }
+    rs->cfg.server_pid = 0;
+    printf("# could not restart the server: the remaining cases will fail\n");
+    fflush(stdout);
+    fprintf(stderr, "framespec: %s\n", why);
+    return -1;
+}
+
 /* After a case: did the --exec server die? Then record how, and restart it. Returns true when
- * it died. */
+ * it died. A server that a case stopped on purpose (lifecycle cases) and left stopped is started
+ * again without counting as a death. */
 static bool server_check(run_state *rs, const char *case_id, char *how, size_t hn)
 {
     if (rs->exec == NULL || server_running(&rs->srv))
         return false;
+    if (rs->down_on_purpose) {
+        rs->down_on_purpose = false;
+        printf("# %s left the server stopped; starting it again for the remaining cases\n",
+               case_id);
+        restart_for_the_rest(rs);
+        return false;
+    }
     server_describe_exit(&rs->srv, how, hn);
     rs->cfg.server_deaths++;
     snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s during %s", how, case_id);
     printf("# the server %s during %s; restarting it for the remaining cases\n", how, case_id);
     fflush(stdout);
     server_print_log_tail(&rs->srv);
-    if (server_start(&rs->srv, rs->exec, rs->target ? &rs->cfg.addr : NULL, rs->cfg.scale) == 0) {
+    if (restart_for_the_rest(rs) == 0)
         rs->restarts++;
-        rs->cfg.addr = rs->srv.addr;
-        rs->cfg.server_pid = rs->srv.pid;
-        printf("# server restarted (%s)\n", rs->cfg.addr.text);
-    } else {
-        rs->cfg.server_pid = 0;
-        printf("# could not restart the server: the remaining cases will fail\n");
-    }
-    fflush(stdout);
     return true;
+}
+
+/* A case asked for a server lifecycle step (fs_server_term/stop/start): do it and answer. */
+static void serve_ctl(run_state *rs, int fd)
+{
+    fs_ctl_request rq;
+    fs_ctl_reply rep;
+    int64_t stop_ms = (int64_t)(5000 * rs->cfg.scale);
+    if (recv(fd, &rq, sizeof rq, MSG_DONTWAIT) != (ssize_t)sizeof rq)
+        return;
+    memset(&rep, 0, sizeof rep);
+    switch (rq.op) {
+    case FS_CTL_TERM:
+        rs->down_on_purpose = true;
+        snprintf(rep.text, sizeof rep.text, "SIGTERM sent to pid %d", (int)rs->srv.pid);
+        server_term(&rs->srv);
+        break;
+    case FS_CTL_STOP:
+        rs->down_on_purpose = true;
+        server_stop_wait(&rs->srv, stop_ms, rep.text, sizeof rep.text);
+        rs->cfg.server_pid = 0;
+        break;
+    case FS_CTL_START_SAME:
+    case FS_CTL_START_NEW:
+        if (server_running(&rs->srv))
+            server_stop_wait(&rs->srv, stop_ms, NULL, 0);
+        rs->down_on_purpose = true;
+        if (server_restart(&rs->srv, rq.op == FS_CTL_START_SAME, rs->cfg.scale, rep.text,
+                           sizeof rep.text) == 0) {
+            rs->down_on_purpose = false;
+            rs->cfg.addr = rs->srv.addr;
+            rs->cfg.server_pid = rs->srv.pid;
+            rep.pid = rs->srv.pid;
+            rep.addr = rs->srv.addr;
+        } else {
+            rs->cfg.server_pid = 0;
+            rep.rc = 1;
+        }
+        break;
+    default:
+        rep.rc = 1;
+        snprintf(rep.text, sizeof rep.text, "unknown request %d", rq.op);
+    }
+    if (send(fd, &rep, sizeof rep, MSG_NOSIGNAL) != (ssize_t)sizeof rep)
+        fprintf(stderr, "framespec run: cannot answer a case's server request: %s\n",
+                strerror(errno));
 }
 
 /* ---- running one case ---- */
@@ -119,47 +197,75 @@ static uint64_t hash_id(const char *s)
     return h;
 }
 
-static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, report_case *rc);
+static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, run_outcome *o);
 
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
 }
 
-static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_case *rc)
+static void outcome_free(run_outcome *o)
+{
+    free(o->message);
+    free(o->expected);
+    free(o->actual);
+    free(o->close_kind);
+    free(o->wirelog);
+    free(o->repro);
+    free(o->repro_cmd);
+    memset(o, 0, sizeof *o);
+}
+
+/* Run case fc once in its own process (deadline: its timeout x scale), serving its server
+ * requests meanwhile; *o gets the outcome. */
+static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_outcome *o)
 {
     int64_t t0 = sock_now_ms(), deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
     pid_t child;
-    int st = 0;
+    int st = 0, ctl[2] = {-1, -1};
     bool timed_out = false;
     const char *na = not_applicable(rs, fc);
 
     memset(shared, 0, sizeof *shared);
-    rc->c = fc;
+    memset(o, 0, sizeof *o);
     if (na != NULL) {
-        rc->status = FS_SKIP;
-        rc->message = strdup(na);
+        o->status = FS_SKIP;
+        o->message = strdup(na);
+        return;
+    }
+    if (rs->exec && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        o->status = FS_FAIL;
+        o->message = strdup("socketpair for the case's server requests failed");
         return;
     }
     fflush(stdout);
     fflush(stderr);
     child = fork();
     if (child < 0) {
-        rc->status = FS_FAIL;
-        rc->message = strdup("fork failed");
+        o->status = FS_FAIL;
+        o->message = strdup("fork failed");
+        if (ctl[0] >= 0) {
+            close(ctl[0]);
+            close(ctl[1]);
+        }
         return;
     }
     if (child == 0) {
-        fs_ctx ctx = {.cfg = &rs->cfg, .res = shared, .t0_ns = sock_now_ns(), .recording = true,
-                      .rng = rs->cfg.seed ^ hash_id(fc->id)};
+        fs_config cfg = rs->cfg; /* the case's own copy: its server requests update it */
+        fs_ctx ctx = {.cfg = &cfg, .res = shared, .t0_ns = sock_now_ns(), .recording = true,
+                      .rng = rs->cfg.seed ^ hash_id(fc->id), .ctl_fd = ctl[1]};
+        if (ctl[0] >= 0)
+            close(ctl[0]);
         signal(SIGPIPE, SIG_IGN);
         fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
         fc->run(&ctx);
         fflush(stderr);
         _exit(0);
     }
+    if (ctl[1] >= 0)
+        close(ctl[1]);
     for (;;) {
-        struct timespec ts = {0, 2 * 1000000};
+        struct pollfd pf = {.fd = ctl[0], .events = POLLIN};
         pid_t w = waitpid(child, &st, WNOHANG);
         if (w == child)
             break;
@@ -169,51 +275,92 @@ static void run_one(run_state *rs, const fs_case *fc, fs_result *shared, report_
             timed_out = true;
             break;
         }
-        nanosleep(&ts, NULL);
+        if (ctl[0] >= 0 && poll(&pf, 1, 2) > 0 && (pf.revents & POLLIN)) {
+            serve_ctl(rs, ctl[0]);
+        } else if (ctl[0] < 0 || pf.revents != 0) {
+            struct timespec ts = {0, 2 * 1000000};
+            nanosleep(&ts, NULL);
+        }
     }
-    rc->duration_ms = (long)(sock_now_ms() - t0);
-    rc->status = shared->status;
+    if (ctl[0] >= 0)
+        close(ctl[0]);
+    o->duration_ms = (long)(sock_now_ms() - t0);
+    o->status = shared->status;
     if (timed_out) {
         char msg[sizeof shared->message + 128];
         snprintf(msg, sizeof msg,
                  "case timed out after %.0f s (the server stopped answering?)%s%s",
                  fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
                  shared->message);
-        rc->status = FS_FAIL;
-        rc->message = strdup(msg);
+        o->status = FS_FAIL;
+        o->message = strdup(msg);
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         char how[96], msg[256];
         server_describe_status(st, how, sizeof how);
         snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
-        rc->status = FS_FAIL;
-        rc->message = strdup(msg);
+        o->status = FS_FAIL;
+        o->message = strdup(msg);
     } else {
-        rc->message = dup_or_null(shared->message);
+        o->message = dup_or_null(shared->message);
     }
-    rc->expected = dup_or_null(shared->expected);
-    rc->actual = dup_or_null(shared->actual);
-    rc->close_kind = dup_or_null(shared->close_kind);
-    rc->wirelog = dup_or_null(shared->wirelog);
+    o->expected = dup_or_null(shared->expected);
+    o->actual = dup_or_null(shared->actual);
+    o->close_kind = dup_or_null(shared->close_kind);
+    o->wirelog = dup_or_null(shared->wirelog);
     {
         char how[96];
         if (server_check(rs, fc->id, how, sizeof how)) {
-            size_t ml = strlen(how) + (rc->message ? strlen(rc->message) : 0) + 64;
+            size_t ml = strlen(how) + (o->message ? strlen(o->message) : 0) + 64;
             char *msg = malloc(ml);
-            if (msg == NULL)
-                return;
-            snprintf(msg, ml, "the server %s during this case%s%s", how,
-                     rc->message ? "; " : "", rc->message ? rc->message : "");
-            free(rc->message);
-            rc->message = msg;
-            rc->status = FS_FAIL;
+            if (msg != NULL) {
+                snprintf(msg, ml, "the server %s during this case%s%s", how,
+                         o->message ? "; " : "", o->message ? o->message : "");
+                free(o->message);
+                o->message = msg;
+            }
+            o->status = FS_FAIL;
         }
     }
-    if (rc->status == FS_FAIL)
-        make_repro(rs, fc, shared, rc);
+    if (o->status == FS_FAIL)
+        make_repro(rs, fc, shared, o);
+}
+
+/* Fold run number `run` (1-based) into the case's record: the first failing run's diagnostics
+ * are kept (a skip's reason when no run applied). Takes the outcome's strings. */
+static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
+{
+    rc->duration_ms += o->duration_ms;
+    if (o->status == FS_SKIP) {
+        if (rc->message == NULL) {
+            rc->message = o->message;
+            o->message = NULL;
+        }
+        outcome_free(o);
+        return;
+    }
+    rc->runs++;
+    if (o->status != FS_FAIL) {
+        outcome_free(o);
+        return;
+    }
+    if (rc->failures < sizeof rc->failed_run / sizeof rc->failed_run[0])
+        rc->failed_run[rc->failures] = run;
+    if (rc->failures++ == 0) {
+        free(rc->message); /* a skip reason of an earlier run */
+        rc->message = o->message;
+        rc->expected = o->expected;
+        rc->actual = o->actual;
+        rc->close_kind = o->close_kind;
+        rc->wirelog = o->wirelog;
+        rc->repro = o->repro;
+        rc->repro_cmd = o->repro_cmd;
+        memset(o, 0, sizeof *o);
+    }
+    outcome_free(o);
 }
 
 /* The failing case's scenario: a header naming it, the framing, the recorded steps. */
-static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, report_case *rc)
+static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, run_outcome *rc)
 {
     size_t cap = res->repro_len + 1024;
     char *script = malloc(cap), cmd[1400], path[1024] = "";
@@ -257,7 +404,8 @@ static void run_usage(FILE *out)
     fputs("usage: framespec run (--target HOST:PORT | --target unix:PATH | --exec 'CMD ... {port} ...')\n"
           "                     [--framing F] [--max-frame BYTES] [--idle-timeout SECONDS]\n"
           "                     [--case GLOB]... [--exclude GLOB]... [--junit FILE] [--json FILE]\n"
-          "                     [--seed N] [--timeout-scale X] [--conns N] [--cycles N] [-v]\n"
+          "                     [--seed N] [--timeout-scale X] [--repeat N] [--strict]\n"
+          "                     [--conns N] [--cycles N] [--repro-dir DIR] [-v]\n"
           "\n"
           "Run the conformance catalogue against a framed echo server; TAP version 14 on stdout.\n"
           "\n"
@@ -275,10 +423,17 @@ static void run_usage(FILE *out)
           "                       sanitizer builds), default 1\n"
           "  --conns N            connections in concurrency.simultaneous (default 500)\n"
           "  --cycles N           cycles in concurrency.churn (default 2000)\n"
+          "  --repeat N           run every selected case N times with the same server; a case\n"
+          "                       that fails k of N runs is flaky (default 1)\n"
+          "  --strict             failing SHOULD cases fail the run (default: they warn)\n"
           "  --repro-dir DIR      write each failing case's reproducer to DIR/ID.scenario\n"
           "  -v                   wire log on stderr\n"
           "\n"
-          "Exit status: 0 no case failed, 1 a case failed, 2 usage error or target unreachable.\n",
+          "Verdicts: pass; fail (a MUST requirement broken in every run); warn (only SHOULD\n"
+          "requirements broken: TAP '# TODO SHOULD', not a failure unless --strict); flaky (failed k\n"
+          "of N runs: fails the run for a MUST case); skip (does not apply).\n"
+          "Exit status: 0 nothing failed (warnings allowed), 1 a case failed or a MUST case was\n"
+          "flaky, 2 usage error or target unreachable.\n",
           out);
 }
 
@@ -292,6 +447,7 @@ static int parse_run(int argc, char **argv, run_state *rs)
         {"json", required_argument, NULL, 'j'},        {"seed", required_argument, NULL, 's'},
         {"timeout-scale", required_argument, NULL, 'T'}, {"conns", required_argument, NULL, 'n'},
         {"cycles", required_argument, NULL, 'y'},      {"repro-dir", required_argument, NULL, 'R'},
+        {"repeat", required_argument, NULL, 'r'},      {"strict", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -305,6 +461,7 @@ static int parse_run(int argc, char **argv, run_state *rs)
     rs->cfg.scale = 1.0;
     rs->cfg.conns = 500;
     rs->cfg.cycles = 2000;
+    rs->repeat = 1;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -368,6 +525,14 @@ static int parse_run(int argc, char **argv, run_state *rs)
                 return opts_bad("run", "--cycles", optarg, "expected 1..10000000");
             rs->cfg.cycles = (unsigned)v;
             break;
+        case 'r':
+            if (opts_u64(optarg, 1, 1000, &v) < 0)
+                return opts_bad("run", "--repeat", optarg, "expected a number of runs 1..1000");
+            rs->repeat = (unsigned)v;
+            break;
+        case 'S':
+            rs->strict = true;
+            break;
         case 'v':
             rs->cfg.verbose++;
             break;
@@ -420,7 +585,7 @@ int run_main(int argc, char **argv)
     run_state *rs = calloc(1, sizeof *rs);
     report r = {0};
     fs_result *shared;
-    size_t nsel = 0, num = 0, passed, failed, skipped;
+    size_t nsel = 0, num = 0, gate_failures = 0;
     char err[256];
     int rc, fd;
     int64_t t0;
@@ -482,6 +647,8 @@ int run_main(int argc, char **argv)
                 strerror(errno));
     r.cfg = &rs->cfg;
     r.target_text = rs->exec ? rs->exec : rs->cfg.addr.text;
+    r.repeat = rs->repeat;
+    r.strict = rs->strict;
 
     printf("TAP version 14\n1..%zu\n", nsel);
     printf("# framespec: target %s, framing %s, max frame %llu, idle timeout %s, seed %llu, "
@@ -490,30 +657,46 @@ int run_main(int argc, char **argv)
            (unsigned long long)rs->cfg.max_frame,
            rs->idle_given ? "given" : "not given", (unsigned long long)rs->cfg.seed,
            rs->cfg.scale);
+    if (rs->repeat > 1 || rs->strict)
+        printf("# every case runs %u time(s) with the same server%s\n", rs->repeat,
+               rs->strict ? "; --strict: failing SHOULD cases fail the run" : "");
     fflush(stdout);
     t0 = sock_now_ms();
     for (size_t i = 0; i < fs_ncases; i++) {
         const fs_case *fc = &fs_cases[i];
         report_case *rcase;
+        bool skipped;
         if (!selected(rs, fc))
             continue;
         rcase = &r.cases[num++];
-        if (tty)
-            fprintf(stderr, "\r\033[K[%zu/%zu] %s ...", num, nsel, fc->id);
-        run_one(rs, fc, shared, rcase);
+        rcase->c = fc;
+        rcase->level = fs_case_level(fc);
+        for (unsigned run = 1; run <= rs->repeat; run++) {
+            run_outcome o;
+            if (tty && rs->repeat > 1)
+                fprintf(stderr, "\r\033[K[%zu/%zu] %s (run %u/%u) ...", num, nsel, fc->id, run,
+                        rs->repeat);
+            else if (tty)
+                fprintf(stderr, "\r\033[K[%zu/%zu] %s ...", num, nsel, fc->id);
+            run_once(rs, fc, shared, &o);
+            skipped = o.status == FS_SKIP;
+            take_outcome(rcase, &o, run);
+            if (skipped)
+                break; /* does not apply: the same in every run */
+        }
+        report_settle(rcase, rs->strict);
+        gate_failures += report_gate_fails(&r, rcase);
         r.n = num;
         if (tty)
             fputs("\r\033[K", stderr);
-        report_tap_case(stdout, rcase, num, rs->cfg.seed);
+        report_tap_case(stdout, &r, rcase, num);
     }
     r.total_ms = (long)(sock_now_ms() - t0);
     server_stop(&rs->srv, stdout);
-    report_counts(&r, &passed, &failed, &skipped);
     if (rs->restarts)
         printf("# the server was restarted %u time(s) after dying\n", rs->restarts);
     printf("# seed %llu; %ld ms\n", (unsigned long long)rs->cfg.seed, r.total_ms);
-    printf("%zu passed, %zu failed, %zu skipped\n", passed, failed, skipped);
-    fflush(stdout);
+    report_tap_summary(stdout, &r);
     if (rs->junit && report_junit(&r, rs->junit) < 0)
         fprintf(stderr, "framespec run: cannot write --junit %s: %s\n", rs->junit, strerror(errno));
     if (rs->json && report_json(&r, rs->json) < 0)
@@ -533,14 +716,19 @@ int run_main(int argc, char **argv)
     free(r.cases);
     munmap(shared, sizeof *shared);
     free(rs);
-    return failed ? 1 : 0;
+    return gate_failures ? 1 : 0;
 }
 
 int list_main(int argc, char **argv)
 {
     bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    if (argc > 1 && strcmp(argv[1], "--requirements") == 0) {
+        for (size_t i = 0; i < fs_nrequirements; i++)
+            printf("%-16s %s\n", fs_requirements[i].id, fs_level_name(fs_requirements[i].level));
+        return 0;
+    }
     if (argc > 1 && !markdown) {
-        fprintf(stderr, "usage: framespec list [--markdown]\n");
+        fprintf(stderr, "usage: framespec list [--markdown | --requirements]\n");
         return 2;
     }
     if (markdown) {
@@ -548,17 +736,23 @@ int list_main(int argc, char **argv)
         puts("# framespec case catalogue\n");
         puts("Generated by `framespec list --markdown`; do not edit. Requirements are in "
              "[spec.md](spec.md).\n");
+        puts("A case's **level** is MUST when any requirement it checks is a MUST, else SHOULD. "
+             "A failing MUST case fails the run; a failing SHOULD case is a warning (TAP "
+             "`# TODO SHOULD`, JSON `\"status\": \"warn\"`) unless `--strict` is given. Under "
+             "`--repeat N` a case that fails some runs but not all is **flaky**: a flaky MUST "
+             "case fails the run.\n");
         for (size_t i = 0; i < fs_ncases; i++) {
             const fs_case *c = &fs_cases[i];
             char g[64];
             group_of(c->id, g, sizeof g);
             if (strcmp(g, group) != 0) {
-                printf("%s## %s\n\n| id | requirements | applies | what it checks |\n"
-                       "|---|---|---|---|\n",
+                printf("%s## %s\n\n| id | level | requirements | applies | what it checks |\n"
+                       "|---|---|---|---|---|\n",
                        group[0] ? "\n" : "", g);
                 snprintf(group, sizeof group, "%s", g);
             }
-            printf("| `%s` | %s | %s | %s |\n", c->id, c->requirements,
+            printf("| `%s` | %s | %s | %s | %s |\n", c->id, fs_level_name(fs_case_level(c)),
+                   c->requirements,
                    c->flags & FS_NEEDS_EXEC     ? "--exec"
                    : c->flags & FS_NEEDS_IDLE   ? "--idle-timeout"
                    : c->flags & FS_NEEDS_HEADER ? "framings 1, 2, 4"
@@ -569,7 +763,8 @@ int list_main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < fs_ncases; i++)
-        printf("%-28s %-28s %s\n", fs_cases[i].id, fs_cases[i].requirements,
+        printf("%-30s %-6s %-28s %s\n", fs_cases[i].id,
+               fs_level_name(fs_case_level(&fs_cases[i])), fs_cases[i].requirements,
                fs_cases[i].description);
     return 0;
 }

@@ -177,7 +177,7 @@ ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int 
             continue;
         }
         if (n == 0) {
-            kind = SOCK_EOF;
+            kind = sock_close_kind(n, 0);
             break;
         }
         if (errno == EINTR)
@@ -194,7 +194,7 @@ ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int 
             }
             continue;
         }
-        kind = errno == ECONNRESET ? SOCK_RESET : SOCK_ERROR;
+        kind = sock_close_kind(n, errno);
         if (got == 0 && kind == SOCK_ERROR) {
             int e = errno;
             if (close_kind)
@@ -206,6 +206,27 @@ ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int 
     if (close_kind)
         *close_kind = kind;
     return (ssize_t)got;
+}
+
+int sock_close_kind(ssize_t n, int err)
+{
+    if (n > 0)
+        return SOCK_OPEN;
+    if (n == 0)
+        return SOCK_EOF;
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+        return SOCK_OPEN;
+    case ECONNRESET:
+    case EPIPE:
+        return SOCK_RESET;
+    default:
+        return SOCK_ERROR;
+    }
 }
 
 const char *sock_close_name(int kind)

@@ -50,6 +50,17 @@ ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int 
 
 enum { SOCK_OPEN = 0, SOCK_EOF, SOCK_RESET, SOCK_TIMEOUT, SOCK_ERROR };
 
+/*
+ * The harness's one close-kind classifier: what a recv() result `n` (or a failed send(): n < 0)
+ * with errno `err` says about how the peer closed. recv() returning 0 is FIN (SOCK_EOF).
+ * ECONNRESET and EPIPE are RST (SOCK_RESET): Linux reports a peer's RST as ECONNRESET, or as
+ * EPIPE when the peer's FIN had arrived before it (tcp_reset() in CLOSE-WAIT); on a unix socket
+ * they mean the peer closed with unread data, or closed. EAGAIN/EINTR (and n > 0) are SOCK_OPEN;
+ * anything else is SOCK_ERROR. The error is reported once: afterwards the socket reads as EOF,
+ * so callers keep the first kind observed on a connection (fs_observe()).
+ */
+int sock_close_kind(ssize_t n, int err);
+
 /* Name of a close kind: "open", "FIN", "RST", "timeout", "error". */
 const char *sock_close_name(int kind);
 

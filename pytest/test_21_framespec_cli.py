@@ -33,7 +33,7 @@ def test_exit_0_tap_and_summary_line(bin_dir, echod_addr):
     oks = [l for l in lines if re.match(r"^(not )?ok \d+ - ", l)]
     assert len(oks) == 6
     assert "ok 5 - framing.line_terminator # SKIP only for line framing" in lines
-    assert lines[-1] == "5 passed, 0 failed, 1 skipped"
+    assert lines[-1] == "5 passed, 0 failed, 0 warnings, 0 flaky, 1 skipped"
     assert "seed 7" in p.stdout
 
 
@@ -58,8 +58,10 @@ def test_exit_1_with_yaml_diagnostics_junit_and_json(bin_dir, tmp_path):
     assert set(rep["summary"]) >= {"passed", "failed", "skipped"}
     assert rep["summary"]["failed"] == len(failures)
     for c in rep["cases"]:
-        assert set(c) >= {"id", "requirements", "status", "duration_ms", "detail", "repro"}
+        assert set(c) >= {"id", "requirements", "level", "status", "runs", "failures",
+                          "duration_ms", "detail", "repro"}
         assert c["status"] in ("pass", "fail", "skip")
+        assert c["level"] == "MUST"
         assert isinstance(c["requirements"], list) and c["requirements"]
         assert re.match(r"^[a-z]+\.[a-z_]+$", c["id"])
     bad = [c for c in rep["cases"] if c["status"] == "fail"]
@@ -86,7 +88,7 @@ def test_exit_2_when_target_unreachable(bin_dir):
 
 def test_case_and_exclude_select(bin_dir, echod_addr):
     p = framespec(bin_dir, "run", "--target", echod_addr, "--case", "reset", "--exclude",
-                  "reset.burst", "--exclude", "reset.echoes_*")
+                  "reset.burst", "--exclude", "reset.echoes_*", "--exclude", "reset.fin_*")
     assert p.returncode == 0, p.stdout
     ids = re.findall(r"^ok \d+ - (\S+)", p.stdout, re.M)
     assert ids == ["reset.mid_header", "reset.mid_payload", "reset.echo_pending"]
@@ -97,14 +99,15 @@ def test_case_and_exclude_select(bin_dir, echod_addr):
 def test_list(bin_dir):
     p = framespec(bin_dir, "list")
     assert p.returncode == 0
-    rows = [l.split(None, 2) for l in p.stdout.splitlines()]
+    rows = [l.split(None, 3) for l in p.stdout.splitlines()]
     assert len(rows) >= 30
-    assert all(len(r) == 3 and "." in r[0] and re.match(r"[A-Z]+-\d", r[1]) for r in rows)
+    assert all(len(r) == 4 and "." in r[0] and r[1] in ("MUST", "SHOULD") and
+               re.match(r"[A-Z]+-\d", r[2]) for r in rows)
 
 
 def test_exec_server_death_is_reported_and_restarted(bin_dir):
     p = framespec(bin_dir, "run", "--exec", exec_arg(bin_dir, "mutant_sigpipe"), "--case",
-                  "reset.echoes_in_flight", "--case", "reset.burst", "--case",
+                  "reset.fin_before_echoes", "--case", "reset.burst", "--case",
                   "resources.alive")
     assert p.returncode == 1
     assert "killed by signal 13 (SIGPIPE)" in p.stdout
@@ -123,4 +126,4 @@ def test_never_hangs_on_a_server_that_never_answers(bin_dir, tmp_path):
     p = framespec(bin_dir, "run", "--exec", "python3 %s {port}" % script, "--case",
                   "framing.single", "--case", "halfclose.at_boundary", timeout=120)
     assert p.returncode == 1
-    assert p.stdout.splitlines()[-1] == "0 passed, 2 failed, 0 skipped"
+    assert p.stdout.splitlines()[-1] == "0 passed, 2 failed, 0 warnings, 0 flaky, 0 skipped"

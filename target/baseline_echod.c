@@ -8,7 +8,11 @@
  * is all the backpressure a peer that never reads receives (the kernel buffers bound it).
  *
  * Same command line as echod for --listen, --framing, --max-frame and --idle-timeout (the idle
- * timeout is SO_RCVTIMEO). SIGTERM/SIGINT exit 0 at once: nothing is ever pending in user space.
+ * timeout is SO_RCVTIMEO). SIGTERM/SIGINT (read from a signalfd by the accepting thread): stop
+ * accepting, let every connection finish the frame it is echoing, then close it the lingering way
+ * (FIN, then discard input until the peer's FIN, at most 2 s), and exit 0 within 5 s. Exiting at
+ * once would close connections with unread input, which the kernel answers with RST, discarding
+ * the echoes still in the send buffer (RFC 1122 4.2.2.13).
  *
  * MUTANTS. Built with -DMUTANT_<NAME> (target/CMakeLists.txt builds each as build/bin/mutant_<name>)
  * this file becomes a deliberately broken server with one realistic bug, so that the suite can be
@@ -18,6 +22,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -29,8 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -42,6 +50,68 @@
 static framing_t g_framing = FRAMING_U32;
 static uint64_t g_max = FRAME_DEFAULT_MAX;
 static double g_idle = 0.0;
+
+/* The connections being served, for a graceful stop: their descriptors (to wake a thread blocked
+ * in recv with shutdown(SHUT_RD)) and the number of connection threads still running. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t done; /* signalled when a connection thread ends */
+    int *fds;
+    size_t nfds, cap;
+    size_t threads;
+} g_conns = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0};
+
+/* Register a connection before its thread starts. Returns 0, or -1 when out of memory. */
+static int conns_add(int fd)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g_conns.mu);
+    if (g_conns.nfds == g_conns.cap) {
+        size_t nc = g_conns.cap ? g_conns.cap * 2 : 64;
+        int *p = realloc(g_conns.fds, nc * sizeof *p);
+        if (p == NULL)
+            rc = -1;
+        else {
+            g_conns.fds = p;
+            g_conns.cap = nc;
+        }
+    }
+    if (rc == 0) {
+        g_conns.fds[g_conns.nfds++] = fd;
+        g_conns.threads++;
+    }
+    pthread_mutex_unlock(&g_conns.mu);
+    return rc;
+}
+
+/* The connection on fd no longer reads (it is about to close): forget its descriptor. */
+static void conns_forget(int fd)
+{
+    pthread_mutex_lock(&g_conns.mu);
+    for (size_t i = 0; i < g_conns.nfds; i++)
+        if (g_conns.fds[i] == fd) {
+            g_conns.fds[i] = g_conns.fds[--g_conns.nfds];
+            break;
+        }
+    pthread_mutex_unlock(&g_conns.mu);
+}
+
+/* A connection thread ends. */
+static void conns_thread_done(void)
+{
+    pthread_mutex_lock(&g_conns.mu);
+    g_conns.threads--;
+    pthread_cond_signal(&g_conns.done);
+    pthread_mutex_unlock(&g_conns.mu);
+}
+
+/* Set once SIGTERM/SIGINT arrived; connection threads check it between frames. */
+static atomic_bool g_stop;
+
+static bool stopping(void)
+{
+    return atomic_load_explicit(&g_stop, memory_order_relaxed);
+}
 
 /* A blocking buffered reader over one socket. */
 typedef struct {
@@ -151,8 +221,17 @@ static ssize_t read_line(reader *r, uint8_t **out, size_t *cap, uint32_t max)
     }
 }
 
-#ifdef MUTANT_UNBOUNDED
-/* The unbounded echo queue of MUTANT unbounded: a reader never waits for the writer. */
+#if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
+/*
+ * The echo queue of MUTANTs unbounded and eof_drops_queue: a writer thread writes queued echoes, so
+ * the reader does not wait for a peer that does not read.
+ *  - unbounded: every echo is queued, without bound.
+ *  - eof_drops_queue: the way event loops write (Node, Netty, asyncio): try the write at once and
+ *    queue only what the socket does not take; the reader waits while more than QUEUE_HWM bytes
+ *    are queued (bounded, so backpressure cases pass).
+ */
+#define QUEUE_HWM (4u << 20)
+
 typedef struct echo_item {
     struct echo_item *next;
     size_t len;
@@ -163,8 +242,11 @@ typedef struct {
     int fd;
     bool done;
     echo_item *head, *tail;
+    size_t bytes;        /* queued, including the item being written */
+    echo_item *writing;  /* popped by the writer, being written (it frees it) */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;    /* writer: items or done */
+    pthread_cond_t space; /* reader: bytes fell to QUEUE_HWM */
     pthread_t writer;
 } echo_queue;
 
@@ -185,11 +267,17 @@ static void *writer_main(void *arg)
         q->head = it->next;
         if (q->head == NULL)
             q->tail = NULL;
+        q->writing = it;
         pthread_mutex_unlock(&q->mu);
         iov.iov_base = it->data;
         iov.iov_len = it->len;
         write_all(q->fd, &iov, 1);
+        pthread_mutex_lock(&q->mu);
+        q->bytes = q->bytes >= it->len ? q->bytes - it->len : 0;
+        q->writing = NULL;
         free(it);
+        pthread_cond_signal(&q->space);
+        pthread_mutex_unlock(&q->mu);
     }
 }
 
@@ -199,30 +287,83 @@ static void queue_start(echo_queue *q, int fd)
     q->fd = fd;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    pthread_cond_init(&q->space, NULL);
     pthread_create(&q->writer, NULL, writer_main, q);
 }
 
-static int queue_echo(echo_queue *q, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
+/* Append bytes (caller holds q->mu). Returns 0 or -1. */
+static int queue_append(echo_queue *q, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
 {
     echo_item *it = malloc(sizeof *it + hl + pl);
     if (it == NULL)
         return -1;
     it->next = NULL;
     it->len = hl + pl;
-    memcpy(it->data, h, hl);
+    if (hl)
+        memcpy(it->data, h, hl);
     if (pl)
         memcpy(it->data + hl, p, pl);
-    pthread_mutex_lock(&q->mu);
     if (q->tail)
         q->tail->next = it;
     else
         q->head = it;
     q->tail = it;
+    q->bytes += it->len;
     pthread_cond_signal(&q->cv);
-    pthread_mutex_unlock(&q->mu);
     return 0;
 }
 
+static int queue_echo(echo_queue *q, const uint8_t *h, size_t hl, const uint8_t *p, size_t pl)
+{
+    int rc;
+    pthread_mutex_lock(&q->mu);
+#ifdef MUTANT_EOF_DROPS_QUEUE
+    while (q->bytes > QUEUE_HWM)
+        pthread_cond_wait(&q->space, &q->mu);
+    if (q->head == NULL && q->writing == NULL) {
+        /* nothing queued: write now, and queue only what the socket does not take */
+        struct iovec iov[2] = {{(void *)h, hl}, {(void *)p, pl}};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t n = sendmsg(q->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        size_t done = n > 0 ? (size_t)n : 0;
+        if (done == hl + pl) {
+            pthread_mutex_unlock(&q->mu);
+            return 0;
+        }
+        if (done < hl) {
+            h += done;
+            hl -= done;
+        } else {
+            p += done - hl;
+            pl -= done - hl;
+            hl = 0;
+        }
+    }
+#endif
+    rc = queue_append(q, h, hl, p, pl);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+#ifdef MUTANT_EOF_DROPS_QUEUE
+/* MUTANT eof_drops_queue (halfclose): "the peer has gone": on EOF, drop what is still queued and
+ * close at once. */
+static void queue_drop(echo_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->head != NULL) {
+        echo_item *it = q->head;
+        q->head = it->next;
+        free(it);
+    }
+    q->tail = NULL;
+    q->bytes = q->writing ? q->writing->len : 0;
+    pthread_mutex_unlock(&q->mu);
+    shutdown(q->fd, SHUT_RDWR); /* wakes a writer blocked in write: EPIPE */
+}
+#endif
+
+/* Wait until the writer has written everything queued (unless dropped), then stop it. */
 static void queue_finish(echo_queue *q)
 {
     pthread_mutex_lock(&q->mu);
@@ -257,7 +398,7 @@ static void *serve(void *arg)
         struct timeval tv = {(time_t)g_idle, (suseconds_t)((g_idle - (time_t)g_idle) * 1e6)};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
-#ifdef MUTANT_UNBOUNDED
+#if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
     echo_queue q;
     queue_start(&q, fd);
 #endif
@@ -270,6 +411,9 @@ static void *serve(void *arg)
         uint64_t len = 0;
         struct iovec iov[2];
         int rc;
+
+        if (stopping())
+            break; /* SIGTERM: the frame before this one is echoed; close now */
 
         if (g_framing == FRAMING_RAW) {
             ssize_t n = fill(r);
@@ -357,8 +501,9 @@ static void *serve(void *arg)
         iov[0].iov_len = hlen;
         iov[1].iov_base = payload;
         iov[1].iov_len = (size_t)len;
-#ifdef MUTANT_UNBOUNDED
-        /* MUTANT unbounded (backpressure): queues every echo for a writer thread, without bound */
+#if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
+        /* MUTANT unbounded (backpressure): queues every echo for a writer thread, without bound;
+         * MUTANT eof_drops_queue (halfclose): writes at once, queues the rest (bounded) */
         if (queue_echo(&q, hdr, hlen, payload, (size_t)len) < 0)
             break;
         continue;
@@ -366,17 +511,21 @@ static void *serve(void *arg)
 #if defined(MUTANT_SPLIT_WRITE)
         if (write_all(fd, iov, 1) < 0 || write_all(fd, iov + 1, 1) < 0)
             break;
-#elif defined(MUTANT_SIGPIPE)
-        write_all(fd, iov, 2); /* fire and forget: the next read will notice a dead peer */
 #else
         if (write_all(fd, iov, 2) < 0)
-            break;
+            break; /* EPIPE, ECONNRESET: the peer is gone (MUTANT sigpipe too: it checks) */
 #endif
     }
 out:
-#ifdef MUTANT_UNBOUNDED
+#ifdef MUTANT_EOF_DROPS_QUEUE
+    /* MUTANT eof_drops_queue (halfclose): EOF (or an error) means "the peer is gone": what is
+     * still queued is dropped and the connection closed at once */
+    queue_drop(&q);
+#endif
+#if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
     queue_finish(&q);
 #endif
+    conns_forget(fd);
 #if defined(MUTANT_RST_CLOSE)
     {
         /* MUTANT rst_close (halfclose): "close it hard", SO_LINGER {1,0}: RST instead of FIN */
@@ -399,14 +548,67 @@ out:
 #endif
     free(payload);
     free(r);
+    conns_thread_done();
     return NULL;
 }
 
+#if defined(MUTANT_SIGTERM_EXIT) || defined(MUTANT_ONE_CLIENT)
 static void on_term(int sig)
 {
     (void)sig;
     _exit(0);
 }
+#endif
+
+/* SIGTERM/SIGINT: stop accepting, wake every connection thread blocked in recv (shutdown(SHUT_RD)
+ * makes it read EOF), and wait (at most 5 s) until each has closed its connection. */
+static void graceful_stop(int lfd)
+{
+    struct timespec deadline;
+    close(lfd);
+    atomic_store(&g_stop, true);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&g_conns.mu);
+    for (size_t i = 0; i < g_conns.nfds; i++)
+        shutdown(g_conns.fds[i], SHUT_RD);
+    while (g_conns.threads > 0)
+        if (pthread_cond_timedwait(&g_conns.done, &g_conns.mu, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&g_conns.mu);
+}
+
+#ifdef MUTANT_NO_REUSEADDR
+/* MUTANT no_reuseaddr (lifecycle): a listener made the textbook way, without SO_REUSEADDR: it
+ * cannot bind while connections of an earlier run of the server sit in TIME_WAIT (socket(7)). */
+static int listen_plain(const char *spec, char *err)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE},
+                    *ai;
+    int fd, rc;
+    if (strncmp(spec, "unix:", 5) == 0 || colon == NULL || (size_t)(colon - spec) >= sizeof host)
+        return net_listen(spec, 4096, err);
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    rc = getaddrinfo(host[0] == '[' ? host + 1 : host, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, NET_ERR_LEN, "getaddrinfo: %s", gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        snprintf(err, NET_ERR_LEN, "%s: %s", fd < 0 ? "socket" : "bind/listen", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+#endif
 
 static void usage(FILE *out)
 {
@@ -426,7 +628,7 @@ int main(int argc, char **argv)
     const char *spec = "127.0.0.1:0";
     char err[NET_ERR_LEN], name[256];
     pthread_attr_t attr;
-    int ch, lfd;
+    int ch, lfd, sfd;
 
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -464,12 +666,31 @@ int main(int argc, char **argv)
     }
 #ifndef MUTANT_SIGPIPE
     signal(SIGPIPE, SIG_IGN);
-#endif /* else MUTANT sigpipe (reset): SIGPIPE not ignored and echo write errors not checked:
-        * the second write after the peer's RST raises SIGPIPE and kills the process */
+#endif /* else MUTANT sigpipe (reset): SIGPIPE is not ignored. Every write's result is checked
+        * and the connection dropped at the first error, but after the peer's FIN the first
+        * error is the EPIPE that raises SIGPIPE (the peer's RST arrived in CLOSE-WAIT) */
+#if defined(MUTANT_SIGTERM_EXIT) || defined(MUTANT_ONE_CLIENT)
+    /* MUTANT sigterm_exit (lifecycle): exits at once on SIGTERM, closing connections that have
+     * unread input: the kernel sends RST and the echoes not yet sent are lost */
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
+    sfd = -1;
+#else
+    {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread: they inherit it */
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    }
+#endif
     net_raise_nofile(err);
+#ifdef MUTANT_NO_REUSEADDR
+    lfd = listen_plain(spec, err);
+#else
     lfd = net_listen(spec, 4096, err);
+#endif
     if (lfd < 0 || net_local_name(lfd, name, sizeof name, err) < 0) {
         fprintf(stderr, "baseline_echod: cannot listen on %s: %s\n", spec, err);
         return 1;
@@ -480,10 +701,14 @@ int main(int argc, char **argv)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     for (;;) {
-        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+        struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
         pthread_t t;
         int fd;
-        poll(&pfd, 1, -1); /* the listener is non-blocking (net_listen) */
+        poll(pfd, sfd >= 0 ? 2 : 1, -1); /* the listener is non-blocking (net_listen) */
+        if (sfd >= 0 && (pfd[1].revents & POLLIN)) {
+            graceful_stop(lfd);
+            return 0;
+        }
         fd = net_accept(lfd, err);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
@@ -491,17 +716,20 @@ int main(int argc, char **argv)
             continue;
         }
         /* The connection thread does blocking I/O. */
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 || conns_add(fd) < 0) {
+            close(fd);
+            continue;
+        }
 #ifdef MUTANT_ONE_CLIENT
         /* MUTANT one_client (concurrency): serves one client at a time */
         (void)t;
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
-            serve((void *)(intptr_t)fd);
-        else
-            close(fd);
+        serve((void *)(intptr_t)fd);
 #else
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
-            pthread_create(&t, &attr, serve, (void *)(intptr_t)fd) != 0)
+        if (pthread_create(&t, &attr, serve, (void *)(intptr_t)fd) != 0) {
+            conns_forget(fd);
+            conns_thread_done();
             close(fd);
+        }
 #endif
     }
 }
