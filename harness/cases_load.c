@@ -420,8 +420,11 @@ static void check_p90(fs_ctx *c, int64_t *us, size_t n, const char *what)
                     "stall)", what, (long long)(limit / 1000));
         fs_actual(c, "p50 %.3f ms, p90 %.3f ms over %zu samples", (double)us[n / 2] / 1000,
                   (double)us[n * 9 / 10] / 1000, n);
-        fs_fail(c, "%s: p90 %.1f ms: a Nagle/delayed-ACK stall (header and payload written "
-                "separately without TCP_NODELAY?)", what, (double)us[n * 9 / 10] / 1000);
+        fs_fail(c, "%s: p90 %.1f ms: a Nagle/delayed-ACK stall. The usual cause: one small "
+                "write per frame with Nagle on (no TCP_NODELAY), so each write waits for the ACK "
+                "of the previous segment, which the peer delays (~40 ms); header and payload in "
+                "separate writes is one way to get it. Fix: TCP_NODELAY, or write a burst's "
+                "echoes in one call", what, (double)us[n * 9 / 10] / 1000);
     }
 }
 

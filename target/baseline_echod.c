@@ -8,11 +8,13 @@
  * is all the backpressure a peer that never reads receives (the kernel buffers bound it).
  *
  * Same command line as echod for --listen, --framing, --max-frame and --idle-timeout (the idle
- * timeout is SO_RCVTIMEO). SIGTERM/SIGINT (read from a signalfd by the accepting thread): stop
- * accepting, let every connection finish the frame it is echoing, then close it the lingering way
- * (FIN, then discard input until the peer's FIN, at most 2 s), and exit 0 within 5 s. Exiting at
- * once would close connections with unread input, which the kernel answers with RST, discarding
- * the echoes still in the send buffer (RFC 1122 4.2.2.13).
+ * timeout is the poll(2) timeout of a thread waiting for input). SIGTERM/SIGINT (read from a
+ * signalfd by the accepting thread): stop accepting, let every connection finish the frame it is
+ * echoing (a stop pipe wakes the threads waiting for input), then close it the lingering way (FIN,
+ * then discard input until the peer's FIN, at most 2 s), and exit 0 within 5 s. Exiting at once
+ * would close connections with unread input, which the kernel answers with RST, discarding the
+ * echoes still in the send buffer (RFC 1122 4.2.2.13). shutdown(SHUT_RD) cannot wake them: after
+ * it Linux reads EOF before the peer's FIN, and the lingering close would end too early.
  *
  * MUTANTS. Built with -DMUTANT_<NAME> (target/CMakeLists.txt builds each as build/bin/mutant_<name>)
  * this file becomes a deliberately broken server with one realistic bug, so that the suite can be
@@ -51,48 +53,18 @@ static framing_t g_framing = FRAMING_U32;
 static uint64_t g_max = FRAME_DEFAULT_MAX;
 static double g_idle = 0.0;
 
-/* The connections being served, for a graceful stop: their descriptors (to wake a thread blocked
- * in recv with shutdown(SHUT_RD)) and the number of connection threads still running. */
+/* The connection threads still running, for a graceful stop. */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t done; /* signalled when a connection thread ends */
-    int *fds;
-    size_t nfds, cap;
     size_t threads;
-} g_conns = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0};
+} g_conns = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 
-/* Register a connection before its thread starts. Returns 0, or -1 when out of memory. */
-static int conns_add(int fd)
-{
-    int rc = 0;
-    pthread_mutex_lock(&g_conns.mu);
-    if (g_conns.nfds == g_conns.cap) {
-        size_t nc = g_conns.cap ? g_conns.cap * 2 : 64;
-        int *p = realloc(g_conns.fds, nc * sizeof *p);
-        if (p == NULL)
-            rc = -1;
-        else {
-            g_conns.fds = p;
-            g_conns.cap = nc;
-        }
-    }
-    if (rc == 0) {
-        g_conns.fds[g_conns.nfds++] = fd;
-        g_conns.threads++;
-    }
-    pthread_mutex_unlock(&g_conns.mu);
-    return rc;
-}
-
-/* The connection on fd no longer reads (it is about to close): forget its descriptor. */
-static void conns_forget(int fd)
+/* A connection thread is about to start. */
+static void conns_add(void)
 {
     pthread_mutex_lock(&g_conns.mu);
-    for (size_t i = 0; i < g_conns.nfds; i++)
-        if (g_conns.fds[i] == fd) {
-            g_conns.fds[i] = g_conns.fds[--g_conns.nfds];
-            break;
-        }
+    g_conns.threads++;
     pthread_mutex_unlock(&g_conns.mu);
 }
 
@@ -105,6 +77,10 @@ static void conns_thread_done(void)
     pthread_mutex_unlock(&g_conns.mu);
 }
 
+/* Readable (and never drained) once SIGTERM/SIGINT arrived: wakes every connection thread that
+ * waits for input. */
+static int g_stop_pipe[2] = {-1, -1};
+
 /* Set once SIGTERM/SIGINT arrived; connection threads check it between frames. */
 static atomic_bool g_stop;
 
@@ -116,16 +92,32 @@ static bool stopping(void)
 /* A blocking buffered reader over one socket. */
 typedef struct {
     int fd;
+    int idle_ms; /* poll timeout while waiting for input: the idle timeout; -1 = none */
     uint8_t buf[RBUF_SIZE];
     size_t off, len;
 } reader;
 
-/* Refill when empty. Returns bytes available, 0 on EOF, -1 on error or idle timeout. */
+/* Refill when empty: wait for input (or the stop pipe, or the idle timeout), then recv. Returns
+ * bytes available, 0 on EOF or when stopping with nothing to read, -1 on error or idle timeout. */
 static ssize_t fill(reader *r)
 {
     ssize_t n;
     if (r->off < r->len)
         return (ssize_t)(r->len - r->off);
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = r->fd, .events = POLLIN},
+                               {.fd = g_stop_pipe[0], .events = POLLIN}};
+        int rc = poll(pf, 2, r->idle_ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            errno = EAGAIN; /* idle timeout */
+            return -1;
+        }
+        if (rc > 0 && !(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            return 0; /* stopping (SIGTERM), and nothing to read */
+        break;
+    }
     do
         n = recv(r->fd, r->buf, sizeof r->buf, 0);
     while (n < 0 && errno == EINTR);
@@ -390,14 +382,7 @@ static void *serve(void *arg)
 #else
     (void)one; /* MUTANT split_write (latency): no TCP_NODELAY, and two writes per echo below */
 #endif
-#ifdef MUTANT_NO_IDLE
-    if (0) { /* MUTANT no_idle (idle): --idle-timeout is accepted and ignored */
-#else
-    if (g_idle > 0) {
-#endif
-        struct timeval tv = {(time_t)g_idle, (suseconds_t)((g_idle - (time_t)g_idle) * 1e6)};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
+
 #if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
     echo_queue q;
     queue_start(&q, fd);
@@ -406,6 +391,11 @@ static void *serve(void *arg)
         goto out;
     r->fd = fd;
     r->off = r->len = 0;
+#ifdef MUTANT_NO_IDLE
+    r->idle_ms = -1; /* MUTANT no_idle (idle): --idle-timeout is accepted and ignored */
+#else
+    r->idle_ms = g_idle > 0 ? (int)(g_idle * 1000 + 0.5) : -1;
+#endif
     for (;;) {
         uint8_t hdr[4];
         uint64_t len = 0;
@@ -525,7 +515,6 @@ out:
 #if defined(MUTANT_UNBOUNDED) || defined(MUTANT_EOF_DROPS_QUEUE)
     queue_finish(&q);
 #endif
-    conns_forget(fd);
 #if defined(MUTANT_RST_CLOSE)
     {
         /* MUTANT rst_close (halfclose): "close it hard", SO_LINGER {1,0}: RST instead of FIN */
@@ -560,18 +549,18 @@ static void on_term(int sig)
 }
 #endif
 
-/* SIGTERM/SIGINT: stop accepting, wake every connection thread blocked in recv (shutdown(SHUT_RD)
- * makes it read EOF), and wait (at most 5 s) until each has closed its connection. */
+/* SIGTERM/SIGINT: stop accepting, wake every connection thread waiting for input (the stop pipe
+ * becomes readable), and wait (at most 5 s) until each has closed its connection. */
 static void graceful_stop(int lfd)
 {
     struct timespec deadline;
     close(lfd);
     atomic_store(&g_stop, true);
+    if (write(g_stop_pipe[1], "x", 1) != 1)
+        perror("baseline_echod: write to the stop pipe");
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 5;
     pthread_mutex_lock(&g_conns.mu);
-    for (size_t i = 0; i < g_conns.nfds; i++)
-        shutdown(g_conns.fds[i], SHUT_RD);
     while (g_conns.threads > 0)
         if (pthread_cond_timedwait(&g_conns.done, &g_conns.mu, &deadline) == ETIMEDOUT)
             break;
@@ -685,6 +674,10 @@ int main(int argc, char **argv)
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     }
 #endif
+    if (pipe2(g_stop_pipe, O_CLOEXEC) < 0) {
+        fprintf(stderr, "baseline_echod: pipe2: %s\n", strerror(errno));
+        return 1;
+    }
     net_raise_nofile(err);
 #ifdef MUTANT_NO_REUSEADDR
     lfd = listen_plain(spec, err);
@@ -716,17 +709,17 @@ int main(int argc, char **argv)
             continue;
         }
         /* The connection thread does blocking I/O. */
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 || conns_add(fd) < 0) {
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
             close(fd);
             continue;
         }
+        conns_add();
 #ifdef MUTANT_ONE_CLIENT
         /* MUTANT one_client (concurrency): serves one client at a time */
         (void)t;
         serve((void *)(intptr_t)fd);
 #else
         if (pthread_create(&t, &attr, serve, (void *)(intptr_t)fd) != 0) {
-            conns_forget(fd);
             conns_thread_done();
             close(fd);
         }
