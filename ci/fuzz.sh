@@ -9,7 +9,9 @@
 #            main instance and -S secondaries (the first with -c CMPLOG) on all cores for N s,
 #            output in out/afl/TARGET/ (sync it between machines: docs/fuzzing.md).
 # Every crash is minimized and stored as corpus/regressions/TARGET/<sha1>; ctest replays those
-# (fuzz.regress.TARGET) with any compiler. Commit them with the fix. Exit 1 when a crash was found.
+# (fuzz.regress.TARGET) with any compiler. Commit them with the fix. Exit 1 when a crash was found,
+# or when an engine did not start or executed nothing (its log is printed): a fuzzer that never
+# ran must not read as a clean run. Each run prints its executions and execs/s.
 # --merge folds the new corpus into corpus/TARGET/ (minimized, files named by content hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +46,12 @@ opts_for() { # target -> extra libFuzzer flags
 store_crash() { # target crash-file -> stores the minimized crash as a regression
   local t=$1 crash=$2 min sha dest
   min=$(mktemp)
+  # a minimization that fails keeps the crash as found (below): the crash is stored either way
   if [ "$engine" = libfuzzer ]; then
     build-fuzz/bin/"$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$crash" >/dev/null 2>&1 || true
   else
-    AFL_SKIP_CPUFREQ=1 afl-tmin -i "$crash" -o "$min" -- build-afl/bin/"$t" >/dev/null 2>&1 || true
+    env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS AFL_SKIP_CPUFREQ=1 \
+      afl-tmin -i "$crash" -o "$min" -- build-afl/bin/"$t" >/dev/null 2>&1 || true
   fi
   [ -s "$min" ] || cp "$crash" "$min"
   sha=$(sha1sum "$min" | cut -c1-40)
@@ -58,6 +62,13 @@ store_crash() { # target crash-file -> stores the minimized crash as a regressio
 }
 
 found=0
+broken=0
+# did_not_run TARGET LOG WHY: report an engine that did not start or executed nothing
+did_not_run() {
+  echo "ci/fuzz.sh: $engine did not run $1: $3; the end of $2:" >&2
+  tail -n 15 "$2" >&2 || echo "(no log)" >&2
+  broken=1
+}
 if [ "$engine" = libfuzzer ]; then
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DFRAMESPEC_FUZZ=ON >/dev/null
   cmake --build build-fuzz -j"$(nproc)" --target $targets >/dev/null
@@ -65,16 +76,30 @@ if [ "$engine" = libfuzzer ]; then
     out=out/fuzz/$t
     mkdir -p "$out/corpus" "$out/artifacts"
     echo "== libFuzzer: $t for ${seconds}s on $jobs job(s)"
+    rm -f "$out"/fuzz-*.log "$out"/run.log
+    rc=0
     # shellcheck disable=SC2046
     (cd "$out" && ../../../build-fuzz/bin/"$t" $(cd ../../.. && opts_for "$t") \
         -dict=../../../fuzz/"$t".dict -max_total_time="$seconds" -print_final_stats=1 \
         -jobs="$jobs" -workers="$jobs" -artifact_prefix=artifacts/ \
-        corpus ../../../corpus/"$t" >run.log 2>&1) || true
-    cat "$out"/fuzz-*.log "$out"/run.log 2>/dev/null | grep -E "stat::average_exec_per_sec|DONE|ERROR:|fuzz check" | awk '!seen[$0]++' | tail -n 8 || true
+        corpus ../../../corpus/"$t" >run.log 2>&1) || rc=$?
+    crashes=0
     for c in "$out"/artifacts/crash-* "$out"/artifacts/leak-* "$out"/artifacts/timeout-* "$out"/artifacts/oom-*; do
       [ -e "$c" ] || continue
-      store_crash "$t" "$c"; rm -f "$c"; found=1
+      store_crash "$t" "$c"; rm -f "$c"; found=1; crashes=$((crashes + 1))
     done
+    # the executions of every job (-print_final_stats=1): the job logs (fuzz-N.log) when there
+    # are jobs, else run.log (run.log repeats the job logs: reading both would count twice)
+    logs=("$out"/fuzz-*.log)
+    [ -e "${logs[0]}" ] || logs=("$out/run.log")
+    execs=$(awk '/stat::number_of_executed_units:/ {n += $2} END {print n + 0}' "${logs[@]}")
+    rate=$(awk '/stat::average_exec_per_sec:/ {r += $2} END {print r + 0}' "${logs[@]}")
+    echo "libFuzzer $t: $execs executions, $rate exec/s, $crashes crash(es), exit status $rc"
+    if [ "$execs" -eq 0 ]; then
+      did_not_run "$t" "$out/run.log" "no executions counted"
+    elif [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
+      did_not_run "$t" "$out/run.log" "exit status $rc without a crash artifact"
+    fi
     if [ "$merge" = 1 ]; then
       tmp=$(mktemp -d)
       build-fuzz/bin/"$t" -merge=1 "$tmp" corpus/"$t" "$out"/corpus >/dev/null 2>&1
@@ -92,11 +117,15 @@ else
      -DFRAMESPEC_FUZZ=ON -DFRAMESPEC_FUZZ_ENGINE=afl >/dev/null
   AFL_LLVM_CMPLOG=1 cmake --build build-afl-cmplog -j"$(nproc)" --target $targets >/dev/null 2>&1
   export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+  # afl-fuzz refuses custom sanitizer options without abort_on_error=1 and symbolize=0 (ci/test.sh
+  # exports its own for ctest): let AFL++ set the ones it needs
+  unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS MSAN_OPTIONS
   for t in $targets; do
     out=out/afl/$t
+    rm -rf "$out"
     mkdir -p "$out"
     echo "== AFL++: $t for ${seconds}s: -M main + $((jobs - 1)) -S (first with CMPLOG)"
-    pids=()
+    pids=() names=(main)
     afl-fuzz -M main -i corpus/"$t" -o "$out" -x fuzz/"$t".dict -V "$seconds" \
       -- build-afl/bin/"$t" >"$out/main.log" 2>&1 & pids+=($!)
     for i in $(seq 1 $((jobs - 1))); do
@@ -104,10 +133,21 @@ else
       [ "$i" = 1 ] && extra=(-c build-afl-cmplog/bin/"$t")
       afl-fuzz -S "s$i" "${extra[@]}" -i corpus/"$t" -o "$out" -x fuzz/"$t".dict -V "$seconds" \
         -- build-afl/bin/"$t" >"$out/s$i.log" 2>&1 & pids+=($!)
+      names+=("s$i")
     done
-    for p in "${pids[@]}"; do wait "$p" || true; done
-    for st in "$out"/*/fuzzer_stats; do
-      echo "$(basename "$(dirname "$st")"): $(grep -E '^(execs_done|execs_per_sec|bitmap_cvg|saved_crashes)' "$st" | tr -s ' ' | tr '\n' ' ')"
+    for k in "${!pids[@]}"; do
+      rc=0
+      wait "${pids[$k]}" || rc=$?
+      name=${names[$k]} st="$out/${names[$k]}/fuzzer_stats"
+      if [ "$rc" -ne 0 ]; then
+        did_not_run "$t" "$out/$name.log" "afl-fuzz $name exited with status $rc"
+      elif [ ! -f "$st" ]; then
+        did_not_run "$t" "$out/$name.log" "afl-fuzz $name wrote no fuzzer_stats"
+      else
+        execs=$(awk -F: '/^execs_done/ {gsub(/ /, "", $2); print $2}' "$st")
+        echo "AFL++ $t $name: $(grep -E '^(execs_done|execs_per_sec|bitmap_cvg|saved_crashes)' "$st" | tr -s ' ' | tr '\n' ' ')"
+        [ "${execs:-0}" -gt 0 ] || did_not_run "$t" "$out/$name.log" "execs_done is ${execs:-missing}"
+      fi
     done
     for c in "$out"/*/crashes/id:*; do
       [ -e "$c" ] || continue
@@ -115,4 +155,4 @@ else
     done
   done
 fi
-exit "$found"
+exit $((found | broken))
