@@ -3,7 +3,7 @@
 #   ci/fuzz-coverage.sh TARGET [CORPUS_DIR...]   (default: corpus/TARGET and out/fuzz/TARGET/corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-t=${1:?usage: ci/fuzz-coverage.sh TARGET [CORPUS_DIR...]}; shift || true
+t=${1:?usage: ci/fuzz-coverage.sh TARGET [CORPUS_DIR...]}; shift
 dirs=("$@"); [ ${#dirs[@]} -gt 0 ] || dirs=(corpus/"$t" out/fuzz/"$t"/corpus)
 cmake -S . -B build-cov -DCMAKE_C_COMPILER=clang -DFRAMESPEC_COVERAGE=ON >/dev/null
 cmake --build build-cov -j"$(nproc)" --target "${t}_replay" >/dev/null
