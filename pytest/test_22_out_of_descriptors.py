@@ -98,6 +98,7 @@ def assert_recovers(srv, base_fds):
 
 
 def test_more_connections_than_descriptors_then_all_close(bin_dir):
+    t_start = time.monotonic()
     srv = start_limited_echod(bin_dir)
     try:
         base_fds = fr.open_fds(srv.pid)
@@ -119,9 +120,10 @@ def test_more_connections_than_descriptors_then_all_close(bin_dir):
         if srv.alive():
             srv.stop_kill()
     # the refusal is logged at most once a second (with a count), not once per accept attempt
+    seconds = time.monotonic() - t_start
     lines = [l for l in srv.stderr.splitlines() if "Too many open files" in l]
-    assert 1 <= len(lines) <= 6, "%d log lines about descriptors:\n%s" % (
-        len(lines), "\n".join(lines[:20]))
+    assert 1 <= len(lines) <= int(seconds) + 1, "%d log lines about descriptors in %.1f s:\n%s" % (
+        len(lines), seconds, "\n".join(lines[:20]))
 
 
 def test_thousands_above_the_limit_cpu_stays_low(bin_dir):
