@@ -177,7 +177,6 @@ void case_halfclose_queued_echoes(fs_ctx *c)
     size_t flen, fsz, sent, whole, len = 0;
     uint8_t *frames = fs_fill_frames(c, &flen, &fsz), *data = NULL;
     int fd, kind;
-    char cn[16];
     if (frames == NULL)
         return;
     fd = fs_connect(c);
@@ -189,28 +188,14 @@ void case_halfclose_queued_echoes(fs_ctx *c)
            whole);
     fs_shutdown(c, fd, SHUT_WR);
     fs_sleep(c, 500);
-    if (c->cfg->framing == WIRE_RAW) {
-        fs_repro(c, "%s expect raw size:%zu within %lld", fs_conn_name(c, fd, cn, sizeof cn),
-                 whole, (long long)fs_ms(c, 30000));
-    } else {
-        size_t hl = wire_header_size(c->cfg->framing);
-        fs_repro_frames(c, fd, "expect", frames + hl,
-                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
-                        (long)fs_ms(c, 30000));
-    }
-    fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
-             (long long)fs_ms(c, 5000));
     fs_repro(c, "# framespec run reads these echoes slowly (32 MB/s); a script reads at once");
+    fs_repro_fill_echoes(c, fd, frames, flen, whole, 30000);
     kind = read_slowly_to_close(c, fd, 32000, 60000, whole + (1u << 20), &data, &len);
     fs_close_kind(c, kind);
-    for (size_t off = 0; off < len && off < whole; off += flen) {
-        size_t n = (len < whole ? len : whole) - off;
-        if (n > flen)
-            n = flen;
-        if (memcmp(data + off, frames, n) != 0) {
-            fs_fail(c, "echoes after SHUT_WR differ within bytes %zu..%zu", off, off + n);
-            break;
-        }
+    {
+        size_t off = fs_fill_mismatch(data, len < whole ? len : whole, frames, flen);
+        if (off != SIZE_MAX)
+            fs_fail(c, "echoes after SHUT_WR differ within bytes %zu..%zu", off, off + flen);
     }
     if (!fs_done(c) && len != whole) {
         fs_expected(c, "all %zu echoed bytes of the complete frames sent before SHUT_WR, then FIN",

@@ -130,15 +130,7 @@ void case_backpressure_bounded(fs_ctx *c)
     fs_log(c, "accepted %zu bytes (bound %zu): the server stopped reading", sent, bound);
     whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
     fs_shutdown(c, fd, SHUT_WR);
-    if (c->cfg->framing != WIRE_RAW) {
-        char cn[16];
-        size_t hl = wire_header_size(c->cfg->framing);
-        fs_repro_frames(c, fd, "expect", frames + hl,
-                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
-                        (long)fs_ms(c, 10000));
-        fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
-                 (long long)fs_ms(c, 5000));
-    }
+    fs_repro_fill_echoes(c, fd, frames, flen, whole, 10000);
     fs_repro(c, "# framespec run also checks the bytes accepted before the server stopped "
                 "reading (bound %zu); a script cannot measure that", bound);
     kind = fs_read_to_close(c, fd, 10000, whole + (1u << 20), &data, &len);
@@ -148,13 +140,9 @@ void case_backpressure_bounded(fs_ctx *c)
         fs_actual(c, "%zu bytes, then %s", len, sock_close_name(kind));
         fs_fail(c, "after the peer started reading, %zu of %zu echoed bytes arrived", len, whole);
     } else {
-        for (size_t off = 0; off < len; off += flen) {
-            size_t n = len - off < flen ? len - off : flen;
-            if (memcmp(data + off, frames, n) != 0) {
-                fs_fail(c, "echoes after backpressure differ within bytes %zu..%zu", off, off + n);
-                break;
-            }
-        }
+        size_t off = fs_fill_mismatch(data, len, frames, flen);
+        if (off != SIZE_MAX)
+            fs_fail(c, "echoes after backpressure differ within bytes %zu..%zu", off, off + flen);
         if (!fs_done(c) && kind != SOCK_EOF)
             fs_fail(c, "after the echoes, the server closed with %s instead of FIN",
                     sock_close_name(kind));

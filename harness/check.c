@@ -572,6 +572,31 @@ uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size)
     return fs_frames(c, 16, sizes, 1, flen);
 }
 
+void fs_repro_fill_echoes(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t whole,
+                          double within_ms)
+{
+    size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
+    char cn[16];
+    fs_conn_name(c, fd, cn, sizeof cn);
+    if (c->cfg->framing == WIRE_RAW)
+        fs_repro(c, "%s expect raw size:%zu within %lld", cn, whole, (long long)fs_ms(c, within_ms));
+    else
+        fs_repro_frames(c, fd, "expect", frames + hl,
+                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
+                        (long)fs_ms(c, within_ms));
+    fs_repro(c, "%s expect eof within %lld", cn, (long long)fs_ms(c, 5000));
+}
+
+size_t fs_fill_mismatch(const uint8_t *data, size_t len, const uint8_t *frames, size_t flen)
+{
+    for (size_t off = 0; off < len; off += flen) {
+        size_t n = len - off < flen ? len - off : flen;
+        if (memcmp(data + off, frames, n) != 0)
+            return off;
+    }
+    return SIZE_MAX;
+}
+
 void fs_cork(fs_ctx *c, int fd)
 {
     int one = 1;

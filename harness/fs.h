@@ -214,6 +214,13 @@ uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size);
  */
 size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t flen,
                              double quiet_ms, size_t limit);
+/* Record the echoes of the first `whole` bytes of a fill (complete frames of fs_fill_frames())
+ * as expect steps (within `within_ms`, scaled), then the FIN (within 5 s). */
+void fs_repro_fill_echoes(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t whole,
+                          double within_ms);
+/* Where `len` bytes read back differ from the fill stream (frames repeated): the offset of the
+ * first 16-frame period that differs, or SIZE_MAX when they match. */
+size_t fs_fill_mismatch(const uint8_t *data, size_t len, const uint8_t *frames, size_t flen);
 /* TCP_CORK on fd (a no-op on a unix socket): what is sent next waits for the close, so the data
  * and the FIN leave in one segment (tcp(7)). Recorded as `cork`. */
 void fs_cork(fs_ctx *c, int fd);

@@ -9,6 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+void report_diag_free(report_diag *d)
+{
+    free(d->message);
+    free(d->expected);
+    free(d->actual);
+    free(d->close_kind);
+    free(d->wirelog);
+    free(d->repro);
+    free(d->repro_cmd);
+    memset(d, 0, sizeof *d);
+}
+
 void report_settle(report_case *rc, bool strict)
 {
     if (rc->runs == 0)
@@ -73,7 +85,7 @@ static void failed_runs_text(const report_case *rc, char *out, size_t n)
 /* The one-line message of a case: for a flaky case, how often it failed comes first. */
 static void headline(const report_case *rc, char *out, size_t n)
 {
-    const char *m = rc->message ? rc->message : "";
+    const char *m = rc->d.message ? rc->d.message : "";
     if (rc->verdict == REPORT_FLAKY) {
         char runs[160];
         failed_runs_text(rc, runs, sizeof runs);
@@ -123,7 +135,7 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
         return;
     }
     if (rc->verdict == REPORT_SKIP) {
-        fprintf(out, "ok %zu - %s # SKIP %s\n", num, id, rc->message ? rc->message : "");
+        fprintf(out, "ok %zu - %s # SKIP %s\n", num, id, rc->d.message ? rc->d.message : "");
         fflush(out);
         return;
     }
@@ -147,15 +159,15 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
         fprintf(out, "  runs: %u\n  failures: %u\n  failed_runs: [%s]\n", rc->runs, rc->failures,
                 runs);
     }
-    yaml_field(out, "expected", rc->expected);
-    yaml_field(out, "actual", rc->actual);
-    if (rc->close_kind && *rc->close_kind)
-        fprintf(out, "  close: %s\n", rc->close_kind);
+    yaml_field(out, "expected", rc->d.expected);
+    yaml_field(out, "actual", rc->d.actual);
+    if (rc->d.close_kind && *rc->d.close_kind)
+        fprintf(out, "  close: %s\n", rc->d.close_kind);
     fprintf(out, "  seed: %llu\n  duration_ms: %ld\n", (unsigned long long)r->cfg->seed,
             rc->duration_ms);
-    yaml_field(out, "repro_command", rc->repro_cmd);
-    if (rc->repro) {
-        const char *p = rc->repro;
+    yaml_field(out, "repro_command", rc->d.repro_cmd);
+    if (rc->d.repro) {
+        const char *p = rc->d.repro;
         fputs("  repro: |\n", out);
         while (*p) {
             const char *nl = strchr(p, '\n');
@@ -242,15 +254,15 @@ static char *diagnostics(const report *r, const report_case *rc, const char *lin
         failed_runs_text(rc, runs, sizeof runs);
         fprintf(f, "runs: %u, failed: %u (%s)\n", rc->runs, rc->failures, runs);
     }
-    if (rc->expected && *rc->expected)
-        fprintf(f, "expected: %s\n", rc->expected);
-    if (rc->actual && *rc->actual)
-        fprintf(f, "actual: %s\n", rc->actual);
-    if (rc->close_kind && *rc->close_kind)
-        fprintf(f, "close: %s\n", rc->close_kind);
+    if (rc->d.expected && *rc->d.expected)
+        fprintf(f, "expected: %s\n", rc->d.expected);
+    if (rc->d.actual && *rc->d.actual)
+        fprintf(f, "actual: %s\n", rc->d.actual);
+    if (rc->d.close_kind && *rc->d.close_kind)
+        fprintf(f, "close: %s\n", rc->d.close_kind);
     fprintf(f, "seed: %llu\n", (unsigned long long)r->cfg->seed);
-    if (rc->repro_cmd)
-        fprintf(f, "repro: %s\n", rc->repro_cmd);
+    if (rc->d.repro_cmd)
+        fprintf(f, "repro: %s\n", rc->d.repro_cmd);
     fclose(f);
     return buf;
 }
@@ -315,7 +327,7 @@ int report_junit(const report *r, const char *path)
         xmlTextWriterWriteFormatAttribute(w, X("time"), "%.3f", (double)rc->duration_ms / 1000);
         if (rc->verdict == REPORT_SKIP) {
             xmlTextWriterStartElement(w, X("skipped"));
-            xml_attr(w, "message", rc->message);
+            xml_attr(w, "message", rc->d.message);
             xmlTextWriterEndElement(w);
         } else if (rc->verdict != REPORT_PASS) {
             headline(rc, line, sizeof line);
@@ -330,18 +342,18 @@ int report_junit(const report *r, const char *path)
                 xml_attr(w, "type", rc->verdict == REPORT_FLAKY ? "flaky" : "nonconformance");
                 xml_text(w, diag);
                 xmlTextWriterEndElement(w);
-                if (rc->wirelog && *rc->wirelog) {
+                if (rc->d.wirelog && *rc->d.wirelog) {
                     xmlTextWriterStartElement(w, X("system-out"));
-                    xml_text(w, rc->wirelog);
+                    xml_text(w, rc->d.wirelog);
                     xmlTextWriterEndElement(w);
                 }
             } else {
                 /* a warning: visible in the test's output, not a <failure> */
                 xmlTextWriterStartElement(w, X("system-out"));
                 xml_text(w, diag);
-                if (rc->wirelog && *rc->wirelog) {
+                if (rc->d.wirelog && *rc->d.wirelog) {
                     xml_text(w, "wire log:\n");
-                    xml_text(w, rc->wirelog);
+                    xml_text(w, rc->d.wirelog);
                 }
                 xmlTextWriterEndElement(w);
             }
@@ -405,12 +417,12 @@ static json_t *case_json(const report *r, const report_case *rc)
     json_object_set_new(o, "failed_runs", failed);
     json_object_set_new(o, "duration_ms", json_integer(rc->duration_ms));
     json_object_set_new(o, "detail", str_or_null(rc->verdict == REPORT_PASS ? NULL : line));
-    json_object_set_new(o, "expected", str_or_null(rc->expected));
-    json_object_set_new(o, "actual", str_or_null(rc->actual));
-    json_object_set_new(o, "close", str_or_null(rc->close_kind));
-    json_object_set_new(o, "repro", str_or_null(rc->repro));
-    json_object_set_new(o, "repro_command", str_or_null(rc->repro_cmd));
-    json_object_set_new(o, "wire_log", str_or_null(diag ? rc->wirelog : NULL));
+    json_object_set_new(o, "expected", str_or_null(rc->d.expected));
+    json_object_set_new(o, "actual", str_or_null(rc->d.actual));
+    json_object_set_new(o, "close", str_or_null(rc->d.close_kind));
+    json_object_set_new(o, "repro", str_or_null(rc->d.repro));
+    json_object_set_new(o, "repro_command", str_or_null(rc->d.repro_cmd));
+    json_object_set_new(o, "wire_log", str_or_null(diag ? rc->d.wirelog : NULL));
     return o;
 }
 

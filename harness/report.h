@@ -22,7 +22,18 @@
 
 typedef enum { REPORT_PASS, REPORT_FAIL, REPORT_WARN, REPORT_FLAKY, REPORT_SKIP } report_verdict;
 
-/* One case's outcome over its runs. Strings are malloc'ed and owned by the record. */
+/* The diagnostics of one run of a case: malloc'ed strings (or NULL), owned by the holder. */
+typedef struct {
+    char *message; /* one line: why it failed, or why it was skipped */
+    char *expected, *actual, *close_kind, *wirelog;
+    char *repro;     /* a reproducer (scenario script) or NULL */
+    char *repro_cmd; /* the one-line command that runs it */
+} report_diag;
+
+/* Free the strings of d and clear it. */
+void report_diag_free(report_diag *d);
+
+/* One case's outcome over its runs. */
 typedef struct {
     const fs_case *c;
     fs_level level;
@@ -31,10 +42,7 @@ typedef struct {
     unsigned failures;      /* of those, runs that failed */
     unsigned failed_run[32]; /* 1-based numbers of the (first 32) failing runs */
     long duration_ms;       /* all runs */
-    char *message;          /* the first failing run's message, or the skip reason */
-    char *expected, *actual, *close_kind, *wirelog;
-    char *repro;            /* a reproducer (scenario script) or NULL */
-    char *repro_cmd;        /* the one-line command that runs it */
+    report_diag d;          /* the first failing run's diagnostics (a skip: its reason) */
 } report_case;
 
 typedef struct {

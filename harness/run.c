@@ -50,11 +50,11 @@ typedef struct {
     bool down_on_purpose; /* a case stopped the server (SIGTERM/stop) and has not started it */
 } run_state;
 
-/* One run of one case. Strings are malloc'ed (or NULL). */
+/* One run of one case. */
 typedef struct {
     int status; /* FS_PASS / FS_FAIL / FS_SKIP */
     long duration_ms;
-    char *message, *expected, *actual, *close_kind, *wirelog, *repro, *repro_cmd;
+    report_diag d;
 } run_outcome;
 
 static const char *group_of(const char *id, char *buf, size_t n)
@@ -204,18 +204,6 @@ static char *dup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
-static void outcome_free(run_outcome *o)
-{
-    free(o->message);
-    free(o->expected);
-    free(o->actual);
-    free(o->close_kind);
-    free(o->wirelog);
-    free(o->repro);
-    free(o->repro_cmd);
-    memset(o, 0, sizeof *o);
-}
-
 /* Run case fc once in its own process (deadline: its timeout x scale), serving its server
  * requests meanwhile; *o gets the outcome. */
 static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_outcome *o)
@@ -230,12 +218,12 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     memset(o, 0, sizeof *o);
     if (na != NULL) {
         o->status = FS_SKIP;
-        o->message = strdup(na);
+        o->d.message = strdup(na);
         return;
     }
     if (rs->exec && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
         o->status = FS_FAIL;
-        o->message = strdup("socketpair for the case's server requests failed");
+        o->d.message = strdup("socketpair for the case's server requests failed");
         return;
     }
     fflush(stdout);
@@ -243,7 +231,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     child = fork();
     if (child < 0) {
         o->status = FS_FAIL;
-        o->message = strdup("fork failed");
+        o->d.message = strdup("fork failed");
         if (ctl[0] >= 0) {
             close(ctl[0]);
             close(ctl[1]);
@@ -293,30 +281,30 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
                  fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
                  shared->message);
         o->status = FS_FAIL;
-        o->message = strdup(msg);
+        o->d.message = strdup(msg);
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         char how[96], msg[256];
         server_describe_status(st, how, sizeof how);
         snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
         o->status = FS_FAIL;
-        o->message = strdup(msg);
+        o->d.message = strdup(msg);
     } else {
-        o->message = dup_or_null(shared->message);
+        o->d.message = dup_or_null(shared->message);
     }
-    o->expected = dup_or_null(shared->expected);
-    o->actual = dup_or_null(shared->actual);
-    o->close_kind = dup_or_null(shared->close_kind);
-    o->wirelog = dup_or_null(shared->wirelog);
+    o->d.expected = dup_or_null(shared->expected);
+    o->d.actual = dup_or_null(shared->actual);
+    o->d.close_kind = dup_or_null(shared->close_kind);
+    o->d.wirelog = dup_or_null(shared->wirelog);
     {
         char how[96];
         if (server_check(rs, fc->id, how, sizeof how)) {
-            size_t ml = strlen(how) + (o->message ? strlen(o->message) : 0) + 64;
+            size_t ml = strlen(how) + (o->d.message ? strlen(o->d.message) : 0) + 64;
             char *msg = malloc(ml);
             if (msg != NULL) {
                 snprintf(msg, ml, "the server %s during this case%s%s", how,
-                         o->message ? "; " : "", o->message ? o->message : "");
-                free(o->message);
-                o->message = msg;
+                         o->d.message ? "; " : "", o->d.message ? o->d.message : "");
+                free(o->d.message);
+                o->d.message = msg;
             }
             o->status = FS_FAIL;
         }
@@ -331,32 +319,22 @@ static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
 {
     rc->duration_ms += o->duration_ms;
     if (o->status == FS_SKIP) {
-        if (rc->message == NULL) {
-            rc->message = o->message;
-            o->message = NULL;
+        if (rc->d.message == NULL) {
+            rc->d.message = o->d.message;
+            o->d.message = NULL;
         }
-        outcome_free(o);
-        return;
+    } else if (o->status == FS_FAIL) {
+        if (rc->failures < sizeof rc->failed_run / sizeof rc->failed_run[0])
+            rc->failed_run[rc->failures] = run;
+        if (rc->failures++ == 0) {
+            report_diag_free(&rc->d); /* a skip reason of an earlier run */
+            rc->d = o->d;
+            memset(&o->d, 0, sizeof o->d);
+        }
     }
-    rc->runs++;
-    if (o->status != FS_FAIL) {
-        outcome_free(o);
-        return;
-    }
-    if (rc->failures < sizeof rc->failed_run / sizeof rc->failed_run[0])
-        rc->failed_run[rc->failures] = run;
-    if (rc->failures++ == 0) {
-        free(rc->message); /* a skip reason of an earlier run */
-        rc->message = o->message;
-        rc->expected = o->expected;
-        rc->actual = o->actual;
-        rc->close_kind = o->close_kind;
-        rc->wirelog = o->wirelog;
-        rc->repro = o->repro;
-        rc->repro_cmd = o->repro_cmd;
-        memset(o, 0, sizeof *o);
-    }
-    outcome_free(o);
+    if (o->status != FS_SKIP)
+        rc->runs++;
+    report_diag_free(&o->d);
 }
 
 /* The failing case's scenario: a header naming it, the framing, the recorded steps. */
@@ -379,7 +357,7 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, r
         memcpy(script + n, res->repro, res->repro_len);
         script[(size_t)n + res->repro_len] = '\0';
     }
-    rc->repro = script;
+    rc->d.repro = script;
     if (rs->repro_dir) {
         FILE *f;
         snprintf(path, sizeof path, "%s/%s.scenario", rs->repro_dir, fc->id);
@@ -394,7 +372,7 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, r
     snprintf(cmd, sizeof cmd, "framespec replay %s %s%s%s", path[0] ? path : "REPRO.scenario",
              rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
              rs->exec ? "'" : "");
-    rc->repro_cmd = strdup(cmd);
+    rc->d.repro_cmd = strdup(cmd);
 }
 
 /* ---- the command ---- */
@@ -703,16 +681,8 @@ int run_main(int argc, char **argv)
         fprintf(stderr, "framespec run: cannot write --json %s: %s\n", rs->json, strerror(errno));
     if (rs->exec && rs->cfg.server_deaths == 0)
         unlink(rs->srv.log_path);
-    for (size_t i = 0; i < r.n; i++) {
-        report_case *c = &r.cases[i];
-        free(c->message);
-        free(c->expected);
-        free(c->actual);
-        free(c->close_kind);
-        free(c->wirelog);
-        free(c->repro);
-        free(c->repro_cmd);
-    }
+    for (size_t i = 0; i < r.n; i++)
+        report_diag_free(&r.cases[i].d);
     free(r.cases);
     munmap(shared, sizeof *shared);
     free(rs);
