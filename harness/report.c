@@ -263,6 +263,8 @@ static char *diagnostics(const report *r, const report_case *rc, const char *lin
     fprintf(f, "seed: %llu\n", (unsigned long long)r->cfg->seed);
     if (rc->d.repro_cmd)
         fprintf(f, "repro: %s\n", rc->d.repro_cmd);
+    if (rc->d.repro)
+        fprintf(f, "reproducer%s:\n%s", r->repeat > 1 ? " (first failing run)" : "", rc->d.repro);
     fclose(f);
     return buf;
 }

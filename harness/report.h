@@ -79,8 +79,10 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
 /* Print the summary line: "N passed, N failed, N warnings, N flaky, N skipped". */
 void report_tap_summary(FILE *out, const report *r);
 
-/* Write JUnit XML to `path` (testsuite "framespec", classname = framespec.GROUP). Returns 0, or
- * -1 with errno set when the file cannot be written. */
+/* Write JUnit XML to `path` (testsuite "framespec", classname = framespec.GROUP): a case that
+ * fails the gate gets a <failure> (type "nonconformance" or "flaky") whose text holds the
+ * diagnostics and the reproducer; a warning only a <system-out>. Returns 0, or -1 with errno set
+ * when the file cannot be written. */
 int report_junit(const report *r, const char *path);
 
 /* Write the JSON report to `path`: {"summary": {...}, "cases": [...]} (docs/cases.md describes

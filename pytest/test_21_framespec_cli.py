@@ -183,6 +183,8 @@ def test_repeat_reports_a_flaky_must_case_and_fails(bin_dir, tmp_path):
     failure = ET.parse(xml).getroot().find("testsuite/testcase/failure")
     assert failure is not None and failure.get("type") == "flaky"
     assert "failed 2 of 4 runs" in failure.get("message")
+    assert "reproducer (first failing run):\n# framespec reproducer for framing.single" in \
+        failure.text
 
 
 def test_repeat_runs_each_case_n_times_against_one_server(bin_dir, tmp_path):
