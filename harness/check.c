@@ -250,8 +250,8 @@ int fs_send(fs_ctx *c, int fd, const void *buf, size_t len)
     if (rc < 0) {
         int kind = rc == -ETIMEDOUT ? SOCK_TIMEOUT : fs_observe(c, fd, -1, -rc);
         fs_log(c, "fd %d send %zu bytes: %s", fd, len, sock_errno_name(-rc));
-        fs_fail(c, "send of %zu bytes failed: %s (the server closed with %s)", len,
-                sock_errno_name(-rc), sock_close_name(kind));
+        fs_fail(c, "send of %zu bytes failed: %s%s", len, sock_errno_name(-rc),
+                kind == SOCK_RESET ? " (the server reset the connection: RST)" : "");
         return -1;
     }
     log_bytes(c, fd, "sent", buf, len);
@@ -535,7 +535,7 @@ static void repro_fill(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, si
 }
 
 size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t flen,
-                                 double quiet_ms, size_t limit)
+                             double quiet_ms, size_t limit)
 {
     size_t sent = 0;
     int64_t last = sock_now_ms(), hard = fs_deadline(c, 30000);
