@@ -167,7 +167,9 @@ static size_t stream_mismatch(const uint8_t *w, size_t wlen, size_t at, const ui
  * frames it had read, shut down its side, and drained the rest. A server that exits at once
  * closes with unread input, so its kernel sends RST and discards the echoes still in its send
  * buffer (RFC 1122 4.2.2.13). The server must then exit within 5 s; it is started again (on a new
- * port) for the remaining cases.
+ * port) for the remaining cases. Blind spot: a server that drops the echoes queued in user space
+ * at SIGTERM but still closes with FIN at a frame boundary looks the same as one that flushed
+ * (the peer cannot tell which frames the server had read).
  */
 void case_lifecycle_sigterm_flush(fs_ctx *c)
 {
