@@ -46,18 +46,23 @@ opts_for() { # target -> extra libFuzzer flags
 store_crash() { # target crash-file -> stores the minimized crash as a regression
   local t=$1 crash=$2 min sha dest
   min=$(mktemp)
-  # a minimization that fails keeps the crash as found (below): the crash is stored either way
+  # a minimization that fails is reported and the crash is stored as found: it is never lost
+  local minimized=0
   if [ "$engine" = libfuzzer ]; then
-    build-fuzz/bin/"$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$crash" >/dev/null 2>&1 || true
+    build-fuzz/bin/"$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$crash" \
+      >/dev/null 2>&1 && minimized=1
   else
     env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS AFL_SKIP_CPUFREQ=1 \
-      afl-tmin -i "$crash" -o "$min" -- build-afl/bin/"$t" >/dev/null 2>&1 || true
+      afl-tmin -i "$crash" -o "$min" -- build-afl/bin/"$t" >/dev/null 2>&1 && minimized=1
   fi
-  [ -s "$min" ] || cp "$crash" "$min"
+  if [ "$minimized" = 0 ] || [ ! -s "$min" ]; then
+    echo "ci/fuzz.sh: could not minimize $crash; storing it as found" >&2
+    cp "$crash" "$min"
+  fi
   sha=$(sha1sum "$min" | cut -c1-40)
   dest=corpus/regressions/$t/$sha
   mv "$min" "$dest"
-  echo "ci/fuzz.sh: CRASH in $t -> $dest (minimized from $crash)"
+  echo "ci/fuzz.sh: CRASH in $t -> $dest (from $crash)"
   echo "ci/fuzz.sh: reproduce: build/bin/${t}_replay $dest    (fix the bug, commit the file)"
 }
 
