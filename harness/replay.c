@@ -50,17 +50,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "opts.h"
+#include "scratch.h"
 #include "server.h"
 #include "sock.h"
 #include "wire.h"
 
 #define MAX_CONNS 4096
+/* Memory bounds (issue: a flooding server took replay to 1.4 GB). A scenario's payloads live in
+ * memory: each at most --max-frame + 1 bytes (the +1 lets a script send max+1), all of them
+ * together at most MAX_SCRIPT_BYTES; checked while parsing, before anything is allocated. An
+ * inbox holds at most max(INBOX_MIN, the largest expect) + 1 MiB: then that connection stops
+ * reading until an expect consumes its inbox. */
+#define MAX_SCRIPT_BYTES (512ull << 20)
+#define INBOX_MIN (64u << 20)
+/* a single sleep longer than this needs --timeout (which bounds the whole replay) */
+#define MAX_SLEEP_MS 60000
 
 typedef enum {
     ST_FRAMING, ST_CONNECT, ST_SEND, ST_SEND_RAW, ST_SEND_SLICED, ST_SHUTDOWN, ST_ABORT,
@@ -98,6 +109,7 @@ typedef struct {
     size_t in_len, in_cap;
     int closed; /* SOCK_OPEN, SOCK_EOF, SOCK_RESET, SOCK_ERROR */
     bool noread; /* `stop-reading`: leave what arrives in the kernel's receive queue */
+    bool full;   /* the inbox reached r->inbox_cap: not read until an expect consumes it */
 } rconn;
 
 typedef struct {
@@ -110,6 +122,10 @@ typedef struct {
     server_proc srv;
     int verbose;
     int64_t t0;
+    uint64_t max_frame;     /* --max-frame: the largest payload a step may hold (+1) */
+    uint64_t script_bytes;  /* payload bytes of all steps so far */
+    size_t inbox_cap;       /* see INBOX_MIN */
+    bool timeout_given;     /* --timeout: long sleeps allowed */
 } replay;
 
 static void vlog(replay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -131,6 +147,7 @@ typedef struct {
     const char *file;
     int line;
     const char *start; /* the line, for column numbers */
+    replay *r;
 } pctx;
 
 static int perr(const pctx *p, const char *at, const char *fmt, ...)
@@ -189,15 +206,40 @@ static int hexval(int ch)
     return -1;
 }
 
-/* PAYLOAD: "text" | hex:HEX | size:N. Allocates *out. */
-static int parse_payload(const pctx *p, const char *t, const char *e, uint8_t **out, size_t *len)
+/* A payload of n bytes (a frame's payload when framed) fits the framing's header, --max-frame
+ * + 1 and what is left of MAX_SCRIPT_BYTES? Checked before it is allocated. Returns 0 or -1. */
+static int payload_fits(const pctx *p, const char *t, uint64_t n, bool framed)
+{
+    replay *r = p->r;
+    if (framed && n > wire_max_expressible(r->framing))
+        return perr(p, t, "a frame payload of %llu bytes does not fit framing %s (at most %llu)",
+                    (unsigned long long)n, wire_framing_name(r->framing),
+                    (unsigned long long)wire_max_expressible(r->framing));
+    if (n > r->max_frame + 1)
+        return perr(p, t, "a payload of %llu bytes is over --max-frame + 1 (%llu); give a larger "
+                          "--max-frame to allow it",
+                    (unsigned long long)n, (unsigned long long)r->max_frame + 1);
+    if (r->script_bytes + n > MAX_SCRIPT_BYTES)
+        return perr(p, t, "the scenario's payloads would hold more than %llu MiB in memory",
+                    MAX_SCRIPT_BYTES >> 20);
+    r->script_bytes += n;
+    return 0;
+}
+
+/* PAYLOAD: "text" | hex:HEX | size:N (a frame's payload when framed). Allocates *out. */
+static int parse_payload(const pctx *p, const char *t, const char *e, bool framed, uint8_t **out,
+                         size_t *len)
 {
     uint8_t *b;
     size_t n = 0;
     if (*t == '"') {
         if (e - t < 2 || e[-1] != '"')
             return perr(p, t, "unterminated string");
+        if (payload_fits(p, t, (uint64_t)(e - t), framed) < 0)
+            return -1;
         b = malloc((size_t)(e - t));
+        if (b == NULL)
+            return perr(p, t, "out of memory");
         for (const char *s = t + 1; s < e - 1; s++) {
             if (*s != '\\') {
                 b[n++] = (uint8_t)*s;
@@ -226,7 +268,11 @@ static int parse_payload(const pctx *p, const char *t, const char *e, uint8_t **
     } else if (e - t >= 4 && strncmp(t, "hex:", 4) == 0) {
         if ((e - t - 4) % 2 != 0)
             return perr(p, t, "hex: needs an even number of hex digits");
+        if (payload_fits(p, t, (uint64_t)(e - t - 4) / 2, framed) < 0)
+            return -1;
         b = malloc((size_t)(e - t) / 2 + 1);
+        if (b == NULL)
+            return perr(p, t, "out of memory");
         for (const char *s = t + 4; s < e; s += 2) {
             if (hexval(s[0]) < 0 || hexval(s[1]) < 0) {
                 free(b);
@@ -243,6 +289,8 @@ static int parse_payload(const pctx *p, const char *t, const char *e, uint8_t **
         num[e - t - 5] = '\0';
         if (opts_u64(num, 0, 1ull << 32, &v) < 0)
             return perr(p, t + 5, "size:N needs a byte count (K/M/G ok), at most 4G");
+        if (payload_fits(p, t, v, framed) < 0)
+            return -1;
         b = malloc(v ? (size_t)v : 1);
         if (b == NULL)
             return perr(p, t, "out of memory for size:%llu", (unsigned long long)v);
@@ -372,12 +420,12 @@ static int parse_line(replay *r, pctx *p, char *line)
         t = token(e, &e);
         if (tok_is(t, e, "raw") && !sliced) {
             t = token(e, &e);
-            if (parse_payload(p, t, e, &st.data, &st.len) < 0)
+            if (parse_payload(p, t, e, false, &st.data, &st.len) < 0)
                 return -1;
             st.kind = ST_SEND_RAW;
         } else if (tok_is(t, e, "frame")) {
             t = token(e, &e);
-            if (parse_payload(p, t, e, &st.data, &st.len) < 0)
+            if (parse_payload(p, t, e, true, &st.data, &st.len) < 0)
                 return -1;
             st.framed = true;
             st.kind = sliced ? ST_SEND_SLICED : ST_SEND;
@@ -455,6 +503,9 @@ static int parse_line(replay *r, pctx *p, char *line)
         t = token(e, &e);
         if (parse_ms(p, t, e, &st.ms) < 0)
             return -1;
+        if (st.ms > MAX_SLEEP_MS && !r->timeout_given)
+            return perr(p, t, "a sleep of %ld ms is longer than %d ms: give --timeout SECONDS to "
+                              "allow it", st.ms, MAX_SLEEP_MS);
         st.kind = ST_SLEEP;
     } else if (tok_is(t, e, "expect")) {
         t = token(e, &e);
@@ -472,7 +523,7 @@ static int parse_line(replay *r, pctx *p, char *line)
             if (tok_is(t, e, "frame") || tok_is(t, e, "raw")) {
                 bool framed = tok_is(t, e, "frame");
                 t = token(e, &e);
-                if (parse_payload(p, t, e, &st.data, &st.len) < 0)
+                if (parse_payload(p, t, e, framed, &st.data, &st.len) < 0)
                     return -1;
                 st.framed = framed;
                 st.kind = ST_EXPECT_BYTES;
@@ -518,6 +569,16 @@ static int parse_line(replay *r, pctx *p, char *line)
         st.data = fb;
         st.len = fl;
     }
+    if (st.kind == ST_EXPECT_BYTES) {
+        /* the whole expected stream must fit an inbox */
+        if (st.len > 0 && st.reps > MAX_SCRIPT_BYTES / st.len) {
+            free(st.data);
+            return perr(p, line, "this expect awaits more than %llu MiB at once; split it",
+                        MAX_SCRIPT_BYTES >> 20);
+        }
+        if (st.len * st.reps + (1u << 20) > r->inbox_cap)
+            r->inbox_cap = st.len * st.reps + (1u << 20);
+    }
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 64;
         step *ns = realloc(r->steps, nc * sizeof *ns);
@@ -536,10 +597,17 @@ static int parse_file(replay *r, const char *path)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    pctx p = {.file = path};
+    pctx p = {.file = path, .r = r};
     int rc = 0;
+    struct stat sb;
     if (f == NULL) {
         fprintf(stderr, "framespec replay: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "framespec replay: %s is a directory; give a scenario file (the "
+                        "reproducers of a run are DIR/ID.scenario)\n", path);
+        fclose(f);
         return -1;
     }
     while ((n = getline(&line, &cap, f)) >= 0) {
@@ -554,6 +622,11 @@ static int parse_file(replay *r, const char *path)
     }
     free(line);
     fclose(f);
+    if (rc == 0 && r->n == 0) {
+        fprintf(stderr, "framespec replay: %s has no steps (an empty scenario checks nothing); "
+                        "docs/replay.md has the grammar\n", path);
+        return -1;
+    }
     return rc;
 }
 
@@ -574,8 +647,16 @@ static void pump(replay *r, rconn *c)
         ssize_t n;
         if (c->fd < 0 || c->closed != SOCK_OPEN || c->noread)
             return;
+        c->full = c->in_len >= r->inbox_cap;
+        if (c->full) {
+            vlog(r, "%s inbox full (%zu bytes): not reading until an expect consumes it", c->name,
+                 c->in_len);
+            return;
+        }
         if (c->in_cap - c->in_len < 65536) {
             size_t nc = c->in_cap ? c->in_cap * 2 : 131072;
+            if (nc > r->inbox_cap + 65536)
+                nc = r->inbox_cap + 65536;
             uint8_t *p = realloc(c->inbox, nc);
             if (p == NULL)
                 return;
@@ -602,7 +683,8 @@ static void pump_all(replay *r, int ms)
     struct pollfd pf[MAX_CONNS];
     size_t n = 0;
     for (size_t i = 0; i < r->nconns; i++) {
-        if (r->conns[i].fd >= 0 && r->conns[i].closed == SOCK_OPEN && !r->conns[i].noread) {
+        if (r->conns[i].fd >= 0 && r->conns[i].closed == SOCK_OPEN && !r->conns[i].noread &&
+            r->conns[i].in_len < r->inbox_cap) {
             pf[n].fd = r->conns[i].fd;
             pf[n].events = POLLIN;
             n++;
@@ -896,8 +978,7 @@ static pid_t start_capture(const replay *r, const char *pcap)
     pid_t pid;
     int port;
     if (r->addr.family == AF_UNIX) {
-        fprintf(stderr, "framespec replay: --pcap: unix sockets cannot be captured; going on "
-                        "without a capture\n");
+        fprintf(stderr, "framespec replay: --pcap: unix sockets cannot be captured\n");
         return -1;
     }
     if (access("/usr/bin/tcpdump", X_OK) == 0 || access("/usr/sbin/tcpdump", X_OK) == 0)
@@ -906,7 +987,7 @@ static pid_t start_capture(const replay *r, const char *pcap)
         tool = "tshark";
     if (tool == NULL) {
         fprintf(stderr, "framespec replay: --pcap needs tcpdump or tshark (apt-get install "
-                        "tcpdump); going on without a capture\n");
+                        "tcpdump)\n");
         return -1;
     }
     port = r->addr.family == AF_INET ? ntohs(((const struct sockaddr_in *)&r->addr.sa)->sin_port)
@@ -915,6 +996,7 @@ static pid_t start_capture(const replay *r, const char *pcap)
     pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
+        prctl(PR_SET_PDEATHSIG, SIGINT); /* flushes and exits when replay dies (--timeout) */
         dup2(devnull, 1);
         if (!r->verbose)
             dup2(devnull, 2);
@@ -932,8 +1014,8 @@ static pid_t start_capture(const replay *r, const char *pcap)
         if (stat(pcap, &sb) == 0)
             break;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            fprintf(stderr, "framespec replay: %s could not capture (not permitted?); going on "
-                            "without a capture\n", tool);
+            fprintf(stderr, "framespec replay: %s could not capture (not permitted? it needs "
+                            "CAP_NET_RAW)\n", tool);
             return -1;
         }
         poll(NULL, 0, 20);
@@ -971,10 +1053,22 @@ static void replay_free(replay *r)
 static void replay_usage(FILE *out)
 {
     fputs("usage: framespec replay FILE (--target HOST:PORT|unix:PATH | --exec 'CMD ... {port} ...')\n"
-          "                        [--pcap FILE] [-v]\n"
+          "                        [--max-frame BYTES] [--timeout SECONDS] [--pcap FILE]\n"
+          "                        [--pcap-optional] [--keep-logs] [-v]\n"
           "\n"
-          "Run a scenario script (grammar: docs/replay.md). Exit 0: every expect held; 1: an\n"
-          "expect failed (line, expected, actual); 2: script error (line:column) or unreachable.\n",
+          "Run a scenario script (grammar: docs/replay.md).\n"
+          "\n"
+          "  --max-frame BYTES  the largest payload a step may hold, + 1 (default 16M; K/M/G ok);\n"
+          "                     checked while parsing, before anything is allocated\n"
+          "  --timeout SECONDS  end the whole replay by then (exit 1); also allows a single sleep\n"
+          "                     longer than 60000 ms\n"
+          "  --pcap FILE        capture the exchange with tcpdump or tshark; when it cannot\n"
+          "                     capture, exit 2 (with --pcap-optional: say so and go on)\n"
+          "  --keep-logs        keep the --exec server's log in $TMPDIR/framespec-XXXXXX\n"
+          "\n"
+          "Exit 0: every expect held; 1: an expect failed (line, expected, actual) or --timeout\n"
+          "was reached; 2: script error (line:column), an empty script or a directory, a capture\n"
+          "that failed, or the target unreachable.\n",
           out);
 }
 
@@ -983,17 +1077,23 @@ int replay_main(int argc, char **argv)
     static const struct option lo[] = {
         {"target", required_argument, NULL, 't'}, {"exec", required_argument, NULL, 'e'},
         {"pcap", required_argument, NULL, 'p'},   {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"max-frame", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 'W'}, {"keep-logs", no_argument, NULL, 'K'},
+        {"pcap-optional", no_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
     };
     replay *r = calloc(1, sizeof *r);
     const char *target = NULL, *exec = NULL, *pcap = NULL, *file;
     char err[256];
     int ch, rc;
     pid_t cap = -1;
+    double timeout_s = 0;
+    bool pcap_optional = false;
 
     if (r == NULL)
         return 2;
     r->framing = WIRE_U32;
+    r->max_frame = 16u << 20;
+    r->inbox_cap = INBOX_MIN + (1u << 20);
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -1006,6 +1106,26 @@ int replay_main(int argc, char **argv)
             break;
         case 'p':
             pcap = optarg;
+            break;
+        case 'P':
+            pcap_optional = true;
+            break;
+        case 'm':
+            if (opts_u64(optarg, 1, 0xFFFFFFFFull, &r->max_frame) < 0) {
+                free(r);
+                return opts_bad("replay", "--max-frame", optarg,
+                                "expected bytes 1..4294967295 (K/M/G ok)");
+            }
+            break;
+        case 'W':
+            if (opts_seconds(optarg, &timeout_s) < 0 || timeout_s <= 0) {
+                free(r);
+                return opts_bad("replay", "--timeout", optarg, "expected seconds > 0");
+            }
+            r->timeout_given = true;
+            break;
+        case 'K':
+            scratch_keep(true);
             break;
         case 'v':
             r->verbose++;
@@ -1028,6 +1148,7 @@ int replay_main(int argc, char **argv)
         return 2;
     }
     file = argv[optind];
+    scratch_deadline("replay", timeout_s, 1);
     if (parse_file(r, file) < 0) {
         replay_free(r);
         return 2;
@@ -1061,8 +1182,16 @@ int replay_main(int argc, char **argv)
         }
         close(fd);
     }
-    if (pcap)
+    if (pcap) {
         cap = start_capture(r, pcap);
+        if (cap < 0 && !pcap_optional) {
+            fprintf(stderr, "framespec replay: no capture, so not replaying (--pcap-optional goes "
+                            "on without one)\n");
+            server_stop(&r->srv, NULL);
+            replay_free(r);
+            return 2;
+        }
+    }
     r->t0 = sock_now_ns();
     rc = run_steps(r, file);
     stop_capture(cap);

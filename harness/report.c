@@ -4,10 +4,13 @@
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void report_diag_free(report_diag *d)
 {
@@ -267,6 +270,24 @@ static char *diagnostics(const report *r, const report_case *rc, const char *lin
         fprintf(f, "reproducer%s:\n%s", r->repeat > 1 ? " (first failing run)" : "", rc->d.repro);
     fclose(f);
     return buf;
+}
+
+int report_preflight(const char *cmd, const char *opt, const char *path)
+{
+    struct stat sb;
+    int fd;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "framespec %s: %s %s is a directory; give a file name\n", cmd, opt, path);
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "framespec %s: cannot write %s %s: %s (does its directory exist and is "
+                        "it writable?)\n", cmd, opt, path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 int report_junit(const report *r, const char *path)

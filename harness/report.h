@@ -79,6 +79,13 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
 /* Print the summary line: "N passed, N failed, N warnings, N flaky, N skipped". */
 void report_tap_summary(FILE *out, const report *r);
 
+/*
+ * Before a run: check that PATH (an --OPT of command CMD) can be written, by creating or
+ * truncating it (an old report there is emptied, so a run that then fails to write it leaves no
+ * stale report behind). Returns 0, or -1 after printing why to stderr (the caller exits 2).
+ */
+int report_preflight(const char *cmd, const char *opt, const char *path);
+
 /* Write JUnit XML to `path` (testsuite "framespec", classname = framespec.GROUP): a case that
  * fails the gate gets a <failure> (type "nonconformance" or "flaky") whose text holds the
  * diagnostics and the reproducer; a warning only a <system-out>. Returns 0, or -1 with errno set

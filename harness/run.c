@@ -30,6 +30,7 @@
 
 #include "opts.h"
 #include "report.h"
+#include "scratch.h"
 #include "server.h"
 
 #define MAX_GLOBS 64
@@ -44,10 +45,15 @@ typedef struct {
     bool idle_given;
     unsigned repeat; /* --repeat N */
     bool strict;     /* --strict */
+    int64_t deadline_ms; /* --timeout: the whole run ends by then (sock_now_ms); 0 = none */
+    double timeout_s;
     /* --exec state */
     server_proc srv;
     unsigned restarts;
     bool down_on_purpose; /* a case stopped the server (SIGTERM/stop) and has not started it */
+    char gone[512];       /* why the server is down for good (no more restarts); "" while not */
+    bool setup_error;     /* the run cannot judge (a daemonizing server): exit 2 */
+    unsigned outside_deaths; /* deaths between cases: they fail the run */
 } run_state;
 
 /* One run of one case. */
@@ -98,7 +104,9 @@ static const char *not_applicable(const run_state *rs, const fs_case *c)
 /* ---- the server under --exec ---- */
 
 /* Start the server again for the remaining cases (a new port when the command has {port}: the
- * old one may be held by TIME_WAIT). Returns 0 or -1. */
+ * old one may be held by TIME_WAIT). A death during the restart's own readiness check is the
+ * restart's failure. Returns 0, or -1 after marking the server down for good (rs->gone): the
+ * remaining cases are then not run, and no further restart is tried. */
 static int restart_for_the_rest(run_state *rs)
 {
     char why[2048];
@@ -110,10 +118,31 @@ static int restart_for_the_rest(run_state *rs)
         return 0;
     }
     rs->cfg.server_pid = 0;
-    printf("# could not restart the server: the remaining cases will fail\n");
+    snprintf(rs->gone, sizeof rs->gone, "%.*s", (int)strcspn(why, "\n"), why);
+    printf("# could not restart the server: %s\n# the remaining cases are not run\n", rs->gone);
     fflush(stdout);
     fprintf(stderr, "framespec: %s\n", why);
     return -1;
+}
+
+/* The server exited with status 0 leaving processes behind: it daemonized. framespec cannot
+ * watch it, restart it or stop it by pid, so the run cannot judge: say so once. */
+static bool daemonized(run_state *rs)
+{
+    if (rs->srv.left_behind <= 0 || !WIFEXITED(rs->srv.status) ||
+        WEXITSTATUS(rs->srv.status) != 0)
+        return false;
+    snprintf(rs->gone, sizeof rs->gone,
+             "the server exited with status 0 right after start, leaving %d process(es) running "
+             "(does it daemonize? framespec must be its parent: run it in the foreground)",
+             rs->srv.left_behind);
+    fprintf(stderr, "framespec: %s; they were stopped\n", rs->gone);
+    printf("# %s\n# the remaining cases are not run\n", rs->gone);
+    fflush(stdout);
+    server_stop_wait(&rs->srv, 1000, NULL, 0);
+    rs->cfg.server_pid = 0;
+    rs->setup_error = true;
+    return true;
 }
 
 /* After a case: did the --exec server die? Then record how, and restart it. Returns true when
@@ -121,7 +150,7 @@ static int restart_for_the_rest(run_state *rs)
  * again without counting as a death. */
 static bool server_check(run_state *rs, const char *case_id, char *how, size_t hn)
 {
-    if (rs->exec == NULL || server_running(&rs->srv))
+    if (rs->exec == NULL || rs->gone[0] || server_running(&rs->srv))
         return false;
     if (rs->down_on_purpose) {
         rs->down_on_purpose = false;
@@ -130,6 +159,8 @@ static bool server_check(run_state *rs, const char *case_id, char *how, size_t h
         restart_for_the_rest(rs);
         return false;
     }
+    if (daemonized(rs))
+        return false;
     server_describe_exit(&rs->srv, how, hn);
     rs->cfg.server_deaths++;
     snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s during %s", how, case_id);
@@ -139,6 +170,29 @@ static bool server_check(run_state *rs, const char *case_id, char *how, size_t h
     if (restart_for_the_rest(rs) == 0)
         rs->restarts++;
     return true;
+}
+
+/* Before a case: a server that died since the last check (after the previous case ended, or
+ * right after a restart) died outside any case. It is noted and counted, restarted, and charged
+ * to no case; such a death fails the run (rs->cfg.server_deaths). */
+static void server_precheck(run_state *rs, const char *next_id)
+{
+    char how[96];
+    if (rs->exec == NULL || rs->gone[0] || rs->down_on_purpose || server_running(&rs->srv))
+        return;
+    if (daemonized(rs))
+        return;
+    server_describe_exit(&rs->srv, how, sizeof how);
+    rs->cfg.server_deaths++;
+    rs->outside_deaths++;
+    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s between cases (before %s)", how,
+             next_id);
+    printf("# the server %s between cases (before %s): no case is charged; restarting it\n", how,
+           next_id);
+    fflush(stdout);
+    server_print_log_tail(&rs->srv);
+    if (restart_for_the_rest(rs) == 0)
+        rs->restarts++;
 }
 
 /* A case asked for a server lifecycle step (fs_server_term/stop/start): do it and answer. */
@@ -211,7 +265,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     int64_t t0 = sock_now_ms(), deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
     pid_t child;
     int st = 0, ctl[2] = {-1, -1};
-    bool timed_out = false;
+    bool timed_out = false, overall = false;
     const char *na = not_applicable(rs, fc);
 
     memset(shared, 0, sizeof *shared);
@@ -220,6 +274,26 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
         o->status = FS_SKIP;
         o->d.message = strdup(na);
         return;
+    }
+    if (rs->deadline_ms > 0 && t0 >= rs->deadline_ms) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "not run: the --timeout of %g s for the whole run was reached",
+                 rs->timeout_s);
+        o->status = FS_FAIL;
+        o->d.message = strdup(msg);
+        return;
+    }
+    server_precheck(rs, fc->id);
+    if (rs->gone[0]) {
+        char msg[sizeof rs->gone + 64];
+        snprintf(msg, sizeof msg, "not run: %s", rs->gone);
+        o->status = FS_SKIP;
+        o->d.message = strdup(msg);
+        return;
+    }
+    if (rs->deadline_ms > 0 && deadline > rs->deadline_ms) {
+        deadline = rs->deadline_ms;
+        overall = true;
     }
     if (rs->exec && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
         o->status = FS_FAIL;
@@ -276,10 +350,16 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     o->status = shared->status;
     if (timed_out) {
         char msg[sizeof shared->message + 128];
-        snprintf(msg, sizeof msg,
-                 "case timed out after %.0f s (the server stopped answering?)%s%s",
-                 fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
-                 shared->message);
+        if (overall)
+            snprintf(msg, sizeof msg,
+                     "stopped: the --timeout of %g s for the whole run was reached during this "
+                     "case%s%s", rs->timeout_s, shared->message[0] ? "; last: " : "",
+                     shared->message);
+        else
+            snprintf(msg, sizeof msg,
+                     "case timed out after %.0f s (the server stopped answering?)%s%s",
+                     fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
+                     shared->message);
         o->status = FS_FAIL;
         o->d.message = strdup(msg);
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
@@ -383,7 +463,8 @@ static void run_usage(FILE *out)
           "                     [--framing F] [--max-frame BYTES] [--idle-timeout SECONDS]\n"
           "                     [--case GLOB]... [--exclude GLOB]... [--junit FILE] [--json FILE]\n"
           "                     [--seed N] [--timeout-scale X] [--repeat N] [--strict]\n"
-          "                     [--conns N] [--cycles N] [--repro-dir DIR] [-v]\n"
+          "                     [--conns N] [--cycles N] [--repro-dir DIR] [--timeout SECONDS]\n"
+          "                     [--keep-logs] [-v]\n"
           "\n"
           "Run the conformance catalogue against a framed echo server; TAP version 14 on stdout.\n"
           "\n"
@@ -406,13 +487,20 @@ static void run_usage(FILE *out)
           "                       that fails k of N runs is flaky (default 1)\n"
           "  --strict             failing SHOULD cases fail the run (default: they warn)\n"
           "  --repro-dir DIR      write each failing case's reproducer to DIR/ID.scenario\n"
+          "  --timeout SECONDS    end the whole run by then: the case running is stopped and the\n"
+          "                       rest are not run; all of them fail (default: no limit beyond\n"
+          "                       each case's own deadline)\n"
+          "  --keep-logs          keep the server's log (its stdout and stderr, first and last\n"
+          "                       64 KiB) in $TMPDIR/framespec-XXXXXX; removed at exit otherwise\n"
           "  -v                   wire log on stderr\n"
           "\n"
           "Verdicts: pass; fail (a MUST requirement broken in every run); warn (only SHOULD\n"
           "requirements broken: TAP '# TODO SHOULD', not a failure unless --strict); flaky (failed k\n"
           "of N runs: fails the run for a MUST case); skip (does not apply).\n"
           "Exit status: 0 nothing failed (warnings allowed), 1 a case failed or a MUST case was\n"
-          "flaky, 2 usage error or target unreachable.\n",
+          "flaky, or the server died between cases or could not be restarted, or --timeout was\n"
+          "reached; 2 usage error, target unreachable, a server that daemonizes, or a report file\n"
+          "that cannot be written.\n",
           out);
 }
 
@@ -428,6 +516,7 @@ static int parse_run(int argc, char **argv, run_state *rs)
         {"cycles", required_argument, NULL, 'y'},      {"repro-dir", required_argument, NULL, 'R'},
         {"repeat", required_argument, NULL, 'r'},      {"strict", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"timeout", required_argument, NULL, 'W'},     {"keep-logs", no_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -512,6 +601,13 @@ static int parse_run(int argc, char **argv, run_state *rs)
         case 'S':
             rs->strict = true;
             break;
+        case 'W':
+            if (opts_seconds(optarg, &rs->timeout_s) < 0 || rs->timeout_s <= 0)
+                return opts_bad("run", "--timeout", optarg, "expected seconds > 0");
+            break;
+        case 'K':
+            scratch_keep(true);
+            break;
         case 'v':
             rs->cfg.verbose++;
             break;
@@ -592,10 +688,16 @@ int run_main(int argc, char **argv)
         free(rs);
         return 2;
     }
+    /* A report that cannot be written is a usage error found now, not after the run; an old
+     * report at the path is emptied, so that CI never reads a stale one. */
+    if ((rs->junit && report_preflight("run", "--junit", rs->junit) < 0) ||
+        (rs->json && report_preflight("run", "--json", rs->json) < 0)) {
+        free(rs);
+        return 2;
+    }
+    if (rs->timeout_s > 0)
+        rs->deadline_ms = sock_now_ms() + (int64_t)(rs->timeout_s * 1000);
     if (rs->exec) {
-        snprintf(rs->srv.log_path, sizeof rs->srv.log_path, "/tmp/framespec-server-%d.log",
-                 (int)getpid());
-        unlink(rs->srv.log_path);
         rs->cfg.exec_cmd = rs->exec;
         if (server_start(&rs->srv, rs->exec, rs->target ? &rs->cfg.addr : NULL, rs->cfg.scale) < 0) {
             free(rs);
@@ -674,20 +776,29 @@ int run_main(int argc, char **argv)
     server_stop(&rs->srv, stdout);
     if (rs->restarts)
         printf("# the server was restarted %u time(s) after dying\n", rs->restarts);
+    if (rs->outside_deaths)
+        printf("# the server died %u time(s) between cases: the run fails\n", rs->outside_deaths);
+    if (rs->deadline_ms > 0 && sock_now_ms() >= rs->deadline_ms)
+        printf("# the --timeout of %g s for the whole run was reached\n", rs->timeout_s);
     printf("# seed %llu; %ld ms\n", (unsigned long long)rs->cfg.seed, r.total_ms);
     report_tap_summary(stdout, &r);
-    if (rs->junit && report_junit(&r, rs->junit) < 0)
+    rc = gate_failures || rs->outside_deaths || rs->gone[0] ? 1 : 0;
+    if (rs->setup_error)
+        rc = 2;
+    if (rs->junit && report_junit(&r, rs->junit) < 0) {
         fprintf(stderr, "framespec run: cannot write --junit %s: %s\n", rs->junit, strerror(errno));
-    if (rs->json && report_json(&r, rs->json) < 0)
+        rc = 2;
+    }
+    if (rs->json && report_json(&r, rs->json) < 0) {
         fprintf(stderr, "framespec run: cannot write --json %s: %s\n", rs->json, strerror(errno));
-    if (rs->exec && rs->cfg.server_deaths == 0)
-        unlink(rs->srv.log_path);
+        rc = 2;
+    }
     for (size_t i = 0; i < r.n; i++)
         report_diag_free(&r.cases[i].d);
     free(r.cases);
     munmap(shared, sizeof *shared);
     free(rs);
-    return gate_failures ? 1 : 0;
+    return rc;
 }
 
 int list_main(int argc, char **argv)

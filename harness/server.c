@@ -3,16 +3,23 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "scratch.h"
 
 static int free_port(void)
 {
@@ -71,42 +78,336 @@ void server_describe_exit(const server_proc *s, char *out, size_t n)
     server_describe_status(s->status, out, n);
 }
 
+/* ---- the log: head and tail of the server's output ---- */
+
+#define LOG_HEAD (64 * 1024)
+#define LOG_TAIL (64 * 1024)
+
+typedef struct {
+    int fd;
+    size_t head;        /* bytes of the head written (<= LOG_HEAD) */
+    off_t end;          /* file size */
+    uint64_t after;     /* bytes seen after the head */
+    uint8_t ring[LOG_TAIL];
+    size_t ring_len, ring_pos; /* the last ring_len bytes, oldest at ring_pos when full */
+} logcap;
+
+static void ring_add(logcap *l, const uint8_t *p, size_t n)
+{
+    if (n >= LOG_TAIL) {
+        memcpy(l->ring, p + n - LOG_TAIL, LOG_TAIL);
+        l->ring_len = LOG_TAIL;
+        l->ring_pos = 0;
+        return;
+    }
+    while (n > 0) {
+        size_t at = (l->ring_pos + l->ring_len) % LOG_TAIL, k;
+        if (l->ring_len < LOG_TAIL) {
+            k = LOG_TAIL - l->ring_len;
+            if (k > LOG_TAIL - at)
+                k = LOG_TAIL - at;
+        } else {
+            at = l->ring_pos;
+            k = LOG_TAIL - at;
+        }
+        if (k > n)
+            k = n;
+        memcpy(l->ring + at, p, k);
+        if (l->ring_len < LOG_TAIL)
+            l->ring_len += k;
+        else
+            l->ring_pos = (l->ring_pos + k) % LOG_TAIL;
+        p += k;
+        n -= k;
+    }
+}
+
+/* The file past the head becomes: a line saying how much was left out, then the last LOG_TAIL
+ * bytes. Done when the file reaches head + 2 x LOG_TAIL, so writing costs at most twice. */
+static void log_compact(logcap *l)
+{
+    char mark[128];
+    int ml = snprintf(mark, sizeof mark, "\n[framespec: %llu bytes of the server's output left "
+                                          "out here]\n",
+                      (unsigned long long)(l->after - l->ring_len));
+    off_t o = (off_t)l->head;
+    size_t first = l->ring_len < LOG_TAIL ? l->ring_len : LOG_TAIL - l->ring_pos;
+    if (pwrite(l->fd, mark, (size_t)ml, o) != ml)
+        return;
+    o += ml;
+    if (pwrite(l->fd, l->ring + (l->ring_len < LOG_TAIL ? 0 : l->ring_pos), first, o) !=
+        (ssize_t)first)
+        return;
+    o += (off_t)first;
+    if (l->ring_len == LOG_TAIL && l->ring_pos > 0) {
+        if (pwrite(l->fd, l->ring, l->ring_pos, o) != (ssize_t)l->ring_pos)
+            return;
+        o += (off_t)l->ring_pos;
+    }
+    if (ftruncate(l->fd, o) == 0)
+        l->end = o;
+}
+
+static void log_write(logcap *l, const uint8_t *p, size_t n)
+{
+    if (l->fd < 0)
+        return;
+    if (l->head < LOG_HEAD) {
+        size_t k = LOG_HEAD - l->head < n ? LOG_HEAD - l->head : n;
+        if (pwrite(l->fd, p, k, (off_t)l->head) == (ssize_t)k) {
+            l->head += k;
+            l->end = (off_t)l->head;
+        }
+        p += k;
+        n -= k;
+    }
+    if (n == 0)
+        return;
+    ring_add(l, p, n);
+    l->after += n;
+    if (pwrite(l->fd, p, n, l->end) == (ssize_t)n)
+        l->end += (off_t)n;
+    if (l->end > (off_t)(LOG_HEAD + 2 * LOG_TAIL))
+        log_compact(l);
+}
+
+/* ---- the keeper ---- */
+
+typedef struct {
+    char type;  /* 'P': the server started (pid); 'X': it exited (status, left) */
+    int pid;
+    int status;
+    int left;   /* 'X': processes still below the keeper (it left them running) */
+} keeper_msg;
+
+/* The keeper's direct children (orphans of the server land here too), up to max. */
+static size_t keeper_children(pid_t *out, size_t max)
+{
+    char path[64], buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    int fd;
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = '\0';
+    for (char *p = buf, *e; n < max; p = e) {
+        long v = strtol(p, &e, 10);
+        if (e == p)
+            break;
+        out[n++] = (pid_t)v;
+    }
+    return n;
+}
+
+/* sig to every process below the keeper that is its direct child, and to their process groups. */
+static void keeper_signal_all(pid_t srv, int sig)
+{
+    pid_t kids[512];
+    size_t n = keeper_children(kids, 512);
+    if (srv > 0)
+        kill(-srv, sig);
+    for (size_t i = 0; i < n; i++) {
+        kill(-kids[i], sig);
+        kill(kids[i], sig);
+    }
+}
+
+static void keeper_send(int fd, char type, int pid, int status, int left)
+{
+    keeper_msg m = {.type = type, .pid = pid, .status = status, .left = left};
+    if (write(fd, &m, sizeof m) != (ssize_t)sizeof m)
+        _exit(3);
+}
+
+/*
+ * The keeper process (never returns): runs `line` with /bin/sh in its own process group, stdout
+ * and stderr into the capped log, reports the server's pid and exit on report_fd, and on
+ * SIGUSR1/SIGTERM/SIGINT/SIGHUP (framespec stopping it, or dying: PR_SET_PDEATHSIG) stops every
+ * process below it: SIGTERM, then SIGKILL after grace_ms, reaping them all, then exits.
+ */
+static void keeper_main(const char *line, int logfd, int report_fd, pid_t parent, int grace_ms)
+{
+    static logcap lc;
+    sigset_t set;
+    int sfd, out[2], devnull;
+    pid_t srv;
+    bool srv_alive = true, stopping = false;
+    int64_t kill_at = 0;
+
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    prctl(PR_SET_NAME, "framespec-keep");
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0 || pipe2(out, O_CLOEXEC) < 0)
+        _exit(3);
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    srv = fork();
+    if (srv < 0)
+        _exit(3);
+    if (srv == 0) {
+        sigset_t none;
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, 0);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        dup2(devnull, 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(srv, srv);
+    close(out[1]);
+    if (devnull >= 0)
+        close(devnull);
+    lc.fd = logfd;
+    keeper_send(report_fd, 'P', srv, 0, 0);
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = out[0], .events = POLLIN}};
+        int timeout = -1;
+        struct signalfd_siginfo si;
+        static pid_t kids[512];
+        if (stopping) {
+            int64_t left = kill_at - sock_now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        if (poll(pf, out[0] >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+            _exit(3);
+        if (out[0] >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            static uint8_t buf[65536];
+            ssize_t r = read(out[0], buf, sizeof buf);
+            if (r > 0) {
+                log_write(&lc, buf, (size_t)r);
+            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+                close(out[0]);
+                out[0] = -1;
+            }
+        }
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo != SIGCHLD && !stopping) {
+                stopping = true;
+                keeper_signal_all(srv_alive ? srv : 0, SIGTERM);
+                kill_at = sock_now_ms() + grace_ms;
+            }
+        }
+        for (;;) {
+            int st;
+            pid_t w = waitpid(-1, &st, WNOHANG);
+            if (w <= 0)
+                break;
+            if (w == srv) {
+                srv_alive = false;
+                keeper_send(report_fd, 'X', srv, st, (int)keeper_children(kids, 512));
+            }
+        }
+        if (stopping && sock_now_ms() >= kill_at) {
+            keeper_signal_all(srv_alive ? srv : 0, SIGKILL);
+            kill_at = sock_now_ms() + 100;
+        }
+        if (!srv_alive && keeper_children(kids, 1) == 0 && (out[0] < 0 || stopping)) {
+            /* nothing below us any more: whatever is left in the pipe, then exit */
+            if (out[0] >= 0) {
+                static uint8_t buf[65536];
+                ssize_t r;
+                fcntl(out[0], F_SETFL, O_NONBLOCK);
+                while ((r = read(out[0], buf, sizeof buf)) > 0)
+                    log_write(&lc, buf, (size_t)r);
+            }
+            _exit(0);
+        }
+    }
+}
+
+/* ---- framespec's side ---- */
+
+/* Read the keeper's reports, waiting up to timeout_ms for the first. Returns 0, or -1 when the
+ * keeper is gone (its pipe closed). */
+static int read_reports(server_proc *s, int timeout_ms)
+{
+    struct pollfd pf = {.fd = s->status_fd, .events = POLLIN};
+    if (s->status_fd < 0)
+        return -1;
+    if (poll(&pf, 1, timeout_ms) <= 0)
+        return 0;
+    for (;;) {
+        keeper_msg m;
+        ssize_t r = read(s->status_fd, &m, sizeof m);
+        if (r == (ssize_t)sizeof m) {
+            if (m.type == 'P') {
+                s->pid = m.pid;
+            } else if (m.type == 'X' && m.pid == s->pid) {
+                s->status = m.status;
+                s->left_behind = m.left;
+                s->pid = 0;
+            }
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        /* EOF: the keeper exited (or was killed): the server cannot be running any more */
+        close(s->status_fd);
+        s->status_fd = -1;
+        if (s->pid > 0) {
+            s->status = 0x7f00; /* exited 127: unknown */
+            s->pid = 0;
+        }
+        return -1;
+    }
+}
+
 /* The last `cap - 1` bytes of the server's output into buf (NUL-terminated). Returns the length. */
 static size_t log_tail(const server_proc *s, char *buf, size_t cap)
 {
-    FILE *f;
-    long sz;
-    size_t n;
+    int fd;
+    off_t sz, from;
+    ssize_t n;
     buf[0] = '\0';
-    if (cap < 2 || (f = fopen(s->log_path, "r")) == NULL)
+    if (cap < 2 || s->log_path[0] == '\0' ||
+        (fd = open(s->log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return 0;
-    fseek(f, 0, SEEK_END);
-    sz = ftell(f);
-    fseek(f, sz > (long)cap - 1 ? sz - (long)cap + 1 : 0, SEEK_SET);
-    n = fread(buf, 1, cap - 1, f);
+    sz = lseek(fd, 0, SEEK_END);
+    from = sz > (off_t)cap - 1 ? sz - (off_t)cap + 1 : 0;
+    n = pread(fd, buf, cap - 1, from);
+    close(fd);
+    if (n < 0)
+        n = 0;
     buf[n] = '\0';
-    fclose(f);
-    return n;
+    return (size_t)n;
 }
 
 void server_print_log_tail(const server_proc *s)
 {
     char buf[2048];
     if (log_tail(s, buf, sizeof buf) > 0)
-        fprintf(stderr, "framespec: the server's output (%s), last part:\n%s\n", s->log_path, buf);
+        fprintf(stderr, "framespec: the server's output, last part (%s):\n%s\n",
+                scratch_kept() ? s->log_path : "--keep-logs keeps the whole log", buf);
 }
 
 bool server_running(server_proc *s)
 {
-    int st;
     if (s->pid <= 0)
         return false;
-    if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-        s->status = st;
-        s->pid = 0;
-        return false;
-    }
-    return true;
+    read_reports(s, 0);
+    return s->pid > 0;
 }
 
 /* Pick the port and build s->cmd. Returns 0, or -1 with why. */
@@ -137,65 +438,148 @@ static int prepare(server_proc *s, const char *exec, const sock_addr *addr, char
     return 0;
 }
 
-/* Run s->cmd and wait until it accepts on s->addr. Returns 0, or -1 with why (+ its output). */
+/* Stop the keeper and everything below it, and reap it. */
+static void stop_keeper(server_proc *s)
+{
+    int64_t deadline;
+    int st;
+    if (s->keeper <= 0)
+        return;
+    kill(s->keeper, SIGUSR1);
+    deadline = sock_now_ms() + 3000;
+    while (waitpid(s->keeper, &st, WNOHANG) == 0) {
+        if (sock_now_ms() > deadline) {
+            /* the keeper itself is stuck: the last resort */
+            if (s->pid > 0)
+                kill(-s->pid, SIGKILL);
+            kill(s->keeper, SIGKILL);
+            waitpid(s->keeper, &st, 0);
+            break;
+        }
+        read_reports(s, 10);
+    }
+    while (s->status_fd >= 0 && read_reports(s, 0) == 0) {
+        struct pollfd pf = {.fd = s->status_fd, .events = POLLIN};
+        if (poll(&pf, 1, 0) <= 0)
+            break;
+    }
+    if (s->status_fd >= 0) {
+        close(s->status_fd);
+        s->status_fd = -1;
+    }
+    s->keeper = 0;
+    if (s->pid > 0) {
+        s->status = 0x0009; /* killed by SIGKILL */
+        s->pid = 0;
+    }
+}
+
+/* Run s->cmd under a new keeper and wait until it accepts on s->addr and survives the readiness
+ * connection. Returns 0, or -1 with why (+ its output) after stopping everything. */
 static int spawn(server_proc *s, double scale, char *why, size_t n)
 {
-    char line[sizeof s->cmd + 8];
+    char line[sizeof s->cmd + 8], how[96];
     int64_t deadline;
-    int logfd;
+    int logfd, rep[2];
+    pid_t parent = getpid();
+    size_t used;
 
-    if (s->log_path[0] == '\0')
-        snprintf(s->log_path, sizeof s->log_path, "/tmp/framespec-server-%d.log", (int)getpid());
-    logfd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    /* "exec" so that the pid we watch is the server's, not a shell's */
-    snprintf(line, sizeof line, "exec %s", s->cmd);
-    s->term_sent = false;
-    s->pid = fork();
-    if (s->pid < 0) {
-        snprintf(why, n, "fork: %s", strerror(errno));
-        s->pid = 0;
+    if (s->starts > 0)
+        scratch_rename("server.log", "server.prev.log");
+    logfd = scratch_create("server.log", s->log_path, sizeof s->log_path);
+    if (logfd < 0) {
+        fprintf(stderr, "framespec: cannot create the server's log file %s: %s; its output is "
+                        "discarded\n", s->log_path, strerror(errno));
+        s->log_path[0] = '\0';
+    }
+    if (pipe2(rep, O_CLOEXEC) < 0) {
+        snprintf(why, n, "pipe: %s", strerror(errno));
         if (logfd >= 0)
             close(logfd);
         return -1;
     }
-    if (s->pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-        }
-        signal(SIGPIPE, SIG_DFL);
-        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
-        _exit(127);
+    /* "exec" so that the pid we watch is the server's, not a shell's */
+    snprintf(line, sizeof line, "exec %s", s->cmd);
+    s->term_sent = false;
+    s->status = 0;
+    s->left_behind = 0;
+    s->pid = 0;
+    s->starts++;
+    fflush(stdout);
+    fflush(stderr);
+    s->keeper = fork();
+    if (s->keeper < 0) {
+        snprintf(why, n, "fork: %s", strerror(errno));
+        s->keeper = 0;
+        close(rep[0]);
+        close(rep[1]);
+        if (logfd >= 0)
+            close(logfd);
+        return -1;
     }
+    if (s->keeper == 0) {
+        close(rep[0]);
+        keeper_main(line, logfd, rep[1], parent, 1000);
+    }
+    close(rep[1]);
     if (logfd >= 0)
         close(logfd);
+    s->status_fd = rep[0];
+    fcntl(s->status_fd, F_SETFL, O_NONBLOCK);
+    deadline = sock_now_ms() + 5000;
+    while (s->pid <= 0 && s->status_fd >= 0 && sock_now_ms() < deadline)
+        read_reports(s, 50);
+    if (s->pid <= 0) {
+        snprintf(why, n, "the keeper process could not start the server");
+        stop_keeper(s);
+        return -1;
+    }
     deadline = sock_now_ms() + (int64_t)(10000 * scale);
     for (;;) {
         int fd = sock_connect(&s->addr, sock_now_ms() + 200);
         struct timespec ts = {0, 20 * 1000000};
-        size_t used;
         if (fd >= 0) {
+            /* the readiness connection: connected, closed without data. A server that dies of
+             * it dies now, and that is this start's failure, not the next case's. */
+            int64_t settle = sock_now_ms() + (int64_t)(100 * scale);
             close(fd);
-            return 0;
-        }
-        if (!server_running(s)) {
-            char how[96];
+            while (server_running(s) && sock_now_ms() < settle)
+                read_reports(s, 10);
+            if (server_running(s))
+                return 0;
             server_describe_exit(s, how, sizeof how);
-            used = (size_t)snprintf(why, n, "the --exec server %s before it accepted a connection "
-                                            "on %s; its output ends with:\n",
-                                    how, s->addr.text);
+            if (s->left_behind > 0 && WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0)
+                used = (size_t)snprintf(
+                    why, n, "the server exited with status 0 right after start, leaving %d "
+                            "process(es) running (does it daemonize? framespec must be its "
+                            "parent: run it in the foreground); they were stopped. Its output "
+                            "ends with:\n", s->left_behind);
+            else
+                used = (size_t)snprintf(why, n, "the --exec server %s right after framespec's "
+                                                "readiness connection to %s (connected and closed "
+                                                "without data); its output ends with:\n",
+                                        how, s->addr.text);
+        } else if (!server_running(s)) {
+            server_describe_exit(s, how, sizeof how);
+            if (WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0)
+                used = (size_t)snprintf(
+                    why, n, "the server exited with status 0 right after start, before it "
+                            "accepted on %s (does it daemonize? framespec must be its parent: "
+                            "run it in the foreground)%s. Its output ends with:\n",
+                    s->addr.text, s->left_behind > 0 ? "; what it left running was stopped" : "");
+            else
+                used = (size_t)snprintf(why, n, "the --exec server %s before it accepted a "
+                                                "connection on %s; its output ends with:\n",
+                                        how, s->addr.text);
         } else if (sock_now_ms() > deadline) {
             used = (size_t)snprintf(why, n, "the --exec server does not accept connections on %s "
                                             "after %.0f s; its output ends with:\n",
                                     s->addr.text, 10 * scale);
-            server_stop_wait(s, 2000, NULL, 0);
         } else {
             nanosleep(&ts, NULL);
             continue;
         }
+        server_stop_wait(s, 2000, NULL, 0);
         if (used < n)
             log_tail(s, why + used, n - used > 1024 ? 1024 : n - used);
         return -1;
@@ -204,7 +588,8 @@ static int spawn(server_proc *s, double scale, char *why, size_t n)
 
 int server_start(server_proc *s, const char *exec, const sock_addr *addr, double scale)
 {
-    char why[2048];
+    char why[2048] = "";
+    s->status_fd = -1;
     if (prepare(s, exec, addr, why, sizeof why) < 0 || spawn(s, scale, why, sizeof why) < 0) {
         fprintf(stderr, "framespec: %s\n  command: %s\n", why, s->cmd);
         return -1;
@@ -214,10 +599,11 @@ int server_start(server_proc *s, const char *exec, const sock_addr *addr, double
 
 int server_restart(server_proc *s, bool same_port, double scale, char *why, size_t n)
 {
-    if (s->pid > 0) {
+    if (server_running(s)) {
         snprintf(why, n, "the server is still running");
         return -1;
     }
+    stop_keeper(s); /* what the last one left behind */
     if (!same_port && !s->fixed_addr && prepare(s, s->exec, NULL, why, n) < 0)
         return -1;
     return spawn(s, scale, why, n);
@@ -226,7 +612,8 @@ int server_restart(server_proc *s, bool same_port, double scale, char *why, size
 void server_term(server_proc *s)
 {
     if (s->pid > 0 && !s->term_sent) {
-        kill(s->pid, SIGTERM);
+        if (kill(-s->pid, SIGTERM) < 0)
+            kill(s->pid, SIGTERM);
         s->term_sent = true;
     }
 }
@@ -235,8 +622,8 @@ int server_stop_wait(server_proc *s, int64_t timeout_ms, char *how, size_t n)
 {
     int64_t t0 = sock_now_ms(), deadline = t0 + timeout_ms;
     char what[96];
-    int st;
-    if (s->pid <= 0) {
+    if (!server_running(s)) {
+        stop_keeper(s);
         if (how) {
             server_describe_status(s->status, what, sizeof what);
             snprintf(how, n, "had already %s", what);
@@ -244,25 +631,17 @@ int server_stop_wait(server_proc *s, int64_t timeout_ms, char *how, size_t n)
         return 0;
     }
     server_term(s);
-    while (sock_now_ms() < deadline) {
-        struct timespec ts = {0, 5 * 1000000};
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->status = st;
-            s->pid = 0;
-            if (how) {
-                server_describe_status(st, what, sizeof what);
-                snprintf(how, n, "%s %lld ms after SIGTERM", what,
-                         (long long)(sock_now_ms() - t0));
-            }
-            return 0;
+    while (server_running(s) && sock_now_ms() < deadline)
+        read_reports(s, 5);
+    if (!server_running(s)) {
+        if (how) {
+            server_describe_status(s->status, what, sizeof what);
+            snprintf(how, n, "%s %lld ms after SIGTERM", what, (long long)(sock_now_ms() - t0));
         }
-        nanosleep(&ts, NULL);
+        stop_keeper(s);
+        return 0;
     }
-    kill(-s->pid, SIGKILL);
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    s->status = st;
-    s->pid = 0;
+    stop_keeper(s);
     if (how)
         snprintf(how, n, "did not exit within %lld ms of SIGTERM: killed", (long long)timeout_ms);
     return 1;
@@ -271,10 +650,17 @@ int server_stop_wait(server_proc *s, int64_t timeout_ms, char *how, size_t n)
 void server_stop(server_proc *s, FILE *notes)
 {
     char how[160];
-    bool running = s->pid > 0;
+    bool running = server_running(s);
+    int left = !running && s->keeper > 0 ? s->left_behind : 0;
     int killed = server_stop_wait(s, 5000, how, sizeof how);
-    if (!running || notes == NULL)
+    if (notes == NULL)
         return;
+    if (!running) {
+        if (left > 0)
+            fprintf(notes, "# the server had left %d process(es) running when it exited; they "
+                           "were stopped\n", left);
+        return;
+    }
     if (killed) {
         fprintf(notes, "# the server %s\n", how);
     } else if (!(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0) &&
@@ -283,4 +669,7 @@ void server_stop(server_proc *s, FILE *notes)
         server_describe_status(s->status, how, sizeof how);
         fprintf(notes, "# the server %s after SIGTERM\n", how);
     }
+    if (s->left_behind > 0)
+        fprintf(notes, "# the server left %d process(es) running when it exited; they were "
+                       "stopped\n", s->left_behind);
 }

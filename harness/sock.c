@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <time.h>
@@ -70,6 +71,18 @@ int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen)
     }
     memcpy(host, h, hl);
     host[hl] = '\0';
+    {
+        /* getaddrinfo() takes "70000" and wraps it to port 4464: check the range ourselves */
+        char *end;
+        unsigned long port;
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (*end != '\0' || errno != 0 || colon[1] < '0' || colon[1] > '9' || port == 0 ||
+            port > 65535) {
+            snprintf(err, errlen, "port '%s' in '%s' is not a number 1..65535", colon + 1, text);
+            return -1;
+        }
+    }
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;

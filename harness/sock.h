@@ -27,7 +27,8 @@ int64_t sock_now_ms(void);
 int64_t sock_now_ns(void);
 
 /*
- * Resolve "HOST:PORT", "[V6]:PORT" or "unix:PATH" (numeric hosts and "localhost"). Returns 0, or
+ * Resolve "HOST:PORT", "[V6]:PORT" or "unix:PATH" (numeric hosts and "localhost"; PORT a decimal
+ * 1..65535, checked here because getaddrinfo() wraps larger numbers). Returns 0, or
  * -1 with a message in err[0..errlen).
  */
 int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen);
