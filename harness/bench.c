@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,9 +24,18 @@
 #include <unistd.h>
 
 #include "opts.h"
+#include "report.h"
+#include "scratch.h"
 #include "server.h"
 #include "sock.h"
 #include "wire.h"
+
+/* The send queues of all connections together (--conns x --depth frames of --size) are held in
+ * memory: at most this many bytes, checked before anything is allocated. */
+#define MAX_QUEUE_BYTES (128ull << 20)
+/* --rate below one frame per this many seconds per connection is refused (and the interval in
+ * ns cannot overflow) */
+#define MAX_INTERVAL_S 3600.0
 
 /* Log-bucket histogram of nanoseconds: index = (msb - 5) * 32 + (v >> (msb - 5)). */
 #define HIST_SUB 64
@@ -143,7 +153,9 @@ static int queue_frame(bench *b, bconn *c, int64_t now)
         len += (uint32_t)(rng_next(&b->rng) % (b->o.size_max - b->o.size_min + 1));
     need = b->hlen + len + 1;
     if (c->out_len + need > c->out_cap) {
-        size_t ncap = (c->out_len + need) * 2;
+        /* doubling, but never past what --depth frames can take */
+        size_t most = (size_t)b->o.depth * (b->hlen + b->o.size_max + 1);
+        size_t ncap = (c->out_len + need) * 2 > most ? most : (c->out_len + need) * 2;
         uint8_t *p;
         if (c->out_off > 0) {
             memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
@@ -151,6 +163,8 @@ static int queue_frame(bench *b, bconn *c, int64_t now)
             c->out_off = 0;
         }
         if (c->out_len + need > c->out_cap) {
+            if (ncap < c->out_len + need)
+                ncap = c->out_len + need;
             p = realloc(c->out, ncap);
             if (p == NULL)
                 return -1;
@@ -286,27 +300,59 @@ static void print_report(const bench *b, double secs, FILE *out)
         fprintf(out, "first error: %s\n", b->first_error);
 }
 
+/* A JSON string for s (may be NULL: ""), escaped by jansson; bytes that are not UTF-8 become
+ * '?' (jansson refuses invalid UTF-8). */
+static json_t *jstr(const char *s)
+{
+    json_t *j;
+    char *copy;
+    if (s == NULL)
+        s = "";
+    if ((j = json_string(s)) != NULL)
+        return j;
+    copy = strdup(s);
+    if (copy == NULL)
+        return json_string("");
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* The results as one JSON object (jansson: strings such as --label are escaped). */
 static int write_json(const bench *b, double secs, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "framespec bench: cannot write %s: %s\n", path, strerror(errno));
+    json_t *o = json_object(), *rtt = json_object();
+    int rc;
+    json_object_set_new(o, "target", jstr(b->addr.text));
+    json_object_set_new(o, "label", jstr(b->o.label));
+    json_object_set_new(o, "framing", jstr(wire_framing_name(b->o.framing)));
+    json_object_set_new(o, "conns", json_integer(b->o.conns));
+    json_object_set_new(o, "depth", json_integer(b->o.depth));
+    json_object_set_new(o, "size_min", json_integer(b->o.size_min));
+    json_object_set_new(o, "size_max", json_integer(b->o.size_max));
+    json_object_set_new(o, "seconds", json_real(secs));
+    json_object_set_new(o, "frames", json_integer((json_int_t)b->frames));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)b->bytes));
+    json_object_set_new(o, "frames_per_s", json_real((double)b->frames / secs));
+    json_object_set_new(o, "mb_per_s", json_real((double)b->bytes / secs / 1e6));
+    json_object_set_new(rtt, "p50", json_real(hist_percentile(&b->h, 50) / 1e3));
+    json_object_set_new(rtt, "p90", json_real(hist_percentile(&b->h, 90) / 1e3));
+    json_object_set_new(rtt, "p99", json_real(hist_percentile(&b->h, 99) / 1e3));
+    json_object_set_new(rtt, "p999", json_real(hist_percentile(&b->h, 99.9) / 1e3));
+    json_object_set_new(o, "rtt_us", rtt);
+    json_object_set_new(o, "errors", json_integer((json_int_t)b->errors));
+    json_object_set_new(o, "first_error", b->first_error[0] ? jstr(b->first_error) : json_null());
+    json_object_set_new(o, "late", json_integer((json_int_t)b->late));
+    json_object_set_new(o, "rate", json_real(b->o.rate));
+    rc = json_dump_file(o, path, JSON_INDENT(2));
+    json_decref(o);
+    if (rc < 0) {
+        fprintf(stderr, "framespec bench: cannot write --json %s: %s\n", path, strerror(errno));
         return -1;
     }
-    fprintf(f,
-            "{\"target\": \"%s\", \"label\": \"%s\", \"framing\": \"%s\", \"conns\": %u, "
-            "\"depth\": %u, \"size_min\": %u, \"size_max\": %u, \"seconds\": %.3f, "
-            "\"frames\": %llu, \"bytes\": %llu, \"frames_per_s\": %.1f, \"mb_per_s\": %.3f, "
-            "\"rtt_us\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"p999\": %.2f}, "
-            "\"errors\": %llu, \"late\": %llu, \"rate\": %.1f}\n",
-            b->addr.text, b->o.label ? b->o.label : "", wire_framing_name(b->o.framing),
-            b->o.conns, b->o.depth, b->o.size_min, b->o.size_max, secs,
-            (unsigned long long)b->frames, (unsigned long long)b->bytes,
-            (double)b->frames / secs, (double)b->bytes / secs / 1e6,
-            hist_percentile(&b->h, 50) / 1e3, hist_percentile(&b->h, 90) / 1e3,
-            hist_percentile(&b->h, 99) / 1e3, hist_percentile(&b->h, 99.9) / 1e3,
-            (unsigned long long)b->errors, (unsigned long long)b->late, b->o.rate);
-    fclose(f);
     return 0;
 }
 
@@ -356,7 +402,7 @@ int bench_run(const bench_opts *o)
         struct epoll_event ev;
         c->fd = sock_connect(&b->addr, sock_now_ms() + 5000);
         if (c->fd < 0) {
-            fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", o->target,
+            fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", b->addr.text,
                     i + 1, strerror(-c->fd));
             rc = 2;
             goto out;
@@ -470,13 +516,24 @@ int bench_run(const bench_opts *o)
         if (secs <= 0)
             secs = 1e-9;
         print_report(b, secs, stdout);
+        rc = b->errors ? 1 : 0;
+        if (b->frames == 0) {
+            fprintf(stderr, "framespec bench: no frame was echoed in %.1f s: the server at %s "
+                            "does not echo (or --duration is too short for it)\n", secs,
+                    b->addr.text);
+            rc = 1;
+        } else if (b->errors) {
+            fprintf(stderr, "framespec bench: %llu error(s); first: %s\n",
+                    (unsigned long long)b->errors, b->first_error);
+        }
         if (o->json && write_json(b, secs, o->json) < 0)
-            goto out;
+            rc = 2;
     }
-    rc = b->errors ? 1 : 0;
 out:
     if (b->conns) {
         for (unsigned i = 0; i < o->conns; i++) {
+            if (b->conns[i].q == NULL && b->conns[i].fd == 0)
+                break; /* not reached: never connected */
             if (b->conns[i].fd > 0 && !b->conns[i].dead)
                 close(b->conns[i].fd);
             free(b->conns[i].out);
@@ -492,12 +549,24 @@ out:
     return rc;
 }
 
+/* The --rate value as given (for its error message). */
+static const char *argv_rate(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--rate=", 7) == 0)
+            return argv[i] + 7;
+    }
+    return "?";
+}
+
 static void bench_usage(FILE *out)
 {
     fputs("usage: framespec bench (--target HOST:PORT|unix:PATH | --exec 'CMD {port}') [--framing F]\n"
           "                       [--conns N] [--depth N] [--size BYTES|MIN:MAX] [--duration S]\n"
           "                       [--warmup S] [--rate FRAMES_PER_S] [--seed N] [--label TEXT]\n"
-          "                       [--json FILE]\n"
+          "                       [--json FILE] [--timeout SECONDS] [--keep-logs]\n"
           "\n"
           "Closed-loop load (default): each connection keeps --depth frames in flight. Open loop\n"
           "(--rate): frames are sent on a schedule and round trips count from the scheduled time.\n"
@@ -510,7 +579,16 @@ static void bench_usage(FILE *out)
           "                   the most that may be in flight\n"
           "  --size B|MIN:MAX payload bytes per frame (default 64)\n"
           "  --duration S     measured seconds (default 5), after --warmup S (default 0.5)\n"
-          "Exit 0: no error; 1: an echo was wrong or a connection closed; 2: usage or connect.\n",
+          "  --rate R         open loop: R frames per second over all connections (at least one\n"
+          "                   per hour per connection)\n"
+          "  --label TEXT     name of this run in the report and JSON\n"
+          "  --json FILE      write the results as JSON\n"
+          "  --timeout S      end the whole command by then (exit 1)\n"
+          "  --keep-logs      keep the --exec server's log in $TMPDIR/framespec-XXXXXX\n"
+          "The send queues (--conns x --depth frames of --size) must fit in 128 MiB.\n"
+          "Exit 0: every echo right; 1: an echo was wrong, a connection closed, no frame was\n"
+          "echoed, or --timeout was reached; 2: usage, connect, or a --json file that cannot be\n"
+          "written.\n",
           out);
 }
 
@@ -523,12 +601,14 @@ int bench_main(int argc, char **argv)
         {"warmup", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 'S'},
         {"json", required_argument, NULL, 'j'},   {"label", required_argument, NULL, 'L'},
         {"exec", required_argument, NULL, 'e'},   {"rate", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"timeout", required_argument, NULL, 'W'},
+        {"keep-logs", no_argument, NULL, 'K'},    {NULL, 0, NULL, 0},
     };
     bench_opts o = {.framing = WIRE_U32, .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
                     .duration = 5.0, .warmup = 0.5, .seed = 1};
     int ch;
     uint64_t v;
+    double timeout_s = 0;
 
     optind = 1;
     opterr = 0;
@@ -584,6 +664,13 @@ int bench_main(int argc, char **argv)
         case 'L':
             o.label = optarg;
             break;
+        case 'W':
+            if (opts_seconds(optarg, &timeout_s) < 0 || timeout_s <= 0)
+                return opts_bad("bench", "--timeout", optarg, "expected seconds > 0");
+            break;
+        case 'K':
+            scratch_keep(true);
+            break;
         case 'h':
             bench_usage(stdout);
             return 0;
@@ -605,5 +692,25 @@ int bench_main(int argc, char **argv)
                 (unsigned long long)wire_max_expressible(o.framing));
         return 2;
     }
+    if (o.rate > 0 && 1e9 * o.conns / o.rate > MAX_INTERVAL_S * 1e9) {
+        char why[128];
+        snprintf(why, sizeof why, "at least %g frames per second for %u connection(s) (one per "
+                                  "hour each)", o.conns / MAX_INTERVAL_S, o.conns);
+        return opts_bad("bench", "--rate", argv_rate(argc, argv), why);
+    }
+    {
+        uint64_t queue = (uint64_t)o.conns * o.depth * (wire_header_size(o.framing) + o.size_max + 1);
+        if (queue > MAX_QUEUE_BYTES) {
+            fprintf(stderr, "framespec bench: --conns %u x --depth %u frames of up to %u bytes "
+                            "would hold %llu MiB of send queues in memory; the limit is %llu "
+                            "MiB: lower --depth, --conns or --size\n",
+                    o.conns, o.depth, o.size_max, (unsigned long long)(queue >> 20),
+                    MAX_QUEUE_BYTES >> 20);
+            return 2;
+        }
+    }
+    if (o.json && report_preflight("bench", "--json", o.json) < 0)
+        return 2;
+    scratch_deadline("bench", timeout_s, 1);
     return bench_run(&o);
 }
