@@ -3,6 +3,7 @@
  * (docs/spec.md BACKPRESSURE-*, CONCURRENCY-*, LATENCY-*, RESOURCES-*).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -36,11 +37,12 @@ static size_t kernel_buffering(fs_ctx *c, const uint8_t *frames, size_t flen)
     if (lfd < 0)
         return 0;
     if (a.family == AF_UNIX) {
+        /* an abstract socket (Linux unix(7)): no file to create or leave behind */
         struct sockaddr_un *su = (struct sockaddr_un *)&a.sa;
-        snprintf(path, sizeof path, "/tmp/framespec-k-%d.sock", (int)getpid());
-        unlink(path);
-        memcpy(su->sun_path, path, strlen(path) + 1);
-        a.len = sizeof *su;
+        int pl = snprintf(path, sizeof path, "framespec-k-%d", (int)getpid());
+        memset(su->sun_path, 0, sizeof su->sun_path);
+        memcpy(su->sun_path + 1, path, (size_t)pl);
+        a.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)pl);
     } else if (a.family == AF_INET) {
         ((struct sockaddr_in *)&a.sa)->sin_port = 0;
     } else {
@@ -82,8 +84,6 @@ static size_t kernel_buffering(fs_ctx *c, const uint8_t *frames, size_t flen)
         c->recording = rec;
     }
     close(lfd);
-    if (a.family == AF_UNIX)
-        unlink(path);
     fs_log(c, "a reference echo server that stops reading when blocked accepted %zu bytes", k);
     return k;
 }
@@ -183,7 +183,9 @@ out:
 
 /*
  * backpressure.rss — (--exec) the server's resident memory grows by less than 64 MiB while a peer
- * writes up to 160 MiB and never reads. The server is restarted first (on a new port), so the
+ * writes up to 160 MiB and never reads. The server must echo a first frame on that connection
+ * before the fill: one that accepts nothing, or never reads, fails here instead of passing with
+ * the fill in the kernel's buffers. The server is restarted first (on a new port), so the
  * baseline is clean whatever ran before: a server that buffered an earlier case's load keeps that
  * memory resident (the allocator holds it for reuse), this load would reuse it, and the growth
  * measured would be about zero.
@@ -209,6 +211,15 @@ void case_backpressure_rss(fs_ctx *c)
     rss0 = fs_server_rss_kb(c);
     fs_repro(c, "# framespec run measures the server's memory here; a script replays the traffic");
     fd = fs_connect(c);
+    /* A server that never accepts or never reads would pass by holding nothing: the kernel's
+     * buffers take the fill. It must first echo one frame, or the case cannot judge: a fail. */
+    if (fd >= 0 && (fs_send(c, fd, frames, fsz) < 0 ||
+                    fs_expect(c, fd, frames, fsz, 5000,
+                              "the echo of a first frame (before the memory under a non-reading "
+                              "peer can be judged, the server must be seen reading)") < 0)) {
+        fs_abort(c, fd);
+        fd = -1;
+    }
     if (fd >= 0) {
         size_t sent = fs_fill_until_blocked(c, fd, frames, flen, 500, 160u << 20);
         rss1 = fs_server_rss_kb(c);
