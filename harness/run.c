@@ -118,7 +118,14 @@ static int restart_for_the_rest(run_state *rs)
         return 0;
     }
     rs->cfg.server_pid = 0;
-    snprintf(rs->gone, sizeof rs->gone, "%.*s", (int)strcspn(why, "\n"), why);
+    {
+        /* its first line, without the "; its output ends with:" that introduces the tail */
+        size_t l = strcspn(why, "\n");
+        const char *tail = strstr(why, "; its output ends with:");
+        if (tail != NULL && (size_t)(tail - why) < l)
+            l = (size_t)(tail - why);
+        snprintf(rs->gone, sizeof rs->gone, "%.*s", (int)l, why);
+    }
     printf("# could not restart the server: %s\n# the remaining cases are not run\n", rs->gone);
     fflush(stdout);
     fprintf(stderr, "framespec: %s\n", why);
@@ -147,10 +154,13 @@ static bool daemonized(run_state *rs)
 
 /* After a case: did the --exec server die? Then record how, and restart it. Returns true when
  * it died. A server that a case stopped on purpose (lifecycle cases) and left stopped is started
- * again without counting as a death. */
-static bool server_check(run_state *rs, const char *case_id, char *how, size_t hn)
+ * again without counting as a death. After a failed case framespec waits up to 100 ms x scale
+ * for news of a death (a crash that made the case fail may still be tearing the process down),
+ * so that it is charged to this case and not to the next. */
+static bool server_check(run_state *rs, const char *case_id, bool failed, char *how, size_t hn)
 {
-    if (rs->exec == NULL || rs->gone[0] || server_running(&rs->srv))
+    if (rs->exec == NULL || rs->gone[0] ||
+        server_running_wait(&rs->srv, failed ? (int)(100 * rs->cfg.scale) : 2))
         return false;
     if (rs->down_on_purpose) {
         rs->down_on_purpose = false;
@@ -377,7 +387,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     o->d.wirelog = dup_or_null(shared->wirelog);
     {
         char how[96];
-        if (server_check(rs, fc->id, how, sizeof how)) {
+        if (server_check(rs, fc->id, o->status == FS_FAIL, how, sizeof how)) {
             size_t ml = strlen(how) + (o->d.message ? strlen(o->d.message) : 0) + 64;
             char *msg = malloc(ml);
             if (msg != NULL) {

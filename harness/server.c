@@ -410,6 +410,18 @@ bool server_running(server_proc *s)
     return s->pid > 0;
 }
 
+bool server_running_wait(server_proc *s, int ms)
+{
+    int64_t end = sock_now_ms() + ms;
+    while (server_running(s)) {
+        int64_t left = end - sock_now_ms();
+        if (left <= 0)
+            return true;
+        read_reports(s, (int)left);
+    }
+    return false;
+}
+
 /* Pick the port and build s->cmd. Returns 0, or -1 with why. */
 static int prepare(server_proc *s, const char *exec, const sock_addr *addr, char *why, size_t n)
 {

@@ -63,6 +63,10 @@ int server_restart(server_proc *s, bool same_port, double scale, char *why, size
  * s->left_behind) and returns false. Never blocks. */
 bool server_running(server_proc *s);
 
+/* server_running(), but waits up to ms for news of an exit first (a server that crashed a moment
+ * ago may still be tearing down): returns false as soon as it is known to have exited. */
+bool server_running_wait(server_proc *s, int ms);
+
 /* "killed by signal 13 (SIGPIPE)" / "exited with status 1" for s->status. */
 void server_describe_exit(const server_proc *s, char *out, size_t n);
 

@@ -1,7 +1,10 @@
 """pytest fixtures: find the binaries, start servers on port 0, or use an external --target."""
 import os
 import resource
+import signal
 import sys
+import time
+import uuid
 
 import pytest
 
@@ -31,6 +34,89 @@ def pytest_configure(config):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# The session's leftover check: every process the session starts inherits
+# FRAMESPEC_PYTEST_SESSION=<uuid>; at the end none may still be alive, and no new /tmp or $TMPDIR
+# entry named framespec* may remain (a leaked server, a leaked log or socket file).
+SESSION_ENV = "FRAMESPEC_PYTEST_SESSION"
+_session = {}
+
+
+def _tmp_dirs():
+    dirs = ["/tmp"]
+    t = os.environ.get("TMPDIR")
+    if t and os.path.isdir(t) and os.path.realpath(t) != os.path.realpath("/tmp"):
+        dirs.append(t)
+    return dirs
+
+
+def _framespec_entries(d):
+    try:
+        return {n for n in os.listdir(d) if n.startswith("framespec")}
+    except OSError:
+        return set()
+
+
+def _session_procs(entry):
+    """[(pid, cmdline)] of live processes whose environment holds `entry`, except this one."""
+    want = entry.encode()
+    me = os.getpid()  # /proc lists thread-group leaders only: this excludes our threads too
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/environ" % name, "rb") as f:
+                if want not in f.read().split(b"\0"):
+                    continue
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append((int(name), cmd))
+    return found
+
+
+def pytest_sessionstart(session):
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_ENV] = mark
+    _session["entry"] = "%s=%s" % (SESSION_ENV, mark)
+    _session["tmp"] = {d: _framespec_entries(d) for d in _tmp_dirs()}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "entry" not in _session:
+        return
+    # a process on its way out, or the short-lived framespec-XXXXXX directory of a framespec run
+    # outside this session (another build's tests), gets 2 s to go
+    deadline = time.monotonic() + 2.0
+    while True:
+        procs = _session_procs(_session["entry"])
+        new_files = []
+        for d, before in _session["tmp"].items():
+            new_files += [os.path.join(d, n) for n in sorted(_framespec_entries(d) - before)]
+        if (not procs and not new_files) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    for pid, _ in procs:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if not procs and not new_files:
+        return
+    lines = ["framespec leftover check FAILED:"]
+    lines += ["  process still alive (killed now): pid %d: %s" % p for p in procs]
+    lines += ["  new temporary file left behind: %s" % f for f in new_files]
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line("")
+        for line in lines:
+            tr.write_line(line, red=True)
+    else:
+        sys.stderr.write("\n".join(lines) + "\n")
+    session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
