@@ -54,6 +54,20 @@ def procs_with_env(entry, exclude=()):
     return found
 
 
+def vm_hwm_kib(pid):
+    """framespec's own peak resident set so far (VmHWM of /proc/PID/status, KiB; 0 when gone).
+    Sampled while it runs: ru_maxrss from wait4 is only an upper bound, as Linux keeps the
+    forking parent's (pytest's) high-water mark across exec and adds waited-for descendants."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def reap_marked(entry, wait=0.5, exclude=()):
     """Wait up to `wait` s for the processes carrying `entry` to go; SIGKILL those that stay and
     return them as [(pid, cmdline)]."""
@@ -71,20 +85,13 @@ def reap_marked(entry, wait=0.5, exclude=()):
     return left
 
 
-def wait_for_binary(timeout=120.0):
-    """The build may be replacing bin/framespec right now: wait (bounded) until it is there."""
-    deadline = time.monotonic() + timeout
-    while not os.access(framespec_path(), os.X_OK) and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
 class FsResult:
     def __init__(self, **kw):
         self.__dict__.update(kw)
 
     def tail(self, n=3000):
         """The ends of stdout and stderr, for assertion messages."""
-        return "rc=%s wall=%.2fs rss=%.1fMiB timed_out=%s\n--- stdout (tail) ---\n%s\n" \
+        return "rc=%s wall=%.2fs rss<=%.1fMiB timed_out=%s\n--- stdout (tail) ---\n%s\n" \
                "--- stderr (tail) ---\n%s\n--- tmp_leftovers: %s\n--- proc_leftovers: %s" % (
                    self.rc, self.wall, self.rss_mib, self.timed_out, self.stdout[-n:],
                    self.stderr[-n:], self.tmp_leftovers, self.proc_leftovers)
@@ -95,8 +102,9 @@ class FsResult:
 
 def run_fs(args, timeout, env_extra=None, keep_tmp=False):
     """Run framespec with `args`, kill its process group after `timeout` s. Returns an FsResult:
-    rc, stdout, stderr, wall (s), rss_mib (ru_maxrss of wait4: framespec's peak, an upper bound
-    that includes its waited-for descendants), timed_out, tmpdir, tmp_leftovers (sorted names left
+    rc, stdout, stderr, wall (s), rss_mib (ru_maxrss of wait4: an upper bound of framespec's peak
+    that includes its waited-for descendants and pytest's own size at fork), hwm_mib (framespec's
+    own VmHWM, sampled every 20 ms while it runs), timed_out, tmpdir, tmp_leftovers (sorted names left
     in the private TMPDIR), proc_leftovers ([(pid, cmdline)] still alive with the marker; they
     have been SIGKILLed). The private TMPDIR is removed unless keep_tmp."""
     tmpdir = tempfile.mkdtemp(prefix="hostile-tmpdir-")
@@ -106,7 +114,8 @@ def run_fs(args, timeout, env_extra=None, keep_tmp=False):
     env["TMPDIR"] = tmpdir
     env[MARK_ENV] = mark
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # unlinked: nothing to leak
-    wait_for_binary()
+    assert os.access(framespec_path(), os.X_OK), (
+        "no %s: build first, or set FRAMESPEC_BUILD_DIR" % framespec_path())
     try:
         with open(os.devnull, "rb") as devnull:
             t0 = time.monotonic()
@@ -114,7 +123,9 @@ def run_fs(args, timeout, env_extra=None, keep_tmp=False):
                                     stdout=out, stderr=err, env=env, start_new_session=True)
         timed_out = False
         deadline = t0 + timeout
+        hwm_kib = 0
         while True:
+            hwm_kib = max(hwm_kib, vm_hwm_kib(proc.pid))
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -136,7 +147,8 @@ def run_fs(args, timeout, env_extra=None, keep_tmp=False):
         err.seek(0)
         return FsResult(rc=rc, stdout=out.read().decode(errors="replace"),
                         stderr=err.read().decode(errors="replace"), wall=wall,
-                        rss_mib=ru.ru_maxrss / 1024.0, timed_out=timed_out, tmpdir=tmpdir,
+                        rss_mib=ru.ru_maxrss / 1024.0, hwm_mib=hwm_kib / 1024.0,
+                        timed_out=timed_out, tmpdir=tmpdir,
                         tmp_leftovers=tmp_leftovers, proc_leftovers=proc_leftovers, mark=mark)
     finally:
         out.close()

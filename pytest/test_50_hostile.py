@@ -44,6 +44,11 @@ def check(res, wall, rc=None, tmp_ok=False):
         bad.append("processes left running: %s" % res.proc_leftovers)
     if rc is not None and res.rc not in (rc if isinstance(rc, tuple) else (rc,)):
         bad.append("exit status %s, expected %s" % (res.rc, rc))
+    # one line per command for the record (pytest -s shows them): the table of the issue
+    print("\nhostile: %-62s rc=%s wall=%5.2fs VmHWM=%5.1fMiB (ru_maxrss<=%5.1fMiB) left=%d/%d"
+          % (os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1], res.rc,
+             res.wall, res.hwm_mib, res.rss_mib, len(res.tmp_leftovers),
+             len(res.proc_leftovers)))
     assert not bad, "; ".join(bad) + "\n" + res.tail()
 
 
@@ -246,6 +251,16 @@ def test_replay_against_flood_fails_with_bounded_memory(tmp_path):
     res = replay(tmp_path, 'connect\nsend frame "hi"\nexpect frame "hi" within 2000\n', "flood",
                  wall=10)
     check(res, 10, rc=1)
+
+
+def test_replay_inbox_is_capped_while_a_flood_goes_unread(tmp_path):
+    """A 3 s sleep while the server floods: the inbox stops at its cap (64 MiB + 1 MiB), it does
+    not take everything the server sends (1.4 GB in 3 s before the cap)."""
+    res = replay(tmp_path, 'connect\nsend frame "hi"\nsleep 3000\nexpect frame "hi" within 1000\n',
+                 "flood", wall=10)
+    check(res, 10, rc=1)
+    assert 0 < res.hwm_mib < 128, res.tail()
+    assert "expected:" in res.stdout, res.tail()
 
 
 def test_replay_timeout_bounds_a_long_expect(tmp_path):
