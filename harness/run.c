@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -273,7 +274,7 @@ static char *dup_or_null(const char *s)
 static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_outcome *o)
 {
     int64_t t0 = sock_now_ms(), deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
-    pid_t child;
+    pid_t child, parent;
     int st = 0, ctl[2] = {-1, -1};
     bool timed_out = false, overall = false;
     const char *na = not_applicable(rs, fc);
@@ -312,6 +313,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     }
     fflush(stdout);
     fflush(stderr);
+    parent = getpid();
     child = fork();
     if (child < 0) {
         o->status = FS_FAIL;
@@ -328,6 +330,10 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
                       .rng = rs->cfg.seed ^ hash_id(fc->id), .ctl_fd = ctl[1]};
         if (ctl[0] >= 0)
             close(ctl[0]);
+        /* a case never outlives framespec (SIGINT, --timeout, a crash) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
         signal(SIGPIPE, SIG_IGN);
         fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
         fc->run(&ctx);

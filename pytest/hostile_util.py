@@ -100,13 +100,14 @@ class FsResult:
         return "FsResult(%s)" % self.tail(600)
 
 
-def run_fs(args, timeout, env_extra=None, keep_tmp=False):
+def run_fs(args, timeout, env_extra=None, keep_tmp=False, interrupt_after=None):
     """Run framespec with `args`, kill its process group after `timeout` s. Returns an FsResult:
     rc, stdout, stderr, wall (s), rss_mib (ru_maxrss of wait4: an upper bound of framespec's peak
     that includes its waited-for descendants and pytest's own size at fork), hwm_mib (framespec's
     own VmHWM, sampled every 20 ms while it runs), timed_out, tmpdir, tmp_leftovers (sorted names left
     in the private TMPDIR), proc_leftovers ([(pid, cmdline)] still alive with the marker; they
-    have been SIGKILLed). The private TMPDIR is removed unless keep_tmp."""
+    have been SIGKILLed). The private TMPDIR is removed unless keep_tmp. interrupt_after=S sends
+    SIGINT to framespec alone (not its group) after S seconds."""
     tmpdir = tempfile.mkdtemp(prefix="hostile-tmpdir-")
     mark = uuid.uuid4().hex
     env = dict(os.environ)
@@ -129,6 +130,9 @@ def run_fs(args, timeout, env_extra=None, keep_tmp=False):
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
+            if interrupt_after is not None and time.monotonic() >= t0 + interrupt_after:
+                os.kill(proc.pid, signal.SIGINT)
+                interrupt_after = None
             if time.monotonic() >= deadline:
                 timed_out = True
                 try:

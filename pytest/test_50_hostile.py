@@ -200,7 +200,7 @@ def test_death_during_restart_readiness_is_blamed_on_the_restart(tmp_path):
 
 
 @pytest.mark.parametrize("args,rc,wall,says", [
-    (["run", "--target", "127.0.0.1:70000"], 2, 5, "70000"),
+    (["run", "--target", "127.0.0.1:70000"], 2, 5, "1..65535"),
     (["run", "--exec", hostile_cmd("echo"), "--case", "framing.single",
       "--json", "/nonexistent/x.json"], 2, 10, None),
     (["run", "--exec", hostile_cmd("echo"), "--case", "framing.single",
@@ -296,3 +296,40 @@ def test_bench_label_is_escaped_in_json(tmp_path):
     with open(out) as f:
         rep = json.load(f)
     assert rep["label"] == label, rep
+
+
+# ---------------------------------------------------------------------------------------------
+# interrupted, and captures that cannot be made
+
+
+def test_sigint_mid_run_leaves_nothing():
+    """SIGINT while a case runs against a server that never reads: framespec dies of it, and its
+    case process, the server (via the keeper) and its private directory go with it."""
+    res = run_fs(["run", "--exec", hostile_cmd("noread"), "--case", "halfclose.*"],
+                 timeout=10, interrupt_after=1.0)
+    check(res, 10, rc=-2)
+
+
+def test_pcap_that_cannot_capture_exits_2_unless_optional(tmp_path, bin_dir):
+    """A unix socket cannot be captured: replay --pcap says so and exits 2 before replaying;
+    with --pcap-optional it goes on (exit 0)."""
+    sock = tmp_path / "echod.sock"
+    script = tmp_path / "s.scenario"
+    script.write_text('connect\nsend frame "hi"\nexpect frame "hi" within 2000\n')
+    srv = subprocess.Popen([os.path.join(bin_dir, "echod"), "--listen", "unix:%s" % sock],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert time.monotonic() < deadline and srv.poll() is None, "echod did not start"
+            time.sleep(0.02)
+        base = ["replay", str(script), "--target", "unix:%s" % sock,
+                "--pcap", str(tmp_path / "x.pcap")]
+        res = fs(base, 5)
+        check(res, 5, rc=2)
+        assert "cannot be captured" in res.stderr, res.tail()
+        res = fs(base + ["--pcap-optional"], 5)
+        check(res, 5, rc=0)
+    finally:
+        srv.terminate()
+        srv.wait(5)
