@@ -1,6 +1,8 @@
 """pytest fixtures: find the binaries, start servers on port 0, or use an external --target."""
 import os
 import resource
+import shutil
+import tempfile
 import signal
 import sys
 import time
@@ -83,6 +85,14 @@ def pytest_sessionstart(session):
     os.environ[SESSION_ENV] = mark
     _session["entry"] = "%s=%s" % (SESSION_ENV, mark)
     _session["tmp"] = {d: _framespec_entries(d) for d in _tmp_dirs()}
+    # The session's own TMPDIR for everything it starts: framespec's private directories of
+    # this session land there, so that sessions running side by side (ctest -j) never see each
+    # other's short-lived framespec-XXXXXX directories in /tmp. (pytest's own tmp_path stays
+    # where it was: tempfile has cached its directory by now.)
+    own = tempfile.mkdtemp(prefix="pytest-session-tmpdir-")
+    _session["own_tmp"] = own
+    _session["tmp"][own] = set()
+    os.environ["TMPDIR"] = own
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -105,6 +115,7 @@ def pytest_sessionfinish(session, exitstatus):
         except OSError:
             pass
     if not procs and not new_files:
+        shutil.rmtree(_session["own_tmp"], ignore_errors=True)
         return
     lines = ["framespec leftover check FAILED:"]
     lines += ["  process still alive (killed now): pid %d: %s" % p for p in procs]
@@ -117,6 +128,7 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         sys.stderr.write("\n".join(lines) + "\n")
     session.exitstatus = 1
+    shutil.rmtree(_session["own_tmp"], ignore_errors=True)  # named above; nothing else keeps it
 
 
 @pytest.fixture(scope="session")
