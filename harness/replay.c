@@ -654,7 +654,11 @@ static void pump(replay *r, rconn *c)
             return;
         }
         if (c->in_cap - c->in_len < 65536) {
-            size_t nc = c->in_cap ? c->in_cap * 2 : 131072;
+            /* 128 KiB, then 1 MiB, then the cap in one step: pages of it that are never written
+             * are never resident, and there is no chain of copies (nor, under ASan, a
+             * quarantine of the discarded buffers) on the way to it */
+            size_t nc = c->in_cap == 0 ? 131072 : c->in_cap < (1u << 20) ? (1u << 20)
+                                                                        : r->inbox_cap + 65536;
             if (nc > r->inbox_cap + 65536)
                 nc = r->inbox_cap + 65536;
             uint8_t *p = realloc(c->inbox, nc);
