@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import framing as fr  # noqa: E402
+from hostile_util import procs_with_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,23 +62,9 @@ def _framespec_entries(d):
 
 
 def _session_procs(entry):
-    """[(pid, cmdline)] of live processes whose environment holds `entry`, except this one."""
-    want = entry.encode()
-    me = os.getpid()  # /proc lists thread-group leaders only: this excludes our threads too
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
-            continue
-        try:
-            with open("/proc/%s/environ" % name, "rb") as f:
-                if want not in f.read().split(b"\0"):
-                    continue
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        found.append((int(name), cmd))
-    return found
+    """[(pid, cmdline)] of live processes whose environment holds `entry`, except this one
+    (/proc lists thread-group leaders only: that excludes our threads too)."""
+    return procs_with_env(entry, exclude=(os.getpid(),))
 
 
 def pytest_sessionstart(session):
