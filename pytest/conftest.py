@@ -3,7 +3,6 @@ import os
 import resource
 import shutil
 import tempfile
-import signal
 import sys
 import time
 import uuid
@@ -12,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import framing as fr  # noqa: E402
-from hostile_util import procs_with_env  # noqa: E402
+from hostile_util import procs_with_env, sigkill_all  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -96,11 +95,7 @@ def pytest_sessionfinish(session, exitstatus):
         if (not procs and not new_files) or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
-    for pid, _ in procs:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    sigkill_all(procs)
     if not procs and not new_files:
         shutil.rmtree(_session["own_tmp"], ignore_errors=True)
         return

@@ -77,12 +77,17 @@ def reap_marked(entry, wait=0.5, exclude=()):
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
-    for pid, _ in left:
+    sigkill_all(left)
+    return left
+
+
+def sigkill_all(procs):
+    """SIGKILL each (pid, cmdline) of procs; those already gone are ignored."""
+    for pid, _ in procs:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return left
 
 
 class FsResult:
