@@ -111,11 +111,6 @@ int scratch_create(const char *name, char *path, size_t n)
     return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-int scratch_path(const char *name, char *path, size_t n)
-{
-    return track(name, path, n);
-}
-
 int scratch_rename(const char *from, const char *to)
 {
     char a[PATH_MAX], b[PATH_MAX];

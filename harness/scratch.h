@@ -1,6 +1,6 @@
 /*
  * scratch.h — the one private directory a framespec command keeps its temporary files in
- * (server logs, sockets of cases): mkdtemp("$TMPDIR/framespec-XXXXXX"), TMPDIR defaulting to
+ * (server logs): mkdtemp("$TMPDIR/framespec-XXXXXX"), TMPDIR defaulting to
  * /tmp, mode 0700. Files are created in it with O_CREAT|O_EXCL|O_NOFOLLOW, so a name planted
  * in advance or a symlink is refused rather than followed. The directory and everything
  * framespec made in it are removed at exit, and on SIGINT/SIGTERM/SIGHUP, unless --keep-logs
@@ -25,10 +25,6 @@ const char *scratch_dir(void);
  * (EEXIST when the name is taken). At most 32 files per process are tracked for removal.
  */
 int scratch_create(const char *name, char *path, size_t n);
-
-/* A path for NAME in the directory that framespec itself will create (a unix socket): tracked for
- * removal like a file. Returns 0, or -1 when there is no directory or the path does not fit. */
-int scratch_path(const char *name, char *path, size_t n);
 
 /* Rename FROM to TO inside the directory (both names, no slash), replacing TO. Returns 0 or -1. */
 int scratch_rename(const char *from, const char *to);
