@@ -18,6 +18,6 @@ build/bin/framespec run \
   --junit out/junit.xml --json out/report.json "$@" | tee out/framespec.tap
 rc=${PIPESTATUS[0]}
 set -e
-echo "framespec exit status: $rc (0: no case failed, warnings allowed; 1: a MUST case failed or was flaky; 2: usage or unreachable)"
+echo "framespec exit status: $rc (0: no case failed, warnings allowed; 1: a MUST case failed or was flaky, or the server died between cases; 2: usage, unreachable, a daemonizing server or a report that cannot be written)"
 echo "reports: out/framespec.tap out/junit.xml out/report.json"
 exit "$rc"
