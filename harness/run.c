@@ -5,8 +5,15 @@
  * times, with the same server), settle verdicts (report.h), print TAP, write JUnit and JSON.
  *
  * Exit codes (a CI gate relies on them): 0 no case failed the gate (warnings of SHOULD cases do
- * not, unless --strict); 1 a case failed, or a MUST case was flaky; 2 usage error or the target
- * is unreachable.
+ * not, unless --strict); 1 a case failed, or a MUST case was flaky, or the --exec server died
+ * between cases or could not be restarted, or --timeout was reached; 2 usage error (a port
+ * outside 1..65535 too), the target is unreachable, the server daemonizes, or a --junit/--json
+ * file cannot be written (checked before the run, and again when written).
+ *
+ * Deaths of the --exec server are charged where they happened: during a case to that case
+ * (after a failed case framespec waits 100 ms x scale for the news), during a restart's
+ * readiness check to the restart (the remaining cases are then skipped as "not run"), between
+ * cases to no case (the run fails). Case processes die with framespec (PR_SET_PDEATHSIG).
  */
 #include "run.h"
 
