@@ -300,35 +300,14 @@ static void print_report(const bench *b, double secs, FILE *out)
         fprintf(out, "first error: %s\n", b->first_error);
 }
 
-/* A JSON string for s (may be NULL: ""), escaped by jansson; bytes that are not UTF-8 become
- * '?' (jansson refuses invalid UTF-8). */
-static json_t *jstr(const char *s)
-{
-    json_t *j;
-    char *copy;
-    if (s == NULL)
-        s = "";
-    if ((j = json_string(s)) != NULL)
-        return j;
-    copy = strdup(s);
-    if (copy == NULL)
-        return json_string("");
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
 /* The results as one JSON object (jansson: strings such as --label are escaped). */
 static int write_json(const bench *b, double secs, const char *path)
 {
     json_t *o = json_object(), *rtt = json_object();
     int rc;
-    json_object_set_new(o, "target", jstr(b->addr.text));
-    json_object_set_new(o, "label", jstr(b->o.label));
-    json_object_set_new(o, "framing", jstr(wire_framing_name(b->o.framing)));
+    json_object_set_new(o, "target", report_json_text(b->addr.text));
+    json_object_set_new(o, "label", report_json_text(b->o.label));
+    json_object_set_new(o, "framing", report_json_text(wire_framing_name(b->o.framing)));
     json_object_set_new(o, "conns", json_integer(b->o.conns));
     json_object_set_new(o, "depth", json_integer(b->o.depth));
     json_object_set_new(o, "size_min", json_integer(b->o.size_min));
@@ -344,7 +323,7 @@ static int write_json(const bench *b, double secs, const char *path)
     json_object_set_new(rtt, "p999", json_real(hist_percentile(&b->h, 99.9) / 1e3));
     json_object_set_new(o, "rtt_us", rtt);
     json_object_set_new(o, "errors", json_integer((json_int_t)b->errors));
-    json_object_set_new(o, "first_error", b->first_error[0] ? jstr(b->first_error) : json_null());
+    json_object_set_new(o, "first_error", b->first_error[0] ? report_json_text(b->first_error) : json_null());
     json_object_set_new(o, "late", json_integer((json_int_t)b->late));
     json_object_set_new(o, "rate", json_real(b->o.rate));
     rc = json_dump_file(o, path, JSON_INDENT(2));
@@ -532,8 +511,6 @@ int bench_run(const bench_opts *o)
 out:
     if (b->conns) {
         for (unsigned i = 0; i < o->conns; i++) {
-            if (b->conns[i].q == NULL && b->conns[i].fd == 0)
-                break; /* not reached: never connected */
             if (b->conns[i].fd > 0 && !b->conns[i].dead)
                 close(b->conns[i].fd);
             free(b->conns[i].out);
@@ -547,18 +524,6 @@ out:
     free(b);
     server_stop(&srv, NULL);
     return rc;
-}
-
-/* The --rate value as given (for its error message). */
-static const char *argv_rate(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
-            return argv[i + 1];
-        if (strncmp(argv[i], "--rate=", 7) == 0)
-            return argv[i] + 7;
-    }
-    return "?";
 }
 
 static void bench_usage(FILE *out)
@@ -609,6 +574,7 @@ int bench_main(int argc, char **argv)
     int ch;
     uint64_t v;
     double timeout_s = 0;
+    const char *rate_text = NULL; /* --rate as given, for its error message */
 
     optind = 1;
     opterr = 0;
@@ -660,6 +626,7 @@ int bench_main(int argc, char **argv)
         case 'r':
             if (opts_seconds(optarg, &o.rate) < 0 || o.rate <= 0)
                 return opts_bad("bench", "--rate", optarg, "expected frames per second > 0");
+            rate_text = optarg;
             break;
         case 'L':
             o.label = optarg;
@@ -696,7 +663,7 @@ int bench_main(int argc, char **argv)
         char why[128];
         snprintf(why, sizeof why, "at least %g frames per second for %u connection(s) (one per "
                                   "hour each)", o.conns / MAX_INTERVAL_S, o.conns);
-        return opts_bad("bench", "--rate", argv_rate(argc, argv), why);
+        return opts_bad("bench", "--rate", rate_text, why);
     }
     {
         uint64_t queue = (uint64_t)o.conns * o.depth * (wire_header_size(o.framing) + o.size_max + 1);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "cases.h"
+#include "server.h"
 
 /* The TCP port of the target, or 0 (unix socket). */
 static int target_port(const fs_ctx *c)
@@ -52,12 +53,10 @@ static int time_wait_count(int port)
  * line: "exited with status 1 ... (its last words: bind: Address already in use)". */
 static void why_line(const char *why, char *out, size_t n)
 {
-    static const char tag[] = "; its output ends with:";
-    size_t hl = strcspn(why, "\n"), cut = hl;
-    const char *p = why + hl, *last = NULL;
+    char reason[512];
+    const char *p = why + strcspn(why, "\n"), *last = NULL;
     size_t last_len = 0;
-    if (hl >= sizeof tag - 1 && strncmp(why + hl - (sizeof tag - 1), tag, sizeof tag - 1) == 0)
-        cut = hl - (sizeof tag - 1);
+    server_why_reason(why, reason, sizeof reason);
     while (*p) {
         size_t l;
         p += *p == '\n';
@@ -69,9 +68,10 @@ static void why_line(const char *why, char *out, size_t n)
         p += l;
     }
     if (last)
-        snprintf(out, n, "%.*s (its last words: %.*s)", (int)cut, why, (int)last_len, last);
+        snprintf(out, n, "%.*s (its last words: %.*s)", (int)strlen(reason), reason,
+                 (int)last_len, last);
     else
-        snprintf(out, n, "%.*s (no output)", (int)cut, why);
+        snprintf(out, n, "%.*s (no output)", (int)strlen(reason), reason);
 }
 
 /*

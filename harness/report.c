@@ -397,22 +397,27 @@ int report_junit(const report *r, const char *path)
 /* ---- JSON ---- */
 
 /* s as a JSON string (bytes that are not UTF-8 become '?'), or null when empty. */
-static json_t *str_or_null(const char *s)
+json_t *report_json_text(const char *s)
 {
     json_t *j;
     char *copy;
-    if (s == NULL || *s == '\0')
-        return json_null();
+    if (s == NULL)
+        s = "";
     if ((j = json_string(s)) != NULL)
         return j;
     if ((copy = strdup(s)) == NULL)
-        return json_null();
+        return json_string("");
     for (char *p = copy; *p; p++)
         if ((unsigned char)*p >= 0x80)
             *p = '?';
     j = json_string(copy);
     free(copy);
-    return j ? j : json_null();
+    return j ? j : json_string("");
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? report_json_text(s) : json_null();
 }
 
 static json_t *case_json(const report *r, const report_case *rc)

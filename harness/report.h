@@ -15,6 +15,7 @@
 #ifndef FRAMESPEC_REPORT_H
 #define FRAMESPEC_REPORT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -95,5 +96,9 @@ int report_junit(const report *r, const char *path);
 /* Write the JSON report to `path`: {"summary": {...}, "cases": [...]} (docs/cases.md describes
  * the fields). Returns 0, or -1 with errno set. */
 int report_json(const report *r, const char *path);
+
+/* s (NULL: "") as a new JSON string for jansson: escaping is jansson's; bytes of a string that is
+ * not valid UTF-8 (jansson refuses those) become '?'. The caller owns the reference. */
+json_t *report_json_text(const char *s);
 
 #endif

@@ -126,14 +126,7 @@ static int restart_for_the_rest(run_state *rs)
         return 0;
     }
     rs->cfg.server_pid = 0;
-    {
-        /* its first line, without the "; its output ends with:" that introduces the tail */
-        size_t l = strcspn(why, "\n");
-        const char *tail = strstr(why, "; its output ends with:");
-        if (tail != NULL && (size_t)(tail - why) < l)
-            l = (size_t)(tail - why);
-        snprintf(rs->gone, sizeof rs->gone, "%.*s", (int)l, why);
-    }
+    server_why_reason(why, rs->gone, sizeof rs->gone);
     printf("# could not restart the server: %s\n# the remaining cases are not run\n", rs->gone);
     fflush(stdout);
     fprintf(stderr, "framespec: %s\n", why);
@@ -160,6 +153,19 @@ static bool daemonized(run_state *rs)
     return true;
 }
 
+/* The server died (how: "killed by signal 11 (SIGSEGV)") at `when` ("during ID"): count and
+ * record it, show its output's tail, and restart it for the remaining cases. */
+static void died(run_state *rs, const char *how, const char *when)
+{
+    rs->cfg.server_deaths++;
+    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s %s", how, when);
+    printf("# the server %s %s; restarting it for the remaining cases\n", how, when);
+    fflush(stdout);
+    server_print_log_tail(&rs->srv);
+    if (restart_for_the_rest(rs) == 0)
+        rs->restarts++;
+}
+
 /* After a case: did the --exec server die? Then record how, and restart it. Returns true when
  * it died. A server that a case stopped on purpose (lifecycle cases) and left stopped is started
  * again without counting as a death. After a failed case framespec waits up to 100 ms x scale
@@ -180,13 +186,11 @@ static bool server_check(run_state *rs, const char *case_id, bool failed, char *
     if (daemonized(rs))
         return false;
     server_describe_exit(&rs->srv, how, hn);
-    rs->cfg.server_deaths++;
-    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s during %s", how, case_id);
-    printf("# the server %s during %s; restarting it for the remaining cases\n", how, case_id);
-    fflush(stdout);
-    server_print_log_tail(&rs->srv);
-    if (restart_for_the_rest(rs) == 0)
-        rs->restarts++;
+    {
+        char when[128];
+        snprintf(when, sizeof when, "during %s", case_id);
+        died(rs, how, when);
+    }
     return true;
 }
 
@@ -201,16 +205,12 @@ static void server_precheck(run_state *rs, const char *next_id)
     if (daemonized(rs))
         return;
     server_describe_exit(&rs->srv, how, sizeof how);
-    rs->cfg.server_deaths++;
     rs->outside_deaths++;
-    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s between cases (before %s)", how,
-             next_id);
-    printf("# the server %s between cases (before %s): no case is charged; restarting it\n", how,
-           next_id);
-    fflush(stdout);
-    server_print_log_tail(&rs->srv);
-    if (restart_for_the_rest(rs) == 0)
-        rs->restarts++;
+    {
+        char when[128];
+        snprintf(when, sizeof when, "between cases (before %s: no case is charged)", next_id);
+        died(rs, how, when);
+    }
 }
 
 /* A case asked for a server lifecycle step (fs_server_term/stop/start): do it and answer. */

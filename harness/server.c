@@ -410,6 +410,14 @@ bool server_running(server_proc *s)
     return s->pid > 0;
 }
 
+void server_why_reason(const char *why, char *out, size_t n)
+{
+    size_t l = strcspn(why, "\n"), tl = sizeof SERVER_OUTPUT_TAG - 1;
+    if (l >= tl && strncmp(why + l - tl, SERVER_OUTPUT_TAG, tl) == 0)
+        l -= tl;
+    snprintf(out, n, "%.*s", (int)l, why);
+}
+
 bool server_running_wait(server_proc *s, int ms)
 {
     int64_t end = sock_now_ms() + ms;
@@ -470,11 +478,7 @@ static void stop_keeper(server_proc *s)
         }
         read_reports(s, 10);
     }
-    while (s->status_fd >= 0 && read_reports(s, 0) == 0) {
-        struct pollfd pf = {.fd = s->status_fd, .events = POLLIN};
-        if (poll(&pf, 1, 0) <= 0)
-            break;
-    }
+    read_reports(s, 0); /* the keeper has exited: what it reported last, up to EOF */
     if (s->status_fd >= 0) {
         close(s->status_fd);
         s->status_fd = -1;
@@ -564,12 +568,12 @@ static int spawn(server_proc *s, double scale, char *why, size_t n)
                 used = (size_t)snprintf(
                     why, n, "the server exited with status 0 right after start, leaving %d "
                             "process(es) running (does it daemonize? framespec must be its "
-                            "parent: run it in the foreground); they were stopped. Its output "
-                            "ends with:\n", s->left_behind);
+                            "parent: run it in the foreground); they were stopped",
+                    s->left_behind);
             else
                 used = (size_t)snprintf(why, n, "the --exec server %s right after framespec's "
                                                 "readiness connection to %s (connected and closed "
-                                                "without data); its output ends with:\n",
+                                                "without data)",
                                         how, s->addr.text);
         } else if (!server_running(s)) {
             server_describe_exit(s, how, sizeof how);
@@ -577,21 +581,23 @@ static int spawn(server_proc *s, double scale, char *why, size_t n)
                 used = (size_t)snprintf(
                     why, n, "the server exited with status 0 right after start, before it "
                             "accepted on %s (does it daemonize? framespec must be its parent: "
-                            "run it in the foreground)%s. Its output ends with:\n",
+                            "run it in the foreground)%s",
                     s->addr.text, s->left_behind > 0 ? "; what it left running was stopped" : "");
             else
                 used = (size_t)snprintf(why, n, "the --exec server %s before it accepted a "
-                                                "connection on %s; its output ends with:\n",
+                                                "connection on %s",
                                         how, s->addr.text);
         } else if (sock_now_ms() > deadline) {
             used = (size_t)snprintf(why, n, "the --exec server does not accept connections on %s "
-                                            "after %.0f s; its output ends with:\n",
+                                            "after %.0f s",
                                     s->addr.text, 10 * scale);
         } else {
             nanosleep(&ts, NULL);
             continue;
         }
         server_stop_wait(s, 2000, NULL, 0);
+        if (used < n)
+            used += (size_t)snprintf(why + used, n - used, "%s\n", SERVER_OUTPUT_TAG);
         if (used < n)
             log_tail(s, why + used, n - used > 1024 ? 1024 : n - used);
         return -1;

@@ -59,6 +59,13 @@ int server_start(server_proc *s, const char *exec, const sock_addr *addr, double
  */
 int server_restart(server_proc *s, bool same_port, double scale, char *why, size_t n);
 
+/* In a why[] of server_restart() (and server_start()'s message), what separates the one-line
+ * reason from the tail of the server's output. */
+#define SERVER_OUTPUT_TAG "; its output ends with:"
+
+/* The reason alone: the first line of a why[] without SERVER_OUTPUT_TAG, into out[0..n). */
+void server_why_reason(const char *why, char *out, size_t n);
+
 /* True while the server process runs; once it has exited, records s->status (and
  * s->left_behind) and returns false. Never blocks. */
 bool server_running(server_proc *s);
