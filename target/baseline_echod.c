@@ -7,8 +7,9 @@
  * back with one writev, and repeats. A blocking write simply stops the thread from reading, which
  * is all the backpressure a peer that never reads receives (the kernel buffers bound it).
  *
- * Same command line as echod for --listen, --framing, --max-frame and --idle-timeout (the idle
- * timeout is the poll(2) timeout of a thread waiting for input). SIGTERM/SIGINT (read from a
+ * Same command line as echod for --listen, --framing, --max-frame, --idle-timeout (the idle
+ * timeout is the poll(2) timeout of a thread waiting for input), --keepalive and --user-timeout
+ * (socket options of each accepted connection: a dead peer makes poll/recv fail with ETIMEDOUT). SIGTERM/SIGINT (read from a
  * signalfd by the accepting thread): stop accepting, let every connection finish the frame it is
  * echoing (a stop pipe wakes the threads waiting for input), then close it the lingering way (FIN,
  * then discard input until the peer's FIN, at most 2 s), and exit 0 within 5 s. Exiting at once
@@ -52,6 +53,9 @@
 static framing_t g_framing = FRAMING_U32;
 static uint64_t g_max = FRAME_DEFAULT_MAX;
 static double g_idle = 0.0;
+static int g_keepalive[3];      /* --keepalive IDLE,INTVL,CNT */
+static bool g_keepalive_on;
+static unsigned g_user_timeout; /* --user-timeout MS; 0: not set */
 
 /* The connection threads still running, for a graceful stop. */
 static struct {
@@ -377,6 +381,21 @@ static void *serve(void *arg)
 
     if (g_max < max)
         max = (uint32_t)g_max;
+    {
+        char err[NET_ERR_LEN];
+#ifndef MUTANT_NO_KEEPALIVE
+        if (g_keepalive_on &&
+            net_set_keepalive(fd, g_keepalive[0], g_keepalive[1], g_keepalive[2], err) < 0)
+            fprintf(stderr, "baseline_echod: %s\n", err);
+#endif /* else MUTANT no_keepalive (deadpeer): --keepalive is accepted and ignored, so an idle
+        * connection whose peer vanished (no FIN, no RST) is held forever */
+#ifndef MUTANT_NO_USER_TIMEOUT
+        if (g_user_timeout && net_set_user_timeout(fd, g_user_timeout, err) < 0)
+            fprintf(stderr, "baseline_echod: %s\n", err);
+#endif /* else MUTANT no_user_timeout (deadpeer): --user-timeout is accepted and ignored: a
+        * peer that vanished with echoes unacknowledged is held for ~15 min of retransmissions
+        * (tcp_retries2), since keepalive does not probe while data is outstanding */
+    }
 #ifndef MUTANT_SPLIT_WRITE
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #else
@@ -395,6 +414,13 @@ static void *serve(void *arg)
     r->idle_ms = -1; /* MUTANT no_idle (idle): --idle-timeout is accepted and ignored */
 #else
     r->idle_ms = g_idle > 0 ? (int)(g_idle * 1000 + 0.5) : -1;
+#endif
+#ifdef MUTANT_SILENCE_IS_DEATH
+    /* MUTANT silence_is_death (deadpeer): --keepalive is implemented as an application
+     * heartbeat, so a peer silent for IDLE + INTVL x CNT s is taken for dead and closed, though
+     * its kernel would have answered every probe */
+    if (g_keepalive_on && r->idle_ms < 0)
+        r->idle_ms = (g_keepalive[0] + g_keepalive[1] * g_keepalive[2]) * 1000;
 #endif
     for (;;) {
         uint8_t hdr[4];
@@ -441,6 +467,13 @@ static void *serve(void *arg)
                 break;
             continue;
         }
+#endif
+#ifdef MUTANT_RESET_PARKED
+        /* MUTANT reset_parked (deadpeer): an ECONNRESET between frames is taken for a transient
+         * error; the thread parks, holding the descriptor, until the server stops */
+        if (fill(r) < 0 && errno == ECONNRESET)
+            while (!stopping())
+                poll(NULL, 0, 100);
 #endif
         rc = read_exact(r, hdr, hlen);
 #ifdef MUTANT_NO_HALFCLOSE_CLOSE
@@ -602,7 +635,8 @@ static int listen_plain(const char *spec, char *err)
 static void usage(FILE *out)
 {
     fputs("usage: baseline_echod [--listen HOST:PORT|unix:PATH] [--framing F] [--max-frame BYTES]\n"
-          "                      [--idle-timeout SECONDS]\n"
+          "                      [--idle-timeout SECONDS] [--keepalive IDLE,INTVL,CNT]\n"
+          "                      [--user-timeout MS]   (the same meaning as echod's)\n"
           "A plain thread-per-connection blocking framed echo server (benchmark baseline).\n",
           out);
 }
@@ -612,6 +646,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},   {"framing", required_argument, NULL, 'f'},
         {"max-frame", required_argument, NULL, 'm'}, {"idle-timeout", required_argument, NULL, 'i'},
+        {"keepalive", required_argument, NULL, 'k'}, {"user-timeout", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *spec = "127.0.0.1:0";
@@ -640,6 +675,21 @@ int main(int argc, char **argv)
         case 'i':
             if (cli_parse_seconds(optarg, &g_idle) < 0) {
                 fprintf(stderr, "baseline_echod: invalid --idle-timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'k':
+            if (cli_parse_keepalive(optarg, g_keepalive) < 0) {
+                fprintf(stderr, "baseline_echod: invalid --keepalive '%s': expected IDLE,INTVL,CNT\n",
+                        optarg);
+                return 2;
+            }
+            g_keepalive_on = true;
+            break;
+        case 'u':
+            if (cli_parse_millis(optarg, &g_user_timeout) < 0) {
+                fprintf(stderr, "baseline_echod: invalid --user-timeout '%s': expected milliseconds\n",
+                        optarg);
                 return 2;
             }
             break;

@@ -79,3 +79,17 @@ int cli_parse_keepalive(const char *s, int out[3])
     }
     return 0;
 }
+
+int cli_parse_millis(const char *s, unsigned *out)
+{
+    char *end;
+    long long v;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 2147483647)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}

@@ -19,4 +19,8 @@ int cli_parse_seconds(const char *s, double *out);
 /* Parse "IDLE,INTVL,CNT" (three positive integers, each <= 32767). Returns 0 or -1. */
 int cli_parse_keepalive(const char *s, int out[3]);
 
+/* Parse a whole number of milliseconds 1..2147483647 (no suffix), e.g. a TCP_USER_TIMEOUT.
+ * Returns 0 and sets *out, or -1. */
+int cli_parse_millis(const char *s, unsigned *out);
+
 #endif

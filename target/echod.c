@@ -90,6 +90,7 @@ static struct {
     uint64_t idle_ms; /* 0: no idle timeout */
     int keepalive[3];
     bool keepalive_on;
+    unsigned user_timeout_ms; /* TCP_USER_TIMEOUT; 0: not set (the kernel's default) */
     uint64_t hwm;
     int verbose;
     unsigned threads;
@@ -349,6 +350,8 @@ static void add_conn(loop *L, int fd)
     if (S.keepalive_on &&
         net_set_keepalive(fd, S.keepalive[0], S.keepalive[1], S.keepalive[2], err) < 0)
         logmsg(0, "fd %d: %s", fd, err);
+    if (S.user_timeout_ms && net_set_user_timeout(fd, S.user_timeout_ms, err) < 0)
+        logmsg(0, "fd %d: %s", fd, err);
     ev.events = EPOLLIN;
     ev.data.ptr = e;
     if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -495,7 +498,8 @@ static int next_timeout(loop *L)
 static void usage(FILE *out)
 {
     fputs("usage: echod [--listen HOST:PORT | --listen unix:PATH] [--framing F] [--max-frame BYTES]\n"
-          "             [--idle-timeout SECONDS] [--keepalive IDLE,INTVL,CNT] [--hwm BYTES] [-v]\n"
+          "             [--idle-timeout SECONDS] [--keepalive IDLE,INTVL,CNT] [--user-timeout MS]\n"
+          "             [--hwm BYTES] [--threads N] [-v]\n"
           "\n"
           "A framed echo server: every complete frame is sent back byte-identical.\n"
           "\n"
@@ -504,7 +508,12 @@ static void usage(FILE *out)
           "  --max-frame BYTES      largest payload accepted (default 16M; K/M/G suffixes);\n"
           "                         clamped to what the header can express\n"
           "  --idle-timeout SECONDS close a connection silent this long (default: never)\n"
-          "  --keepalive I,N,C      SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL N s, TCP_KEEPCNT C\n"
+          "  --keepalive I,N,C      SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL N s, TCP_KEEPCNT C:\n"
+          "                         an idle connection whose peer vanished is dropped after\n"
+          "                         I + N x C s (tcp(7); Linux default 7200 + 75 x 9 s)\n"
+          "  --user-timeout MS      TCP_USER_TIMEOUT (RFC 5482): drop a connection whose sent data\n"
+          "                         stays unacknowledged MS ms (a peer that vanished with echoes in\n"
+          "                         flight; keepalive does not probe while data is outstanding)\n"
           "  --hwm BYTES            echo-queue high-water mark per connection (default 256K)\n"
           "  --threads N            N event loops, one per thread, sharing the port with\n"
           "                         SO_REUSEPORT (default 1)\n"
@@ -529,6 +538,7 @@ static void parse_args(int argc, char **argv)
         {"max-frame", required_argument, NULL, 'm'},
         {"idle-timeout", required_argument, NULL, 'i'},
         {"keepalive", required_argument, NULL, 'k'},
+        {"user-timeout", required_argument, NULL, 'u'},
         {"hwm", required_argument, NULL, 'w'},
         {"threads", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
@@ -568,6 +578,10 @@ static void parse_args(int argc, char **argv)
             if (cli_parse_keepalive(optarg, S.keepalive) < 0)
                 bad_option("--keepalive", optarg, "expected IDLE,INTVL,CNT, e.g. 60,10,5");
             S.keepalive_on = true;
+            break;
+        case 'u':
+            if (cli_parse_millis(optarg, &S.user_timeout_ms) < 0)
+                bad_option("--user-timeout", optarg, "expected milliseconds 1..2147483647, e.g. 30000");
             break;
         case 'w':
             if (cli_parse_size(optarg, (uint64_t)1 << 40, &S.hwm) < 0 || S.hwm == 0)

@@ -202,6 +202,15 @@ int net_set_keepalive(int fd, int idle, int intvl, int cnt, char *err)
     return 0;
 }
 
+int net_set_user_timeout(int fd, unsigned ms, char *err)
+{
+    if (!is_tcp(fd))
+        return 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) < 0)
+        return fail(err, "setsockopt(TCP_USER_TIMEOUT): %s", strerror(errno));
+    return 0;
+}
+
 long net_raise_nofile(char *err)
 {
     struct rlimit rl;

@@ -45,6 +45,15 @@ int net_set_nodelay(int fd, char *err);
  */
 int net_set_keepalive(int fd, int idle, int intvl, int cnt, char *err);
 
+/*
+ * TCP_USER_TIMEOUT `ms` milliseconds (Linux tcp(7), RFC 5482): the longest that transmitted data
+ * may stay unacknowledged (or keepalive probes unanswered) before the kernel fails the connection
+ * with ETIMEDOUT. Without it a connection whose peer vanished with echoes in flight is held for
+ * tcp_retries2 retransmissions (about 15 minutes), and keepalive never fires while data is
+ * outstanding. A no-op success on a unix socket. Returns 0 or -1 (err).
+ */
+int net_set_user_timeout(int fd, unsigned ms, char *err);
+
 /* Raise the RLIMIT_NOFILE soft limit to the hard limit. Returns the new soft limit, or -1. */
 long net_raise_nofile(char *err);
 
