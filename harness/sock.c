@@ -123,9 +123,17 @@ int sock_wait_readable(int fd, int64_t deadline_ms)
 
 int sock_connect(const sock_addr *a, int64_t deadline_ms)
 {
+    int fd = sock_connect_start(a), rc;
+    if (fd < 0)
+        return fd;
+    rc = sock_connect_finish(fd, deadline_ms);
+    return rc < 0 ? rc : fd;
+}
+
+int sock_connect_start(const sock_addr *a)
+{
     int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1, rc, soerr = 0;
-    socklen_t sl = sizeof soerr;
+    int one = 1, rc;
 
     if (fd < 0)
         return -errno;
@@ -134,13 +142,17 @@ int sock_connect(const sock_addr *a, int64_t deadline_ms)
     do
         rc = connect(fd, (const struct sockaddr *)&a->sa, a->len);
     while (rc < 0 && errno == EINTR);
-    if (rc == 0)
+    if (rc == 0 || errno == EINPROGRESS || errno == EAGAIN)
         return fd;
-    if (errno != EINPROGRESS && errno != EAGAIN) {
-        rc = -errno;
-        close(fd);
-        return rc;
-    }
+    rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int sock_connect_finish(int fd, int64_t deadline_ms)
+{
+    int rc, soerr = 0;
+    socklen_t sl = sizeof soerr;
     rc = wait_fd(fd, POLLOUT, deadline_ms);
     if (rc <= 0) {
         close(fd);
@@ -150,7 +162,7 @@ int sock_connect(const sock_addr *a, int64_t deadline_ms)
         close(fd);
         return -(soerr ? soerr : errno);
     }
-    return fd;
+    return 0;
 }
 
 int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)

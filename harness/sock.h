@@ -39,6 +39,13 @@ int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen);
  */
 int sock_connect(const sock_addr *a, int64_t deadline_ms);
 
+/* The two halves of sock_connect(), so that many connections can be in their handshakes at
+ * once: start returns a non-blocking fd whose connect() is done or in progress, or -errno;
+ * finish waits until `deadline_ms` for it to complete and returns 0, or -errno after closing
+ * fd (-ETIMEDOUT at the deadline). */
+int sock_connect_start(const sock_addr *a);
+int sock_connect_finish(int fd, int64_t deadline_ms);
+
 /* Send all `len` bytes by `deadline_ms`. Returns 0, or -errno (-ETIMEDOUT, -EPIPE, ...). */
 int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
 
