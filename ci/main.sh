@@ -11,10 +11,14 @@ cmake --build build -j"$(nproc)" >/dev/null
 echo "built: $(ls build/bin | tr '\n' ' ')"
 
 mkdir -p out
-echo "== framespec run against echod (started by framespec on a free port, idle timeout 1 s)"
+# The dead-peer promises are small so that deadpeer.* takes seconds (as root they run in
+# framespec's own network namespace; without root they are skipped, saying why).
+promises="--idle-timeout 1 --keepalive 1,1,2 --user-timeout 3000"
+echo "== framespec run against echod (started by framespec on a free port; $promises)"
 set +e
+# shellcheck disable=SC2086  # $promises is a list of options
 build/bin/framespec run \
-  --exec "build/bin/echod --listen 127.0.0.1:{port} --idle-timeout 1" --idle-timeout 1 \
+  --exec "build/bin/echod --listen 127.0.0.1:{port} $promises" $promises \
   --junit out/junit.xml --json out/report.json "$@" | tee out/framespec.tap
 rc=${PIPESTATUS[0]}
 set -e

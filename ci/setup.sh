@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libjansson-dev libxml2-dev python3 python3-pytest python3-hypothesis
-      iproute2 procps "$@")
+      iproute2 procps nftables util-linux "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -54,5 +54,10 @@ void case_resources_alive(fs_ctx *c);
 /* cases_lifecycle.c */
 void case_lifecycle_restart_same_port(fs_ctx *c);
 void case_lifecycle_sigterm_flush(fs_ctx *c);
+/* cases_deadpeer.c */
+void case_deadpeer_idle(fs_ctx *c);
+void case_deadpeer_pending(fs_ctx *c);
+void case_deadpeer_alive_silent(fs_ctx *c);
+void case_deadpeer_middlebox_reset(fs_ctx *c);
 
 #endif

@@ -8,6 +8,8 @@
 #define F FS_NEEDS_FRAMED
 #define I FS_NEEDS_IDLE
 #define X FS_NEEDS_EXEC
+#define N FS_NEEDS_NETNS
+#define NL FS_NO_LOSS
 
 const fs_case fs_cases[] = {
     {"framing.single", "FRAMING-1", "one frame is echoed byte-identical", case_framing_single, F, 10},
@@ -81,15 +83,27 @@ const fs_case fs_cases[] = {
     {"concurrency.churn", "CONCURRENCY-3", "--cycles (2000) connect/echo/close cycles",
      case_concurrency_churn, 0, 120},
     {"latency.ping_pong", "LATENCY-1", "small-frame ping-pong p90 far below the 40 ms Nagle stall",
-     case_latency_ping_pong, 0, 20},
+     case_latency_ping_pong, NL, 20},
     {"latency.pipelined", "LATENCY-2", "pipelined bursts of small frames without stalls",
-     case_latency_pipelined, 0, 20},
+     case_latency_pipelined, NL, 20},
     {"lifecycle.restart_same_port", "LIFECYCLE-1",
      "restarted at once on the same port while its old connections are in TIME_WAIT",
      case_lifecycle_restart_same_port, X, 60},
     {"lifecycle.sigterm_flush", "LIFECYCLE-2",
      "on SIGTERM: whole echoes, then FIN (not RST), and exit within 5 s",
      case_lifecycle_sigterm_flush, X, 60},
+    {"deadpeer.idle", "DEADPEER-1",
+     "an idle peer vanishes (no FIN, no RST): released within keepalive or the idle timeout",
+     case_deadpeer_idle, N, 30},
+    {"deadpeer.pending", "DEADPEER-2,DEADPEER-3",
+     "a peer vanishes with echoes in flight: released within the user timeout",
+     case_deadpeer_pending, N, 30},
+    {"deadpeer.alive_silent", "DEADPEER-4",
+     "a silent peer that answers keepalive probes is not closed by keepalive",
+     case_deadpeer_alive_silent, N | NL, 30},
+    {"deadpeer.middlebox_reset", "DEADPEER-5",
+     "an RST injected by a middlebox: that connection released, the others served",
+     case_deadpeer_middlebox_reset, N, 30},
     {"resources.descriptors", "RESOURCES-2,RESET-4", "descriptors back to baseline after churn, RST, half-close",
      case_resources_descriptors, X, 60},
     {"resources.alive", "RESOURCES-1", "the server process never died during the run",

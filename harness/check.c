@@ -35,6 +35,28 @@ void fs_fail(fs_ctx *c, const char *fmt, ...)
     fs_log(c, "FAIL: %s", c->res->message);
 }
 
+void fs_warn(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    if (c->res->status != FS_PASS)
+        return;
+    c->res->status = FS_FAIL;
+    c->res->should_only = 1;
+    va_start(ap, fmt);
+    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    va_end(ap);
+    fs_log(c, "WARN (SHOULD): %s", c->res->message);
+}
+
+void fs_note(fs_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(c->res->note, sizeof c->res->note, fmt, ap);
+    va_end(ap);
+    fs_log(c, "%s", c->res->note);
+}
+
 void fs_skip(fs_ctx *c, const char *fmt, ...)
 {
     va_list ap;

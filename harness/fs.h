@@ -32,6 +32,12 @@ typedef struct {
     int verbose;          /* -v: wire log on stderr */
     pid_t server_pid;     /* --exec: the server's pid; 0 otherwise */
     const char *exec_cmd; /* --exec command as given, or NULL */
+    int keepalive[3];        /* --keepalive: the server's TCP_KEEPIDLE s, TCP_KEEPINTVL s,
+                              * TCP_KEEPCNT probes; keepalive[0] == 0: not given */
+    int64_t user_timeout_ms; /* --user-timeout: the server's TCP_USER_TIMEOUT, ms; 0 = not given */
+    bool netns;              /* the run is inside framespec's private network namespace (netns.h) */
+    char netns_why[192];     /* why there is no namespace (deadpeer cases skip with it), or "" */
+    double loss_pct;         /* --loss: TCP packets dropped at random, percent; 0 = none */
     unsigned server_deaths;  /* --exec: times the server died so far in this run */
     char last_death[160];    /* --exec: how it died last ("killed by signal 13 (SIGPIPE) in ...") */
 } fs_config;
@@ -63,6 +69,8 @@ typedef struct {
     char expected[512];
     char actual[512];
     char close_kind[32]; /* FIN / RST / timeout / open / "" when not applicable */
+    char note[256];      /* what a passing run measured (a TAP comment line), or "" */
+    int should_only;     /* the failure is of a SHOULD requirement (fs_warn): verdict warn */
     char wirelog[16384]; /* the wire log, most recent part kept */
     size_t wirelog_len;
     char repro[262144];  /* the scenario script this case ran (framespec replay grammar) */
@@ -93,6 +101,9 @@ enum {
     FS_NEEDS_FRAMED = 1 << 1, /* not raw */
     FS_NEEDS_IDLE = 1 << 2,   /* --idle-timeout given */
     FS_NEEDS_EXEC = 1 << 3,   /* framespec launched the server (--exec) */
+    FS_NEEDS_NETNS = 1 << 4,  /* a private network namespace (implies --exec, TCP); the run
+                               * enters one when a selected case has this flag */
+    FS_NO_LOSS = 1 << 5,      /* not meaningful under --loss (skipped there, saying why) */
 };
 
 struct fs_case {
@@ -112,6 +123,12 @@ extern const size_t fs_ncases;
 
 /* Mark the case failed with a one-line message (printf format); the first failure wins. */
 void fs_fail(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Mark the case failed, but as a breach of one of its SHOULD requirements only (its other,
+ * MUST, requirements did not apply to this run): the verdict is warn, not fail (unless --strict).
+ * printf format; the first failure wins. */
+void fs_warn(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Say what a run measured ("released after 3012 ms"): printed as a TAP comment. printf format. */
+void fs_note(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Mark the case skipped (not applicable) with a reason. */
 void fs_skip(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Set the expected / actual fields shown in the report (printf format). */

@@ -75,3 +75,21 @@ int opts_bad(const char *cmd, const char *opt, const char *val, const char *why)
             val, why, cmd);
     return 2;
 }
+
+int opts_keepalive(const char *s, int out[3])
+{
+    const char *p = s;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        unsigned long v;
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        v = strtoul(p, &end, 10);
+        if (errno != 0 || v < 1 || v > 32767 || *end != (i < 2 ? ',' : '\0'))
+            return -1;
+        out[i] = (int)v;
+        p = end + 1;
+    }
+    return 0;
+}

@@ -21,7 +21,9 @@ const fs_requirement fs_requirements[] = {
     {"BACKPRESSURE-4", FS_SHOULD}, {"CONCURRENCY-1", FS_MUST},    {"CONCURRENCY-2", FS_MUST},
     {"CONCURRENCY-3", FS_MUST},    {"LATENCY-1", FS_MUST},        {"LATENCY-2", FS_MUST},
     {"RESOURCES-1", FS_MUST},      {"RESOURCES-2", FS_MUST},      {"RESOURCES-3", FS_SHOULD},
-    {"LIFECYCLE-1", FS_MUST},      {"LIFECYCLE-2", FS_SHOULD},
+    {"LIFECYCLE-1", FS_MUST},      {"LIFECYCLE-2", FS_SHOULD},    {"DEADPEER-1", FS_MUST},
+    {"DEADPEER-2", FS_MUST},       {"DEADPEER-3", FS_SHOULD},     {"DEADPEER-4", FS_MUST},
+    {"DEADPEER-5", FS_MUST},
 };
 
 const size_t fs_nrequirements = sizeof fs_requirements / sizeof fs_requirements[0];

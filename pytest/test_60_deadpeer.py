@@ -1,0 +1,281 @@
+"""Dead peers in framespec's private network namespace (docs/spec.md DEADPEER-*): the deadpeer
+cases pass echod and baseline_echod in every run, each new mutant fails the case meant for it in
+every run, the options and skips say what is missing, and nothing is left behind: no process, no
+network namespace, no nftables table, not even when framespec is interrupted with SIGINT or a
+case process is killed.
+
+Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and nft (Debian nftables): without them the tests that
+need a namespace are skipped, saying so (pytest -rs), and the skip reasons are checked instead.
+FRAMESPEC_DEADPEER_RUNS (default 3) sets --repeat of the teeth checks."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from hostile_util import MARK_ENV, framespec_path, reap_marked, run_fs
+
+RUNS = int(os.environ.get("FRAMESPEC_DEADPEER_RUNS", "3"))
+SCALE = os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
+PROMISE = ["--keepalive", "1,1,2", "--user-timeout", "3000"]
+CAN_NETNS = os.geteuid() == 0 and shutil.which("nft", path=os.environ.get("PATH", "") +
+                                                 ":/usr/sbin:/sbin") is not None
+needs_netns = pytest.mark.skipif(not CAN_NETNS, reason="needs root and nft (Debian nftables) "
+                                 "for framespec's network namespace")
+
+# case -> the mutant with its bug class (baseline_echod.c)
+TEETH = {
+    "deadpeer.idle": "no_keepalive",            # --keepalive accepted and ignored
+    "deadpeer.pending": "no_user_timeout",      # --user-timeout accepted and ignored
+    "deadpeer.alive_silent": "silence_is_death",  # keepalive as an app heartbeat: closes the living
+    "deadpeer.middlebox_reset": "reset_parked",  # an ECONNRESET between frames parks the thread
+}
+
+
+def server(bin_dir, name, extra=""):
+    return "%s --listen 127.0.0.1:{port} %s %s" % (os.path.join(bin_dir, name), " ".join(PROMISE),
+                                                   extra)
+
+
+def run(bin_dir, name, args, tmp_path, timeout=300):
+    report = tmp_path / ("%s.json" % uuid.uuid4().hex)
+    r = run_fs(["run", "--exec", server(bin_dir, name), "--timeout-scale", SCALE,
+                "--json", str(report)] + PROMISE + args, timeout=timeout)
+    rep = json.loads(report.read_text()) if report.exists() and report.stat().st_size else None
+    return r, rep
+
+
+def net_namespaces():
+    """The network namespaces that some process is in (their /proc/PID/ns/net links)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                found.add(os.readlink("/proc/%s/ns/net" % pid))
+            except OSError:
+                pass
+    return found
+
+
+def host_state():
+    """What framespec must not change outside its namespace: named namespaces, the ruleset."""
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    rules = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+    return netns, rules
+
+
+@needs_netns
+@pytest.mark.parametrize("name", ["echod", "baseline_echod"])
+def test_bug_free_servers_pass_every_deadpeer_case_every_run(bin_dir, tmp_path, name):
+    r, rep = run(bin_dir, name, ["--case", "deadpeer.*", "--repeat", str(RUNS)], tmp_path,
+                 timeout=60 * RUNS + 60)
+    assert rep is not None, r.tail()
+    status = {c["id"]: (c["status"], c["failures"], c["runs"]) for c in rep["cases"]}
+    assert status == {c: ("pass", 0, RUNS) for c in TEETH}, (status, r.tail())
+    assert r.rc == 0, r.tail()
+    # the measured times to release, one TAP comment per run
+    notes = re.findall(r"^# (deadpeer\.\w+)(?: \(run \d+\))?: (.*)$", r.stdout, re.M)
+    for case, note in notes:
+        print("deadpeer: %-8s %-26s %s" % (name, case, note))
+    assert len(notes) == 4 * RUNS, r.stdout
+    for case, note in notes:
+        m = re.match(r"released (\d+) ms .*promised (\d+) ms", note)
+        if m:  # never before the promise can have run out (a kernel timeout, not a guess)
+            assert int(m.group(1)) >= int(m.group(2)) * 0.9, note
+
+
+@needs_netns
+@pytest.mark.parametrize("case,mutant", sorted(TEETH.items()))
+def test_each_mutant_fails_its_case_every_run(bin_dir, tmp_path, case, mutant):
+    r, rep = run(bin_dir, "mutant_" + mutant, ["--case", case, "--repeat", str(RUNS)], tmp_path,
+                 timeout=60 * RUNS + 60)
+    (c,) = rep["cases"]
+    print("deadpeer: %-28s mutant_%-18s %d of %d runs failed: %s" % (case, mutant, c["failures"],
+                                                                    c["runs"], c["status"]))
+    assert (c["status"], c["failures"], c["runs"]) == ("fail", RUNS, RUNS), (c, r.tail())
+    assert r.rc == 1
+
+
+@needs_netns
+@pytest.mark.parametrize("mutant", ["no_keepalive", "no_user_timeout"])
+def test_the_two_timeout_mutants_pass_the_rest_of_the_group(bin_dir, tmp_path, mutant):
+    meant = {v: k for k, v in TEETH.items()}["%s" % mutant]
+    r, rep = run(bin_dir, "mutant_" + mutant, ["--case", "deadpeer.*"], tmp_path)
+    status = {c["id"]: c["status"] for c in rep["cases"]}
+    assert status.pop(meant) == "fail", r.tail()
+    assert set(status.values()) == {"pass"}, (status, r.tail())
+
+
+@needs_netns
+def test_without_a_promise_pending_reports_how_long_and_warns(bin_dir, tmp_path):
+    # keepalive only: nothing releases a connection with data in flight before tcp_retries2
+    report = tmp_path / "r.json"
+    r = run_fs(["run", "--exec", "%s --listen 127.0.0.1:{port} --keepalive 1,1,2" %
+                os.path.join(bin_dir, "echod"), "--keepalive", "1,1,2", "--case",
+                "deadpeer.pending", "--timeout-scale", SCALE, "--json", str(report)], timeout=120)
+    (c,) = json.loads(report.read_text())["cases"]
+    assert (c["status"], c["level"]) == ("warn", "SHOULD"), r.tail()
+    assert "still held after" in c["detail"] and "tcp_retries2" in c["detail"]
+    assert r.rc == 0, r.tail()  # a warning does not fail the run (unless --strict)
+
+
+@needs_netns
+def test_loopback_and_existing_cases_run_unchanged_in_the_namespace(bin_dir, tmp_path):
+    r, rep = run(bin_dir, "echod", ["--netns", "--case", "framing.*", "--case", "halfclose.*",
+                                    "--case", "deadpeer.middlebox_reset"], tmp_path)
+    assert "# network namespace: framespec's own" in r.stdout
+    assert r.rc == 0, r.tail()
+    assert {c["status"] for c in rep["cases"]} <= {"pass", "skip"}
+
+
+@needs_netns
+def test_sigint_part_way_leaves_nothing_behind(bin_dir, tmp_path):
+    before_ns, before_host = net_namespaces(), host_state()
+    for attempt in range(3):
+        # 1.5 s in: the peer has vanished (its rules are in place), the release not yet seen
+        r = run_fs(["run", "--exec", server(bin_dir, "echod"), "--case", "deadpeer.idle",
+                    "--case", "deadpeer.pending"] + PROMISE, timeout=60, interrupt_after=1.5)
+        assert r.rc != 0 and not r.timed_out, r.tail()
+        assert r.proc_leftovers == [] and r.tmp_leftovers == [], r.tail()
+        time.sleep(0.2)
+        assert net_namespaces() <= before_ns, "a network namespace outlived framespec"
+        assert host_state() == before_host, "framespec changed the host's namespaces or rules"
+
+
+def _children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+@needs_netns
+def test_a_killed_case_process_leaves_no_rule_and_the_run_goes_on(bin_dir, tmp_path):
+    before_ns, before_host = net_namespaces(), host_state()
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{MARK_ENV: mark})
+    out = tmp_path / "out.txt"
+    cmd = [framespec_path(), "run", "--exec", server(bin_dir, "echod", "--idle-timeout 3"),
+           "--idle-timeout", "3", "--case", "deadpeer.idle", "--case", "idle.silent_closed"] + PROMISE
+    with open(out, "w") as o, open(os.devnull) as devnull:
+        p = subprocess.Popen(cmd, stdout=o, stderr=subprocess.STDOUT, stdin=devnull, env=env,
+                             start_new_session=True)
+    try:
+        # the case process: framespec's child that is not the server's keeper (whose child is echod)
+        case_pid, deadline = None, time.monotonic() + 10
+        while case_pid is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            for child in _children(p.pid):
+                if not any(_comm(g) == "echod" for g in _children(child)) and \
+                        _comm(child) == "framespec" and "network namespace" in out.read_text():
+                    case_pid = child
+        assert case_pid, out.read_text()
+        time.sleep(1.0)  # the drop rules are in place now
+        drops = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % p.pid, "nft", "list", "chain",
+                                "inet", "framespec", "drops"], capture_output=True, text=True)
+        assert " drop" in drops.stdout, drops  # the rules this test wants to see removed
+        os.kill(case_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "not ok 1 - deadpeer.idle" not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # idle.silent_closed runs now (3 s), in the same namespace
+        drops = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % p.pid, "nft", "list", "chain",
+                                "inet", "framespec", "drops"], capture_output=True, text=True)
+        assert drops.returncode == 0 and " drop" not in drops.stdout, drops
+        assert p.wait(timeout=60) == 1
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    text = out.read_text()
+    assert "not ok 1 - deadpeer.idle" in text and "the case process killed by signal 9" in text, text
+    assert "ok 2 - idle.silent_closed" in text, text
+    assert reap_marked("%s=%s" % (MARK_ENV, mark), wait=0.5) == []
+    assert net_namespaces() <= before_ns and host_state() == before_host
+
+
+def test_deadpeer_cases_say_what_is_missing(bin_dir, tmp_path):
+    # --target: framespec cannot move a running server into its namespace
+    srv = subprocess.Popen([os.path.join(bin_dir, "echod"), "--listen", "127.0.0.1:0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        addr = srv.stdout.readline().split()[-1]
+        r = run_fs(["run", "--target", addr, "--case", "deadpeer.*"] + PROMISE, timeout=30)
+    finally:
+        srv.terminate()
+        srv.wait()
+    assert r.rc == 0, r.tail()
+    assert r.stdout.count("# SKIP needs --exec: framespec starts the server inside its own "
+                          "network namespace") == 4, r.stdout
+    # no promise given: the cases that need one say which options
+    if CAN_NETNS:
+        r = run_fs(["run", "--exec", "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, "echod"),
+                    "--case", "deadpeer.idle", "--case", "deadpeer.alive_silent"], timeout=30)
+        assert "SKIP no --keepalive or --idle-timeout given" in r.stdout, r.tail()
+        assert "SKIP no --keepalive given" in r.stdout, r.tail()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to drop the capabilities")
+def test_without_the_capabilities_they_skip_naming_them(bin_dir):
+    drop = ["setpriv", "--inh-caps=-sys_admin,-net_admin", "--bounding-set=-sys_admin,-net_admin"]
+    echod = "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, "echod")
+    p = subprocess.run(drop + [framespec_path(), "run", "--exec", echod, "--case", "deadpeer.*",
+                               "--case", "framing.single"] + PROMISE,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("# SKIP needs CAP_SYS_ADMIN and CAP_NET_ADMIN") == 4, p.stdout
+    assert "ok 1 - framing.single\n" in p.stdout  # the rest of the run goes on
+    # asked for explicitly, it is an error (exit 2) naming the capability
+    for opt in (["--netns"], ["--loss", "5"]):
+        p = subprocess.run(drop + [framespec_path(), "run", "--exec", echod] + opt,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "CAP_SYS_ADMIN" in p.stderr, (opt, p.stderr)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--keepalive", "1,1"], "invalid --keepalive '1,1'"),
+    (["--keepalive", "0,1,1"], "invalid --keepalive"),
+    (["--user-timeout", "3K"], "invalid --user-timeout '3K'"),
+    (["--user-timeout", "0"], "invalid --user-timeout"),
+    (["--loss", "0"], "invalid --loss '0'"),
+    (["--loss", "50"], "invalid --loss"),
+])
+def test_bad_options_exit_2(bin_dir, args, words):
+    p = subprocess.run([framespec_path(), "run", "--exec", "true {port}"] + args,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and words in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("opt", [["--netns"], ["--loss", "5"]])
+def test_netns_options_need_exec(bin_dir, opt):
+    p = subprocess.run([framespec_path(), "run", "--target", "127.0.0.1:9"] + opt,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "needs --exec" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("name", ["echod", "baseline_echod"])
+@pytest.mark.parametrize("value", ["0", "abc", "3K", "2147483648"])
+def test_servers_reject_a_bad_user_timeout(bin_dir, name, value):
+    p = subprocess.run([os.path.join(bin_dir, name), "--user-timeout", value],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "--user-timeout" in p.stderr, p.stderr
+
+
+def test_echod_documents_user_timeout(bin_dir):
+    p = subprocess.run([os.path.join(bin_dir, "echod"), "--help"], capture_output=True, text=True)
+    assert "--user-timeout MS" in p.stdout and "TCP_USER_TIMEOUT" in p.stdout
