@@ -26,9 +26,10 @@ __attribute__((format(printf, 3, 0))) static void vset(char *dst, size_t n, cons
 void fs_fail(fs_ctx *c, const char *fmt, ...)
 {
     va_list ap;
-    if (c->res->status != FS_PASS)
-        return;
+    if (c->res->status != FS_PASS && !c->res->should_only)
+        return; /* the first failure wins, but a MUST failure wins over a SHOULD one */
     c->res->status = FS_FAIL;
+    c->res->should_only = 0;
     va_start(ap, fmt);
     vset(c->res->message, sizeof c->res->message, fmt, ap);
     va_end(ap);

@@ -121,7 +121,8 @@ extern const size_t fs_ncases;
 
 /* ---- results ---- */
 
-/* Mark the case failed with a one-line message (printf format); the first failure wins. */
+/* Mark the case failed with a one-line message (printf format); the first failure wins, except
+ * that it replaces an earlier fs_warn() (a MUST failure outranks a SHOULD one). */
 void fs_fail(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Mark the case failed, but as a breach of one of its SHOULD requirements only (its other,
  * MUST, requirements did not apply to this run): the verdict is warn, not fail (unless --strict).

@@ -108,14 +108,17 @@ static int loopback_up(char *err, size_t n)
 int netns_enter(double loss_pct, char *err, size_t n)
 {
     char script[1024];
-    int len;
+    int len, old = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (old < 0) {
+        snprintf(err, n, "cannot open /proc/self/ns/net: %s", strerror(errno));
+        return -2;
+    }
     if (unshare(CLONE_NEWNET) < 0) {
         snprintf(err, n, "unshare(CLONE_NEWNET): %s (%s)", strerror(errno),
                  errno == EPERM ? "needs CAP_SYS_ADMIN: run framespec as root" : "kernel support?");
+        close(old);
         return -2;
     }
-    if (loopback_up(err, n) < 0)
-        return -1;
     len = snprintf(script, sizeof script,
                    "add table inet framespec\n"
                    "add chain inet framespec drops { type filter hook output priority -10; "
@@ -127,7 +130,14 @@ int netns_enter(double loss_pct, char *err, size_t n)
                  "add rule inet framespec loss meta l4proto tcp numgen random mod 10000 < %u "
                  "drop\n",
                  (unsigned)(loss_pct * 100 + 0.5));
-    return netns_nft(script, 10000, err, n);
+    if (loopback_up(err, n) < 0 || netns_nft(script, 10000, err, n) < 0) {
+        /* back to the namespace framespec came from; the new one goes with its last user */
+        int rc = setns(old, CLONE_NEWNET) == 0 ? -2 : -1;
+        close(old);
+        return rc;
+    }
+    close(old);
+    return 0;
 }
 
 int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
@@ -163,9 +173,14 @@ int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(out[1], 2);
+        /* a pipe end that already is 0, 1 or 2 (framespec started with them closed) keeps its
+         * number: clear its close-on-exec flag instead of dup2() */
+        int map[3] = {in[0], out[1], out[1]};
+        for (int fd = 0; fd < 3; fd++)
+            if (map[fd] == fd)
+                fcntl(fd, F_SETFD, 0);
+            else
+                dup2(map[fd], fd);
         execl(nft, "nft", "-f", "-", (char *)NULL);
         _exit(127);
     }
@@ -181,8 +196,11 @@ int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
             killed = true;
             break;
         }
-        if (poll(pf, (nfds_t)np, (int)left) < 0 && errno != EINTR)
+        if (poll(pf, (nfds_t)np, (int)left) < 0 && errno != EINTR) {
+            kill(pid, SIGKILL);
+            killed = true;
             break;
+        }
         if (np == 2 && pf[1].revents) {
             ssize_t w = write(in[1], script + sent, slen - sent);
             if (w > 0)
@@ -195,21 +213,28 @@ int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
             }
         }
         if (pf[0].revents) {
-            ssize_t r = read(out[0], buf + got, sizeof buf - 1 - got);
-            if (r == 0)
+            char sink[512];
+            ssize_t r = got < sizeof buf - 1 ? read(out[0], buf + got, sizeof buf - 1 - got)
+                                             : read(out[0], sink, sizeof sink); /* keep the start */
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
                 break;
-            if (r > 0)
+            if (r > 0 && got < sizeof buf - 1)
                 got += (size_t)r;
-            if (got == sizeof buf - 1)
-                got = 0; /* keep the start of a long complaint only */
         }
     }
     if (in[1] >= 0)
         close(in[1]);
     close(out[0]);
     buf[got] = '\0';
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    {
+        pid_t w;
+        while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+            ;
+        if (w != pid) {
+            snprintf(err, n, "waitpid for nft: %s", strerror(errno));
+            return -1;
+        }
+    }
     if (!killed && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     {

@@ -31,9 +31,10 @@ const char *netns_unavailable(void);
 /*
  * Move this process into a new network namespace, bring its loopback up (SIOCSIFFLAGS), and
  * create the table above; with loss_pct > 0 (percent, 0 < loss_pct < 100) add the loss rule.
- * Call it before starting any process that must share the namespace. Returns 0; -2 when
- * unshare() itself failed (the process is still in its old namespace); -1 when a later step
- * failed (the process is in a half-made namespace: exit). The reason is in err[0..n).
+ * Call it before starting any process that must share the namespace. Returns 0; -2 when it
+ * failed and the process is back in (or never left) its old namespace; -1 when it failed and the
+ * process could not go back (setns) and is in a half-made namespace: exit. The reason is in
+ * err[0..n).
  */
 int netns_enter(double loss_pct, char *err, size_t n);
 

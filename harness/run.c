@@ -418,12 +418,14 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
                      fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
                      shared->message);
         o->status = FS_FAIL;
+        o->should_only = false; /* the runner's own verdict: a MUST failure */
         o->d.message = strdup(msg);
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         char how[96], msg[256];
         server_describe_status(st, how, sizeof how);
         snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
         o->status = FS_FAIL;
+        o->should_only = false;
         o->d.message = strdup(msg);
     } else {
         o->d.message = dup_or_null(shared->message);
@@ -444,6 +446,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
                 o->d.message = msg;
             }
             o->status = FS_FAIL;
+            o->should_only = false; /* a server death breaks RESOURCES-1, a MUST */
         }
     }
     if (o->status == FS_FAIL)
@@ -694,10 +697,10 @@ static int parse_run(int argc, char **argv, run_state *rs)
             rs->cfg.user_timeout_ms = (int64_t)v;
             break;
         case 'L':
-            if (opts_seconds(optarg, &rs->cfg.loss_pct) < 0 || rs->cfg.loss_pct <= 0 ||
+            if (opts_seconds(optarg, &rs->cfg.loss_pct) < 0 || rs->cfg.loss_pct < 0.01 ||
                 rs->cfg.loss_pct >= 50)
                 return opts_bad("run", "--loss", optarg,
-                                "expected a percentage of packets to drop, above 0 and below 50");
+                                "expected a percentage of packets to drop, 0.01 to below 50");
             rs->netns_asked = true;
             break;
         case 'v':
@@ -756,6 +759,12 @@ static int enter_netns(run_state *rs)
     bool wanted = rs->netns_asked;
     for (size_t i = 0; i < fs_ncases && !wanted; i++)
         wanted = (fs_cases[i].flags & FS_NEEDS_NETNS) && selected(rs, &fs_cases[i]);
+    if (rs->netns_asked && rs->target && rs->cfg.addr.family == AF_UNIX) {
+        fprintf(stderr, "framespec run: %s needs a TCP server: nftables rules and loss act on TCP "
+                        "packets, and %s is a unix socket\n",
+                rs->cfg.loss_pct > 0 ? "--loss" : "--netns", rs->cfg.addr.text);
+        return -1;
+    }
     if (!wanted || rs->exec == NULL || (rs->target && rs->cfg.addr.family == AF_UNIX))
         return 0;
     why = netns_unavailable();

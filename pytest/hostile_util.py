@@ -105,14 +105,15 @@ class FsResult:
         return "FsResult(%s)" % self.tail(600)
 
 
-def run_fs(args, timeout, env_extra=None, keep_tmp=False, interrupt_after=None):
+def run_fs(args, timeout, env_extra=None, keep_tmp=False, interrupt_after=None, reap_wait=0.5):
     """Run framespec with `args`, kill its process group after `timeout` s. Returns an FsResult:
     rc, stdout, stderr, wall (s), rss_mib (ru_maxrss of wait4: an upper bound of framespec's peak
     that includes its waited-for descendants and pytest's own size at fork), hwm_mib (framespec's
     own VmHWM, sampled every 20 ms while it runs), timed_out, tmpdir, tmp_leftovers (sorted names left
     in the private TMPDIR), proc_leftovers ([(pid, cmdline)] still alive with the marker; they
     have been SIGKILLed). The private TMPDIR is removed unless keep_tmp. interrupt_after=S sends
-    SIGINT to framespec alone (not its group) after S seconds."""
+    SIGINT to framespec alone (not its group) after S seconds. Marked processes get reap_wait s
+    to go on their own before they count as left behind."""
     tmpdir = tempfile.mkdtemp(prefix="hostile-tmpdir-")
     mark = uuid.uuid4().hex
     env = dict(os.environ)
@@ -150,7 +151,7 @@ def run_fs(args, timeout, env_extra=None, keep_tmp=False, interrupt_after=None):
         wall = time.monotonic() - t0
         rc = os.waitstatus_to_exitcode(status)
         proc.returncode = rc  # reaped by wait4: tell Popen so it does not try again
-        proc_leftovers = reap_marked("%s=%s" % (MARK_ENV, mark), wait=0.5)
+        proc_leftovers = reap_marked("%s=%s" % (MARK_ENV, mark), wait=reap_wait)
         tmp_leftovers = sorted(os.listdir(tmpdir))
         out.seek(0)
         err.seek(0)
