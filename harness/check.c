@@ -23,30 +23,33 @@ __attribute__((format(printf, 3, 0))) static void vset(char *dst, size_t n, cons
     vsnprintf(dst, n, fmt, ap);
 }
 
+/* fs_fail (should 0) and fs_warn (should 1): the first failure wins, but a MUST failure
+ * replaces a SHOULD one. */
+__attribute__((format(printf, 3, 0))) static void vfail(fs_ctx *c, int should, const char *fmt,
+                                                       va_list ap)
+{
+    if (c->res->status != FS_PASS && !(c->res->should_only && !should))
+        return;
+    c->res->status = FS_FAIL;
+    c->res->should_only = should;
+    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    fs_log(c, "%s: %s", should ? "WARN (SHOULD)" : "FAIL", c->res->message);
+}
+
 void fs_fail(fs_ctx *c, const char *fmt, ...)
 {
     va_list ap;
-    if (c->res->status != FS_PASS && !c->res->should_only)
-        return; /* the first failure wins, but a MUST failure wins over a SHOULD one */
-    c->res->status = FS_FAIL;
-    c->res->should_only = 0;
     va_start(ap, fmt);
-    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    vfail(c, 0, fmt, ap);
     va_end(ap);
-    fs_log(c, "FAIL: %s", c->res->message);
 }
 
 void fs_warn(fs_ctx *c, const char *fmt, ...)
 {
     va_list ap;
-    if (c->res->status != FS_PASS)
-        return;
-    c->res->status = FS_FAIL;
-    c->res->should_only = 1;
     va_start(ap, fmt);
-    vset(c->res->message, sizeof c->res->message, fmt, ap);
+    vfail(c, 1, fmt, ap);
     va_end(ap);
-    fs_log(c, "WARN (SHOULD): %s", c->res->message);
 }
 
 void fs_note(fs_ctx *c, const char *fmt, ...)

@@ -48,7 +48,7 @@ def test_case_level_is_must_when_any_requirement_is(bin_dir):
 
 def test_ids_are_group_dot_name(bin_dir):
     groups = {"framing", "segmentation", "limits", "halfclose", "reset", "idle", "backpressure",
-              "concurrency", "latency", "resources", "lifecycle"}
+              "concurrency", "latency", "resources", "lifecycle", "deadpeer"}
     ids = [l.split()[0] for l in listing(bin_dir).splitlines()]
     assert len(ids) == len(set(ids))
     assert {i.split(".")[0] for i in ids} == groups
