@@ -128,7 +128,7 @@ static pid_t inode_holder(const fs_ctx *c, unsigned long inode)
         return 0;
     while (!found && (e = readdir(proc)) != NULL)
         if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && pid_holds(e->d_name, want))
-            found = (pid_t)atoi(e->d_name);
+            found = (pid_t)strtol(e->d_name, NULL, 10);
     closedir(proc);
     return found;
 }
