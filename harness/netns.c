@@ -128,7 +128,7 @@ int netns_enter(double loss_pct, char *err, size_t n)
     if (loss_pct > 0)
         snprintf(script + len, sizeof script - (size_t)len,
                  "add rule inet framespec loss meta l4proto tcp numgen random mod 10000 < %u "
-                 "drop\n",
+                 "counter drop\n",
                  (unsigned)(loss_pct * 100 + 0.5));
     if (loopback_up(err, n) < 0 || netns_nft(script, 10000, err, n) < 0) {
         /* back to the namespace framespec came from; the new one goes with its last user */
@@ -235,8 +235,10 @@ int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
             return -1;
         }
     }
-    if (!killed && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    if (!killed && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        snprintf(err, n, "%s", buf); /* what nft printed (a `list` command's answer) */
         return 0;
+    }
     {
         char *nl = strchr(buf, '\n');
         if (nl)
@@ -253,4 +255,14 @@ int netns_nft(const char *script, int timeout_ms, char *err, size_t n)
 sys:
     snprintf(err, n, "cannot run nft: %s", strerror(errno));
     return -1;
+}
+
+long long netns_loss_dropped(void)
+{
+    char out[2048];
+    const char *p;
+    if (netns_nft("list chain inet framespec loss\n", 5000, out, sizeof out) < 0 ||
+        (p = strstr(out, "counter packets ")) == NULL)
+        return -1;
+    return strtoll(p + strlen("counter packets "), NULL, 10);
 }

@@ -13,7 +13,7 @@
  *   drops  priority -10: per-connection rules the deadpeer cases add (drop a 4-tuple, reject
  *          with tcp reset); flushed after every deadpeer case;
  *   loss   priority 0:   with --loss PCT, `meta l4proto tcp numgen random mod 10000 < PCT*100
- *          drop` (nft(8) numgen).
+ *          counter drop` (nft(8) numgen; the counter shows that loss really happened).
  */
 #ifndef FRAMESPEC_NETNS_H
 #define FRAMESPEC_NETNS_H
@@ -41,10 +41,14 @@ int netns_enter(double loss_pct, char *err, size_t n);
 /*
  * Run `nft -f -` with `script` (nft(8) syntax, e.g. "add rule inet framespec drops tcp sport 1
  * tcp dport 2 drop\n") on stdin, in this process's namespace, within timeout_ms milliseconds
- * (the child is killed after that). Returns 0, or -1 with nft's first error line (or why it
- * could not run) in err[0..n).
+ * (the child is killed after that). Returns 0 with what nft printed (its first n-1 bytes: the
+ * answer of a `list` command) in err[0..n), or -1 with nft's first error line (or why it could
+ * not run) there.
  */
 int netns_nft(const char *script, int timeout_ms, char *err, size_t n);
+
+/* Packets the --loss rule has dropped so far (its nft counter), or -1 (no loss rule). */
+long long netns_loss_dropped(void);
 
 /* The path of the nft program (PATH, then /usr/sbin and /sbin), or NULL. Static storage. */
 const char *netns_nft_path(void);

@@ -951,6 +951,9 @@ int run_main(int argc, char **argv)
         report_tap_case(stdout, &r, rcase, num);
     }
     r.total_ms = (long)(sock_now_ms() - t0);
+    if (rs->cfg.loss_pct > 0)
+        printf("# --loss %g: nftables dropped %lld TCP packets during the run\n", rs->cfg.loss_pct,
+               netns_loss_dropped());
     server_stop(&rs->srv, stdout);
     if (rs->restarts)
         printf("# the server was restarted %u time(s) after dying\n", rs->restarts);
