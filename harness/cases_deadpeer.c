@@ -5,7 +5,8 @@
  * These cases run in framespec's private network namespace (netns.h), where nftables rules in the
  * table `inet framespec` make one connection's peer vanish exactly as a crashed host does: every
  * packet of its 4-tuple is dropped, in both directions (on the namespace's loopback both ends are
- * 127.0.0.1 or ::1, so the two ports name the connection). The server promises its timeouts on
+ * 127.0.0.1 or ::1, so the two ports name the connection). The runner removes a case's rules
+ * when the case process has ended (run.c), however it ended. The server promises its timeouts on
  * framespec's command line, as with --idle-timeout: --keepalive IDLE,INTVL,CNT (tcp(7)
  * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; RFC 1122 4.2.3.6) and --user-timeout MS (tcp(7)
  * TCP_USER_TIMEOUT; RFC 5482).
@@ -176,14 +177,6 @@ static int dp_nft(fs_ctx *c, const char *script)
         return -1;
     }
     return 0;
-}
-
-/* Remove this case's rules (the runner flushes the chain again after the case). */
-static void dp_flush(fs_ctx *c)
-{
-    char err[512];
-    if (netns_nft("flush chain inet framespec drops\n", (int)fs_ms(c, 5000), err, sizeof err) < 0)
-        fs_log(c, "nft flush: %s", err);
 }
 
 /* Drop every packet from the server to the client (to_client) and/or back. */
@@ -375,7 +368,6 @@ void case_deadpeer_idle(fs_ctx *c)
                     via_idle ? ", with a lingering close" : "");
         }
     }
-    dp_flush(c);
     if (d.fd > 0)
         fs_abort(c, d.fd);
 }
@@ -464,7 +456,6 @@ void case_deadpeer_pending(fs_ctx *c)
         }
     }
 out:
-    dp_flush(c);
     if (d.fd > 0)
         fs_abort(c, d.fd);
 }
@@ -577,7 +568,6 @@ void case_deadpeer_middlebox_reset(fs_ctx *c)
     if (fs_alive(c, "a middlebox reset one connection"))
         fs_note(c, "released %lld ms after the injected RST; other connections served", (long long)took);
 out:
-    dp_flush(c);
     if (other.fd > 0)
         fs_close(c, other.fd);
     if (d.fd > 0)

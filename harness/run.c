@@ -396,7 +396,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     if (ctl[0] >= 0)
         close(ctl[0]);
     if ((fc->flags & FS_NEEDS_NETNS) && rs->cfg.netns) {
-        /* the case removes its rules; a case that crashed or timed out could not */
+        /* the case's rules go here, once its process has ended, however it ended */
         char err[512];
         if (netns_nft("flush chain inet framespec drops\n", 5000, err, sizeof err) < 0)
             fprintf(stderr, "framespec run: cannot remove %s's nftables rules: %s\n", fc->id,
