@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing campaigns on framespec's targets (decode_fuzz, roundtrip_fuzz, conn_fuzz).
+# Fuzzing campaigns on framespec's targets (the list: fuzz/targets.txt).
 #
 #   ci/fuzz.sh [--engine libfuzzer|afl] [--seconds N] [--jobs N] [--merge] TARGET|all
 #
@@ -23,17 +23,22 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --merge) merge=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "ci/fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) target=$1; shift ;;
   esac
 done
-all="decode_fuzz roundtrip_fuzz conn_fuzz"
-case "$target" in
-  all) targets=$all ;;
-  decode_fuzz|roundtrip_fuzz|conn_fuzz) targets=$target ;;
-  *) echo "ci/fuzz.sh: give a target: $all or all (see --help)" >&2; exit 2 ;;
-esac
+# the targets: the first word of each line of fuzz/targets.txt that is not blank or a comment
+all=$(awk '!/^[ \t]*(#|$)/ {print $1}' fuzz/targets.txt | tr '\n' ' ')
+all=${all% }
+[ -n "$all" ] || { echo "ci/fuzz.sh: fuzz/targets.txt lists no target" >&2; exit 2; }
+if [ "$target" = all ]; then
+  targets=$all
+elif [ -n "$target" ] && [[ " $all " == *" $target "* ]]; then
+  targets=$target
+else
+  echo "ci/fuzz.sh: give a target: $all or all (see --help)" >&2; exit 2
+fi
 case "$engine" in libfuzzer|afl) ;; *) echo "ci/fuzz.sh: --engine libfuzzer|afl" >&2; exit 2 ;; esac
 
 # libFuzzer options per target (OSS-Fuzz style .options files are read by ClusterFuzzLite too)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Run the pytest scenarios (pytest/test_1*.py) against every in-tree mutant server and print a
-markdown table scenario x mutant: X = the scenario fails against that mutant.
+"""Run the pytest scenarios (pytest/test_1*.py) against every in-tree mutant server (the list:
+target/mutants.txt) and print a markdown table scenario x mutant: X = the scenario fails against
+that mutant.
 
 Usage: ci/scenario-matrix.py [--build DIR] [--out FILE.md]
 """
@@ -12,9 +13,10 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MUTANTS = ["one_read", "sigpipe", "drop_on_eof", "rst_close", "no_halfclose_close",
-           "no_max_check", "reject_exact_max", "split_write", "little_endian", "close_on_zero",
-           "no_idle", "one_client", "fd_leak", "unbounded"]
+sys.path.insert(0, os.path.join(ROOT, "pytest"))
+from mutant_list import mutants  # noqa: E402  (target/mutants.txt, checked as the build does)
+
+MUTANTS = [name for name, _, _ in mutants()]
 
 
 def run(build, server):
@@ -40,6 +42,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out")
     a = ap.parse_args()
+    missing = [m for m in MUTANTS
+               if not os.access(os.path.join(a.build, "bin", "mutant_" + m), os.X_OK)]
+    if missing:
+        sys.exit("ci/scenario-matrix.py: not built in %s/bin: %s (build first; the list is "
+                 "target/mutants.txt)" % (a.build, ", ".join("mutant_" + m for m in missing)))
     results = {}
     for m in MUTANTS:
         results[m] = run(a.build, "mutant_" + m)

@@ -1,11 +1,17 @@
 /*
- * bench.c — `framespec bench`: a closed-loop load generator for framed echo servers.
+ * bench.c — `framespec bench`: a load generator for framed echo servers, closed loop by default,
+ * open loop with --rate.
  *
- * Each connection keeps --depth frames in flight: as each echo completes, the next frame is sent.
- * Every echoed byte is compared with what was sent (frame seq s carries payload bytes derived from
- * s, so a reordered, duplicated or corrupted echo is an error). Round-trip time is measured per
- * frame from the moment it is queued for sending to the moment its last echoed byte arrives, and
- * kept in a log-bucket histogram (HdrHistogram style: 64 sub-buckets per power of two, ~1.6%).
+ * Closed loop: each connection keeps --depth frames in flight: as each echo completes, the next
+ * frame is sent. Open loop (--rate R frames/s over all connections): each connection has a frame
+ * due every --conns / R seconds on a fixed schedule (the connections' schedules spread over one
+ * interval); a frame that falls due while --depth frames are in flight is not sent and is
+ * counted as late. Every echoed byte is compared with what was sent (frame seq s carries payload
+ * bytes derived from s, so a reordered, duplicated or corrupted echo is an error). Round-trip
+ * time is measured per frame, in ns, from the moment it is queued for sending (open loop: the
+ * time it was due) to the moment its last echoed byte arrives, and kept in a log-bucket
+ * histogram (HdrHistogram style): values below 64 ns exactly, above that 32 sub-buckets per
+ * power of two, a bucket reported by its middle (within 1.6%).
  *
  * One epoll loop, one thread: on a 2-core machine the server under test gets the other core.
  */
@@ -37,7 +43,9 @@
  * ns cannot overflow) */
 #define MAX_INTERVAL_S 3600.0
 
-/* Log-bucket histogram of nanoseconds: index = (msb - 5) * 32 + (v >> (msb - 5)). */
+/* Log-bucket histogram of nanoseconds: v < HIST_SUB has index v; above, with msb the index of
+ * v's highest set bit, index = (msb - 5) * 32 + (v >> (msb - 5)) (32 sub-buckets per power of
+ * two). */
 #define HIST_SUB 64
 #define HIST_BUCKETS (64 * 32 + 64)
 

@@ -1,6 +1,7 @@
 /*
- * cases.h — every case function of the catalogue (one file per group, registered in
- * catalogue.c).
+ * cases.h — every case function of the catalogue, registered in catalogue.c. A source file holds
+ * one group, or a few related ones: cases_framing.c framing and segmentation, cases_close.c
+ * halfclose and reset, cases_load.c backpressure, concurrency, latency and resources.
  */
 #ifndef FRAMESPEC_CASES_H
 #define FRAMESPEC_CASES_H

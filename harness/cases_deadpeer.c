@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cases.h"
+#include "scenario.h"
 #include "netns.h"
 
 /* /proc/net/tcp states (include/net/tcp_states.h) */
@@ -336,11 +337,6 @@ void case_deadpeer_idle(fs_ctx *c)
         promise = c->cfg->idle_ms;
         via_idle = true;
     }
-    if (promise == 0) {
-        fs_skip(c, "no --keepalive or --idle-timeout given (what the server promises for an "
-                   "idle peer that vanished)");
-        return;
-    }
     if (!via_idle && c->cfg->user_timeout_ms > 0)
         snprintf(what, sizeof what, "keepalive %d,%d,%d with a %lld ms user timeout",
                  c->cfg->keepalive[0], c->cfg->keepalive[1], c->cfg->keepalive[2],
@@ -395,11 +391,6 @@ void case_deadpeer_pending(fs_ctx *c)
     if (promise == 0 && c->cfg->idle_ms > 0) {
         promise = c->cfg->idle_ms;
         by = "the idle timeout";
-    }
-    if (promise == 0 && c->cfg->keepalive[0] == 0) {
-        fs_skip(c, "no --user-timeout, --idle-timeout or --keepalive given (what the server "
-                   "promises for dead peers)");
-        return;
     }
     tol = promise ? dp_tolerance(c, promise, c->cfg->user_timeout_ms == 0) : 0;
     if (dp_open(c, &d, 2) < 0 || dp_drop(c, &d, true, false) < 0)
@@ -471,11 +462,6 @@ void case_deadpeer_alive_silent(fs_ctx *c)
     uint8_t payload[16], wire[32];
     size_t n;
     dp_conn d;
-    char cn[16];
-    if (total == 0) {
-        fs_skip(c, "no --keepalive given (the server's keepalive: IDLE,INTVL,CNT)");
-        return;
-    }
     window = 2 * total + 1000;
     if (c->cfg->idle_ms > 0) {
         if (c->cfg->idle_ms <= (int64_t)c->cfg->keepalive[0] * 1000 + 500) {
@@ -495,8 +481,7 @@ void case_deadpeer_alive_silent(fs_ctx *c)
     }
     if (dp_open(c, &d, 4) < 0)
         goto out;
-    fs_repro(c, "%s expect open for %lld", fs_conn_name(c, d.fd, cn, sizeof cn),
-             (long long)window);
+    fs_repro_op(c, d.fd, SC_EXPECT_OPEN, (long)window);
     {
         uint8_t *data = NULL;
         size_t len = 0;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "cases.h"
+#include "scenario.h"
 
 /* Send `wire` on a fresh connection and expect it back byte-identical. */
 static void echo_once(fs_ctx *c, const uint8_t *wire, size_t len, const char *what)
@@ -49,8 +50,7 @@ void case_framing_sequence(fs_ctx *c)
     fd = fs_connect(c);
     if (fd >= 0) {
         if (fs_send(c, fd, w, len) == 0 && fs_expect(c, fd, w, len, 5000, "100 frames") == 0) {
-            char cn[16];
-            fs_repro(c, "%s expect open for 200", fs_conn_name(c, fd, cn, sizeof cn));
+            fs_repro_op(c, fd, SC_EXPECT_OPEN, 200);
             kind = fs_read_to_close(c, fd, 200, 65536, &extra, &extra_len);
             if (extra_len > 0) {
                 fs_expected(c, "nothing after the 100 echoes");
@@ -84,16 +84,12 @@ void case_framing_zero_length(fs_ctx *c)
 
 /*
  * framing.all_bytes — payloads carrying each of the 256 byte values round-trip (the payload is
- * opaque: no text handling, no sign extension, no NUL termination).
+ * opaque: no text handling, no sign extension, no NUL termination). Not line framing (FS_NOT_LINE).
  */
 void case_framing_all_bytes(fs_ctx *c)
 {
     uint8_t payload[256], wire[2 * (256 + 8)];
     size_t per = fs_max_payload(c, 256), off = 0;
-    if (c->cfg->framing == WIRE_LINE) {
-        fs_skip(c, "line framing cannot carry '\\n' inside a payload");
-        return;
-    }
     for (int i = 0; i < 256; i++)
         payload[i] = (uint8_t)(255 - i);
     /* {packet,1} carries at most 255 bytes: two frames cover all 256 values */
@@ -103,16 +99,12 @@ void case_framing_all_bytes(fs_ctx *c)
 }
 
 /*
- * framing.line_terminator — with line framing the '\n' ends the frame and is echoed with it; an
- * empty line is a zero-length frame; '\r' is payload like any other byte.
+ * framing.line_terminator — with line framing (FS_LINE_ONLY) the '\n' ends the frame and is echoed
+ * with it; an empty line is a zero-length frame; '\r' is payload like any other byte.
  */
 void case_framing_line_terminator(fs_ctx *c)
 {
     static const char lines[] = "hello\n\nwith\rcarriage return\n";
-    if (c->cfg->framing != WIRE_LINE) {
-        fs_skip(c, "only for line framing");
-        return;
-    }
     echo_once(c, (const uint8_t *)lines, sizeof lines - 1, "three lines");
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cases.h"
+#include "scenario.h"
 
 /* Tolerance past T that still counts as on time: max(0.5 s, T / 4), scaled. */
 static int64_t tolerance_ms(const fs_ctx *c)
@@ -22,15 +23,12 @@ static void expect_idle_close(fs_ctx *c, int fd, int64_t t0, const uint8_t *want
     int64_t tmax = c->cfg->idle_ms + tolerance_ms(c), elapsed, early;
     uint8_t *data = NULL;
     size_t len = 0;
-    char cn[16];
     int kind;
     early = c->cfg->idle_ms * 9 / 10 - 50 - (sock_now_ms() - t0);
     fs_repro_bytes(c, fd, "expect", want, want_len, 1000);
     if (early > 0)
-        fs_repro(c, "%s expect open for %lld", fs_conn_name(c, fd, cn, sizeof cn),
-                 (long long)early);
-    fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
-             (long long)(tmax - (early > 0 ? early : 0)));
+        fs_repro_op(c, fd, SC_EXPECT_OPEN, (long)early);
+    fs_repro_op(c, fd, SC_EXPECT_EOF, (long)(tmax - (early > 0 ? early : 0)));
     kind = fs_read_to_close(c, fd, (double)(tmax + 1000) / c->cfg->scale, 1 << 20, &data, &len);
     elapsed = sock_now_ms() - t0;
     fs_close_kind(c, kind);
@@ -102,7 +100,8 @@ void case_idle_keepalive_frames(fs_ctx *c)
 
 /*
  * idle.half_header — a connection that sends one frame and then half a header (line: part of a
- * line) and goes silent gets its echo, then is closed after T with FIN.
+ * line) and goes silent gets its echo, then is closed after T with FIN. Not raw: it has no
+ * partial frames.
  */
 void case_idle_half_header(fs_ctx *c)
 {
@@ -111,10 +110,6 @@ void case_idle_half_header(fs_ctx *c)
     int64_t t0;
     int fd;
     size_t tail;
-    if (c->cfg->framing == WIRE_RAW) {
-        fs_skip(c, "raw framing has no partial frames");
-        return;
-    }
     fs_payload(c, payload, sizeof payload, 2);
     n = fs_frame(c, payload, sizeof payload, msg);
     fd = fs_connect(c);

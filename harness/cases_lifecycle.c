@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "cases.h"
+#include "scenario.h"
 #include "server.h"
 
 /* The TCP port of the target, or 0 (unix socket). */
@@ -75,12 +76,13 @@ static void why_line(const char *why, char *out, size_t n)
 }
 
 /*
- * lifecycle.restart_same_port — (--exec) 20 connections, each with one echo done; the server is
- * stopped (SIGTERM, SIGKILL after 5 s) and we read each connection to its close and close ours,
- * so the server's side of each, which closed first, goes through TIME_WAIT (RFC 9293 3.6.1: 2 MSL,
- * 60 s on Linux). Then the same command starts it again at once on the same port. A listening
- * socket without SO_REUSEADDR cannot bind while those TIME_WAIT entries last (socket(7)): the
- * server fails to come back after a crash or a deploy for a minute.
+ * lifecycle.restart_same_port — (--exec, TCP: TIME_WAIT and SO_REUSEADDR are TCP's) 20
+ * connections, each with one echo done; the server is stopped (SIGTERM, SIGKILL after 5 s) and we
+ * read each connection to its close and close ours, so the server's side of each, which closed
+ * first, goes through TIME_WAIT (RFC 9293 3.6.1: 2 MSL, 60 s on Linux). Then the same command
+ * starts it again at once on the same port. A listening socket without SO_REUSEADDR cannot bind
+ * while those TIME_WAIT entries last (socket(7)): the server fails to come back after a crash or
+ * a deploy for a minute.
  */
 void case_lifecycle_restart_same_port(fs_ctx *c)
 {
@@ -89,10 +91,6 @@ void case_lifecycle_restart_same_port(fs_ctx *c)
     size_t opened = 0, n;
     uint8_t payload[32], wire[48];
     char how[256], why[2048];
-    if (port == 0) {
-        fs_skip(c, "TIME_WAIT and SO_REUSEADDR are TCP's: the server listens on a unix socket");
-        return;
-    }
     fs_payload(c, payload, sizeof payload, 11);
     n = fs_frame(c, payload, sizeof payload, wire);
     while (opened < N && !fs_done(c)) {
@@ -253,9 +251,7 @@ void case_lifecycle_sigterm_flush(fs_ctx *c)
     repro_stream(c, fd, "send", payload, plen, frame, fsz, sent - before_term, -1);
     repro_stream(c, fd, "expect", payload, plen, frame, fsz, got, (long)fs_ms(c, 15000));
     {
-        char cn[16];
-        fs_repro(c, "%s expect eof within %lld", fs_conn_name(c, fd, cn, sizeof cn),
-                 (long long)fs_ms(c, 15000));
+        fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 15000));
     }
     if (!fs_done(c)) {
         bool whole = c->cfg->framing == WIRE_RAW || got % fsz == 0;

@@ -1,6 +1,7 @@
 /*
  * catalogue.c — the single registration list of conformance cases, in run order.
  * Ids are stable: CI configurations and reports refer to them. Requirements are docs/spec.md ids.
+ * Flags (fs.h) are the one statement of when a case applies: framings, options, capabilities.
  */
 #include "cases.h"
 
@@ -10,6 +11,14 @@
 #define X FS_NEEDS_EXEC
 #define N FS_NEEDS_NETNS
 #define NL FS_NO_LOSS
+#define LO FS_LINE_ONLY
+#define NLF FS_NOT_LINE
+#define N1 FS_NOT_U8
+#define OM FS_NEEDS_OVER_MAX
+#define T FS_NEEDS_TCP
+#define KA FS_NEEDS_KEEPALIVE
+#define IP FS_NEEDS_IDLE_PROMISE
+#define AP FS_NEEDS_ANY_PROMISE
 
 const fs_case fs_cases[] = {
     {"framing.single", "FRAMING-1", "one frame is echoed byte-identical", case_framing_single, F, 10},
@@ -18,9 +27,9 @@ const fs_case fs_cases[] = {
     {"framing.zero_length", "FRAMING-2", "zero-length frames are echoed and the connection goes on",
      case_framing_zero_length, F, 10},
     {"framing.all_bytes", "FRAMING-3", "payloads with all 256 byte values round-trip",
-     case_framing_all_bytes, F, 10},
+     case_framing_all_bytes, F | NLF, 10},
     {"framing.line_terminator", "FRAMING-4", "line framing: '\\n' ends a frame and is echoed",
-     case_framing_line_terminator, F, 10},
+     case_framing_line_terminator, LO, 10},
     {"segmentation.header_split", "SEGMENTATION-1", "header split at every offset, with pauses",
      case_segmentation_header_split, H, 10},
     {"segmentation.payload_split", "SEGMENTATION-2", "payload in three pieces, with pauses",
@@ -34,19 +43,19 @@ const fs_case fs_cases[] = {
     {"limits.exact_max", "LIMITS-1", "a frame of exactly --max-frame bytes is echoed",
      case_limits_exact_max, F, 60},
     {"limits.over_max", "LIMITS-2,LIMITS-5", "a header announcing max+1 closes promptly",
-     case_limits_over_max, F, 15},
+     case_limits_over_max, F | OM, 15},
     {"limits.over_max_huge", "LIMITS-2,LIMITS-3", "a header announcing 2^N-1 closes promptly, no allocation",
-     case_limits_over_max_huge, F, 15},
+     case_limits_over_max_huge, H | OM, 15},
     {"limits.echoes_first", "LIMITS-4", "echoes of earlier frames arrive before the close",
-     case_limits_echoes_first, F, 10},
+     case_limits_echoes_first, F | OM, 10},
     {"limits.others_served", "LIMITS-5", "other connections are served meanwhile",
-     case_limits_others_served, F, 15},
+     case_limits_others_served, F | OM, 15},
     {"halfclose.at_boundary", "HALFCLOSE-1,HALFCLOSE-4", "SHUT_WR after 50 frames: every echo, then FIN",
      case_halfclose_at_boundary, 0, 15},
     {"halfclose.mid_frame", "HALFCLOSE-2", "SHUT_WR mid-payload: complete frames echoed, then FIN",
      case_halfclose_mid_frame, F, 15},
     {"halfclose.mid_header", "HALFCLOSE-2", "SHUT_WR mid-header: complete frames echoed, then FIN",
-     case_halfclose_mid_header, F, 15},
+     case_halfclose_mid_header, F | N1, 15},
     {"halfclose.large_transfer", "HALFCLOSE-3,HALFCLOSE-4", "64 MiB ending in SHUT_WR: nothing lost, then FIN",
      case_halfclose_large_transfer, 0, 90},
     {"halfclose.queued_echoes", "HALFCLOSE-5",
@@ -69,7 +78,7 @@ const fs_case fs_cases[] = {
     {"idle.keepalive_frames", "IDLE-2", "zero-length keepalive frames keep a connection open past 2T",
      case_idle_keepalive_frames, I, 60},
     {"idle.half_header", "IDLE-3", "half a header then silence: closed after the timeout",
-     case_idle_half_header, I, 60},
+     case_idle_half_header, F | I, 60},
     {"backpressure.bounded", "BACKPRESSURE-1,BACKPRESSURE-2", "a non-reading peer is bounded; then every echo arrives",
      case_backpressure_bounded, 0, 90},
     {"backpressure.others_served", "BACKPRESSURE-3", "others are served while a peer does not read",
@@ -88,19 +97,19 @@ const fs_case fs_cases[] = {
      case_latency_pipelined, NL, 20},
     {"lifecycle.restart_same_port", "LIFECYCLE-1",
      "restarted at once on the same port while its old connections are in TIME_WAIT",
-     case_lifecycle_restart_same_port, X, 60},
+     case_lifecycle_restart_same_port, X | T, 60},
     {"lifecycle.sigterm_flush", "LIFECYCLE-2",
      "on SIGTERM: whole echoes, then FIN (not RST), and exit within 5 s",
      case_lifecycle_sigterm_flush, X, 60},
     {"deadpeer.idle", "DEADPEER-1",
      "an idle peer vanishes (no FIN, no RST): released within keepalive or the idle timeout",
-     case_deadpeer_idle, N, 30},
+     case_deadpeer_idle, N | IP, 30},
     {"deadpeer.pending", "DEADPEER-2,DEADPEER-3",
      "a peer vanishes with echoes in flight: released within the user timeout",
-     case_deadpeer_pending, N, 30},
+     case_deadpeer_pending, N | AP, 30},
     {"deadpeer.alive_silent", "DEADPEER-4",
      "a silent peer that answers keepalive probes is not closed by keepalive",
-     case_deadpeer_alive_silent, N | NL, 30},
+     case_deadpeer_alive_silent, N | NL | KA, 30},
     {"deadpeer.middlebox_reset", "DEADPEER-5",
      "an RST injected by a middlebox: that connection released, the others served",
      case_deadpeer_middlebox_reset, N, 30},

@@ -2,6 +2,7 @@
  * check.c — the helpers conformance cases are written with. See fs.h.
  */
 #include "fs.h"
+#include "scenario.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -170,7 +171,7 @@ int64_t fs_deadline(const fs_ctx *c, double ms)
 
 void fs_sleep(fs_ctx *c, double ms)
 {
-    fs_repro(c, "sleep %.0f", ms);
+    fs_repro_op(c, -1, SC_SLEEP, (long)(ms + 0.5));
     struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -286,25 +287,11 @@ int fs_send(fs_ctx *c, int fd, const void *buf, size_t len)
 
 size_t fs_send_quiet(fs_ctx *c, int fd, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-    size_t sent = 0;
-    int64_t deadline = fs_deadline(c, 2000);
-    while (sent < len && sock_now_ms() < deadline) {
-        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            poll(&pf, 1, 10);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        fs_observe(c, fd, n, errno);
-        fs_log(c, "fd %d send: %s (ignored)", fd, sock_errno_name(errno));
-        break;
+    int err;
+    size_t sent = sock_send_until(fd, buf, len, fs_deadline(c, 2000), NULL, NULL, &err);
+    if (err != 0 && err != -ETIMEDOUT) {
+        fs_observe(c, fd, -1, -err);
+        fs_log(c, "fd %d send: %s (ignored)", fd, sock_errno_name(-err));
     }
     fs_log(c, "fd %d sent %zu of %zu bytes", fd, sent, len);
     fs_repro_bytes(c, fd, "send", buf, sent, -1);
@@ -430,13 +417,12 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
     fs_log(c, "fd %d transfer: sending %zu bytes, expecting %zu back%s", fd, outlen, expect_len,
            shut_wr ? ", then SHUT_WR" : "");
     {
-        char name[16];
         fs_repro_bytes(c, fd, "send", out, outlen, -1);
         if (shut_wr)
-            fs_repro(c, "%s shutdown wr", fs_conn_name(c, fd, name, sizeof name));
+            fs_repro_op(c, fd, SC_SHUTDOWN, SHUT_WR);
         fs_repro_bytes(c, fd, "expect", expect, expect_len, (long)fs_ms(c, timeout_ms));
         if (shut_wr)
-            fs_repro(c, "%s expect eof within %lld", name, (long long)fs_ms(c, 5000));
+            fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 5000));
     }
     int64_t last_progress = sock_now_ms();
     for (;;) {
@@ -547,12 +533,11 @@ static void repro_fill(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, si
 {
     size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
     size_t plen = fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0);
-    char cn[16];
     if (!c->recording || sent == 0)
         return;
     if (c->cfg->framing == WIRE_RAW) {
         /* 64 KiB chunks of the size: pattern, back to back: the pattern goes on */
-        fs_repro(c, "%s send raw size:%zu", fs_conn_name(c, fd, cn, sizeof cn), sent);
+        fs_repro_raw_size(c, fd, "send", sent, -1);
         return;
     }
     fs_repro_frames(c, fd, "send", frames + hl, plen, sent / fsz, -1);
@@ -566,22 +551,20 @@ size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t fl
     size_t sent = 0;
     int64_t last = sock_now_ms(), hard = fs_deadline(c, 30000);
     while (sent < limit && sock_now_ms() < hard) {
-        size_t off = sent % flen;
-        ssize_t n = send(fd, frames + off, flen - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (size_t)n;
+        /* the frames again and again, until the server has taken nothing for quiet_ms */
+        size_t off = sent % flen, room = flen - off < limit - sent ? flen - off : limit - sent;
+        int64_t quiet_end = last + fs_ms(c, quiet_ms);
+        int err;
+        size_t n = sock_send_until(fd, frames + off, room, quiet_end < hard ? quiet_end : hard,
+                                   NULL, NULL, &err);
+        sent += n;
+        if (n > 0)
             last = sock_now_ms();
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            fs_observe(c, fd, n, errno);
+        if (err == -ETIMEDOUT && n == 0)
             break;
-        }
-        if (sock_now_ms() - last > fs_ms(c, quiet_ms))
+        if (err != 0 && err != -ETIMEDOUT) {
+            fs_observe(c, fd, -1, -err);
             break;
-        {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            poll(&pf, 1, 10);
         }
     }
     fs_log(c, "fd %d: %zu bytes accepted without reading", fd, sent);
@@ -605,12 +588,12 @@ void fs_repro_fill_echoes(fs_ctx *c, int fd, const uint8_t *frames, size_t flen,
     char cn[16];
     fs_conn_name(c, fd, cn, sizeof cn);
     if (c->cfg->framing == WIRE_RAW)
-        fs_repro(c, "%s expect raw size:%zu within %lld", cn, whole, (long long)fs_ms(c, within_ms));
+        fs_repro_raw_size(c, fd, "expect", whole, (long)fs_ms(c, within_ms));
     else
         fs_repro_frames(c, fd, "expect", frames + hl,
                         fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
                         (long)fs_ms(c, within_ms));
-    fs_repro(c, "%s expect eof within %lld", cn, (long long)fs_ms(c, 5000));
+    fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 5000));
 }
 
 size_t fs_fill_mismatch(const uint8_t *data, size_t len, const uint8_t *frames, size_t flen)
@@ -626,8 +609,7 @@ size_t fs_fill_mismatch(const uint8_t *data, size_t len, const uint8_t *frames, 
 void fs_cork(fs_ctx *c, int fd)
 {
     int one = 1;
-    char cn[16];
-    fs_repro(c, "%s cork", fs_conn_name(c, fd, cn, sizeof cn));
+    fs_repro_op(c, fd, SC_CORK, 0);
     if (c->cfg->addr.family == AF_UNIX)
         return;
     if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) < 0)
@@ -639,9 +621,7 @@ void fs_cork(fs_ctx *c, int fd)
 void fs_shutdown(fs_ctx *c, int fd, int how)
 {
     const char *name = how == SHUT_WR ? "SHUT_WR" : how == SHUT_RD ? "SHUT_RD" : "SHUT_RDWR";
-    char cn[16];
-    fs_repro(c, "%s shutdown %s", fs_conn_name(c, fd, cn, sizeof cn),
-             how == SHUT_WR ? "wr" : how == SHUT_RD ? "rd" : "rdwr");
+    fs_repro_op(c, fd, SC_SHUTDOWN, how);
     if (shutdown(fd, how) < 0)
         fs_log(c, "fd %d shutdown(%s): %s", fd, name, sock_errno_name(errno));
     else
@@ -650,16 +630,14 @@ void fs_shutdown(fs_ctx *c, int fd, int how)
 
 void fs_abort(fs_ctx *c, int fd)
 {
-    char cn[16];
-    fs_repro(c, "%s abort", fs_conn_name(c, fd, cn, sizeof cn));
+    fs_repro_op(c, fd, SC_ABORT, 0);
     fs_log(c, "fd %d abort: SO_LINGER {1,0} + close (RST)", fd);
     sock_abort(fd);
 }
 
 void fs_close(fs_ctx *c, int fd)
 {
-    char cn[16];
-    fs_repro(c, "%s close", fs_conn_name(c, fd, cn, sizeof cn));
+    fs_repro_op(c, fd, SC_CLOSE, 0);
     fs_log(c, "fd %d close", fd);
     close(fd);
 }
@@ -716,7 +694,7 @@ static bool alive_check(fs_ctx *c, const char *after)
 bool fs_alive(fs_ctx *c, const char *after)
 {
     bool ok, rec = c->recording;
-    fs_repro(c, "expect server-alive");
+    fs_repro_op(c, -1, SC_EXPECT_ALIVE, 0);
     c->recording = false;
     ok = alive_check(c, after);
     c->recording = rec;
@@ -769,14 +747,14 @@ int fs_server_term(fs_ctx *c)
 {
     fs_ctl_reply rep;
     fs_log(c, "SIGTERM to the server (pid %d)", (int)c->cfg->server_pid);
-    fs_repro(c, "server term");
+    fs_repro_op(c, -1, SC_SERVER_TERM, 0);
     return ctl(c, FS_CTL_TERM, &rep);
 }
 
 int fs_server_stop(fs_ctx *c, char *how, size_t n)
 {
     fs_ctl_reply rep;
-    fs_repro(c, "server stop");
+    fs_repro_op(c, -1, SC_SERVER_STOP, 0);
     if (ctl(c, FS_CTL_STOP, &rep) < 0)
         return -1;
     fs_log(c, "server (pid %d) stopped: %s", (int)c->cfg->server_pid, rep.text);
@@ -789,7 +767,7 @@ int fs_server_stop(fs_ctx *c, char *how, size_t n)
 int fs_server_start(fs_ctx *c, bool same_port, char *why, size_t n)
 {
     fs_ctl_reply rep;
-    fs_repro(c, "server start %s", same_port ? "same-port" : "new-port");
+    fs_repro_op(c, -1, SC_SERVER_START, same_port ? 1 : 0);
     if (ctl(c, same_port ? FS_CTL_START_SAME : FS_CTL_START_NEW, &rep) < 0)
         return -1;
     if (rep.rc != 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "fuzz.h"
 #include "replay.h"
 #include "run.h"
 
@@ -18,6 +19,7 @@ static void usage(FILE *out)
           "           (--markdown: docs/cases.md; --requirements: the spec ids and levels)\n"
           "  replay   run a scenario script (a reproducer) against a server\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
+          "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
           "\n"
           "Run 'framespec COMMAND --help' for a command's options.\n",
           out);
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
         return list_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "replay"))
         return replay_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fuzz"))
+        return fuzz_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))
         return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "framespec: unknown command '%s'\n", argv[1]);

@@ -62,7 +62,9 @@ int fs_requirement_level(const char *id, size_t len);
 /* "MUST" or "SHOULD". */
 const char *fs_level_name(fs_level level);
 
-/* What a case reports; fixed size so a child can hand it to the runner through a pipe. */
+/* What a case reports. Fixed size, no pointers: the runner maps one in shared memory (mmap
+ * MAP_SHARED | MAP_ANONYMOUS, run.c), clears it before each run of a case, the case process
+ * writes it in place, and the runner reads it once that process has ended. */
 typedef struct {
     int status;
     char message[512];  /* one line: why it failed or was skipped, or what it saw */
@@ -72,9 +74,9 @@ typedef struct {
     char note[256];      /* what a passing run measured (a TAP comment line), or "" */
     int should_only;     /* the failure is of a SHOULD requirement (fs_warn): verdict warn */
     char wirelog[16384]; /* the wire log, most recent part kept */
-    size_t wirelog_len;
+    size_t wirelog_len;  /* bytes used in wirelog[] */
     char repro[262144];  /* the scenario script this case ran (framespec replay grammar) */
-    size_t repro_len;
+    size_t repro_len;    /* bytes used in repro[] */
     int repro_truncated; /* the script outgrew repro[]: the tail is missing */
 } fs_result;
 
@@ -95,15 +97,32 @@ typedef struct {
 typedef struct fs_case fs_case;
 fs_level fs_case_level(const fs_case *c);
 
-/* Case flags: when a case applies. */
+/* Case flags: when a case applies. They are the one place that says so: the runner skips a case
+ * whose flags exclude the run's framing, options or capabilities, with the reason (run.c
+ * not_applicable()), and `framespec list --markdown` prints them as the "applies" column of
+ * docs/cases.md. A case body skips only on what flags cannot say: what the run finds out, or a
+ * bound of the case's own on option values (limits.exact_max: --max-frame up to 256 MiB;
+ * deadpeer.alive_silent: an idle timeout that leaves room to tell keepalive apart). */
 enum {
-    FS_NEEDS_HEADER = 1 << 0, /* framings 1, 2, 4 only */
-    FS_NEEDS_FRAMED = 1 << 1, /* not raw */
-    FS_NEEDS_IDLE = 1 << 2,   /* --idle-timeout given */
-    FS_NEEDS_EXEC = 1 << 3,   /* framespec launched the server (--exec) */
-    FS_NEEDS_NETNS = 1 << 4,  /* a private network namespace (implies --exec, TCP); the run
-                               * enters one when a selected case has this flag */
-    FS_NO_LOSS = 1 << 5,      /* not meaningful under --loss (skipped there, saying why) */
+    FS_NEEDS_HEADER = 1 << 0,  /* framings 1, 2, 4 only */
+    FS_NEEDS_FRAMED = 1 << 1,  /* not raw */
+    FS_NEEDS_IDLE = 1 << 2,    /* --idle-timeout given */
+    FS_NEEDS_EXEC = 1 << 3,    /* framespec launched the server (--exec) */
+    FS_NEEDS_NETNS = 1 << 4,   /* a private network namespace (implies --exec, TCP); the run
+                                * enters one when a selected case has this flag */
+    FS_NO_LOSS = 1 << 5,       /* not meaningful under --loss (skipped there, saying why) */
+    FS_LINE_ONLY = 1 << 6,     /* line framing only */
+    FS_NOT_LINE = 1 << 7,      /* not line framing: a line's payload cannot carry '\n' */
+    FS_NOT_U8 = 1 << 8,        /* not framing 1: its 1-byte header cannot be split */
+    FS_NEEDS_OVER_MAX = 1 << 9, /* a length over --max-frame can be announced: line framing, or
+                                 * a header framing whose --max-frame is below the largest
+                                 * length its header holds (wire_max_expressible) */
+    FS_NEEDS_TCP = 1 << 10,    /* the server listens on TCP, not on a unix socket */
+    FS_NEEDS_KEEPALIVE = 1 << 11,    /* --keepalive given */
+    FS_NEEDS_IDLE_PROMISE = 1 << 12, /* --keepalive or --idle-timeout given (what the server
+                                      * promises for an idle peer that vanished) */
+    FS_NEEDS_ANY_PROMISE = 1 << 13,  /* --user-timeout, --idle-timeout or --keepalive given
+                                      * (what the server promises for dead peers) */
 };
 
 struct fs_case {
@@ -162,14 +181,18 @@ void fs_sleep(fs_ctx *c, double ms);
 
 /* ---- payloads and frames ---- */
 
-/* Fill out[0..len) with a pattern seeded by `seed`; in line framing it never contains '\n'. */
+/* Fill out[0..len) with a fixed pattern. Line framing: printable bytes, never '\n'
+ * (out[i] = '!' + (i + seed) % 94). Every other framing: out[i] = i % 256 and `seed` is ignored
+ * (the `size:N` payload of scenario scripts, so that reproducers stay short). */
 void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed);
 /* Encode one frame of the run's framing into out (wire_frame_size bytes). Returns its size. */
 size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *out);
 /* Largest payload the case may use: min(max_frame, limit). */
 size_t fs_max_payload(const fs_ctx *c, size_t limit);
-/* Build `count` frames with payload sizes from sizes[i % nsizes] (patterns seeded by index) into
- * a malloc'ed buffer; *len gets its size. Returns NULL (and fails the case) when out of memory. */
+/* Build `count` frames with payload sizes from sizes[i % nsizes], each clamped to max_frame
+ * (frame i's payload is fs_payload(..., i): only in line framing does it depend on i), into a
+ * malloc'ed buffer (caller frees); *len gets its size in bytes. Returns NULL (and fails the case)
+ * when out of memory. */
 uint8_t *fs_frames(fs_ctx *c, size_t count, const size_t *sizes, size_t nsizes, size_t *len);
 /* Next value of the case's seeded random generator. */
 uint64_t fs_rand(fs_ctx *c);
@@ -191,6 +214,12 @@ void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload
 /* Register a connection opened with sock_connect() (its name, and no close observed on it yet)
  * and record `connect`. */
 void fs_repro_connect(fs_ctx *c, int fd);
+/* Record a step without payload on connection fd (-1: a step without one): kind is an sc_kind
+ * of scenario.h; arg is its milliseconds (sleep, expect ... within/for), its shutdown `how`
+ * (SHUT_WR, ...) or, for `server start`, 1 for same-port. */
+void fs_repro_op(fs_ctx *c, int fd, int kind, long arg);
+/* Record `send raw size:N` (verb "send") or `expect raw size:N within MS` (verb "expect"). */
+void fs_repro_raw_size(fs_ctx *c, int fd, const char *verb, size_t n, long within_ms);
 
 /* ---- sockets ---- */
 

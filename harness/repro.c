@@ -4,12 +4,15 @@
  *
  * The recorder formats the harness's *own* bytes (what it sent, what it expects back): it splits
  * them into frames of the run's framing to print compact steps. It never parses what the server
- * sent.
+ * sent. Every step is printed by the scenario printer (sc_print_step(): the keyword table of
+ * scenario_parse.c), so a reproducer is spelt exactly as `framespec replay` reads it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs.h"
+#include "scenario.h"
 
 void fs_repro(fs_ctx *c, const char *fmt, ...)
 {
@@ -46,14 +49,42 @@ const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n)
     return buf;
 }
 
+/* Record one step on connection fd (-1: none), printed by the scenario printer. st->items are
+ * borrowed. */
+static void record(fs_ctx *c, int fd, sc_step *st)
+{
+    scenario s;
+    char name[16], *text = NULL;
+    size_t len = 0;
+    FILE *m;
+    if (!c->recording || c->res->repro_truncated)
+        return;
+    sc_init(&s);
+    s.framing = c->cfg->framing;
+    st->conn = fd >= 0 ? sc_conn(&s, fs_conn_name(c, fd, name, sizeof name)) : -1;
+    m = open_memstream(&text, &len);
+    if (m != NULL) {
+        sc_print_step(m, &s, st);
+        fclose(m);
+        fs_repro(c, "%s", text);
+    }
+    free(text);
+    sc_free(&s);
+}
+
+void fs_repro_op(fs_ctx *c, int fd, int kind, long arg)
+{
+    sc_step st = {.kind = (sc_kind)kind, .reps = 1, .ms = arg, .how = (int)arg};
+    record(c, fd, &st);
+}
+
 void fs_repro_connect(fs_ctx *c, int fd)
 {
-    char name[16];
     if (fd < 0 || (size_t)fd >= sizeof c->names / sizeof c->names[0])
         return;
     c->names[fd] = ++c->nconn;
     c->first_close[fd] = SOCK_OPEN; /* a new connection: nothing observed on it yet */
-    fs_repro(c, "connect %s", fs_conn_name(c, fd, name, sizeof name));
+    fs_repro_op(c, fd, SC_CONNECT, 0);
 }
 
 /* Is p[0..len) the size:N pattern (byte i = i % 256)? */
@@ -65,40 +96,28 @@ static bool is_size_pattern(const uint8_t *p, size_t len)
     return true;
 }
 
-static bool is_text(const uint8_t *p, size_t len)
+/* A payload for p[0..len): size:N when it is that pattern, else the bytes (borrowed). */
+static sc_payload payload_of(const uint8_t *p, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] < 0x20 || p[i] > 0x7e)
-            return false;
-    return true;
+    sc_payload pl = {.kind = SC_P_BYTES, .len = len, .bytes = (uint8_t *)p};
+    if (len > 0 && is_size_pattern(p, len))
+        pl = (sc_payload){.kind = SC_P_SIZE, .len = len};
+    return pl;
 }
 
-/* Write a PAYLOAD token for p[0..len) into out (may be long: hex of the bytes). */
-static void payload_token(const uint8_t *p, size_t len, char *out, size_t n)
+/* Record a send or an expect (verb "send"/"expect") of one item, reps times. */
+static void record_item(fs_ctx *c, int fd, const char *verb, bool framed, sc_payload pl,
+                        size_t reps, long within_ms)
 {
-    size_t o = 0;
-    if (len > 0 && is_size_pattern(p, len)) {
-        snprintf(out, n, "size:%zu", len);
-        return;
-    }
-    if (len == 0) {
-        snprintf(out, n, "\"\"");
-        return;
-    }
-    if (is_text(p, len)) {
-        out[o++] = '"';
-        for (size_t i = 0; i < len && o + 3 < n; i++) {
-            if (p[i] == '"' || p[i] == '\\')
-                out[o++] = '\\';
-            out[o++] = (char)p[i];
-        }
-        out[o++] = '"';
-        out[o] = '\0';
-        return;
-    }
-    o = (size_t)snprintf(out, n, "hex:");
-    for (size_t i = 0; i < len && o + 3 < n; i++)
-        o += (size_t)snprintf(out + o, n - o, "%02x", p[i]);
+    sc_item it = {.framed = framed, .p = pl};
+    sc_step st = {.kind = strcmp(verb, "send") == 0 ? SC_SEND : SC_EXPECT_BYTES, .items = &it,
+                  .nitems = 1, .reps = reps ? reps : 1, .ms = within_ms};
+    record(c, fd, &st);
+}
+
+void fs_repro_raw_size(fs_ctx *c, int fd, const char *verb, size_t n, long within_ms)
+{
+    record_item(c, fd, verb, false, (sc_payload){.kind = SC_P_SIZE, .len = n}, 1, within_ms);
 }
 
 /* Length of the complete frame at p[0..len) in the run's framing, or 0 when incomplete. Sets the
@@ -134,14 +153,9 @@ static size_t frame_at(const fs_ctx *c, const uint8_t *p, size_t len, size_t *po
 void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, size_t len,
                     long within_ms)
 {
-    static char tok[2 * 70000 + 16];
-    char name[16], within[48] = "";
     size_t off = 0;
     if (!c->recording || c->res->repro_truncated)
         return;
-    fs_conn_name(c, fd, name, sizeof name);
-    if (within_ms >= 0)
-        snprintf(within, sizeof within, " within %ld", within_ms);
     while (off < len) {
         size_t poff = 0, plen = 0, flen = frame_at(c, buf + off, len - off, &poff, &plen), reps = 1;
         if (flen == 0 || (plen > 65536 && !is_size_pattern(buf + off + poff, plen))) {
@@ -151,20 +165,18 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
                 n = flen;
             if (flen == 0 && hl > 0 && n > hl && is_size_pattern(buf + off + hl, n - hl)) {
                 /* a partial frame of the harness's own: its header, then a size: prefix */
-                payload_token(buf + off, hl, tok, sizeof tok);
-                fs_repro(c, "%s %s raw %s%s", name, verb, tok, within);
+                record_item(c, fd, verb, false, payload_of(buf + off, hl), 1, within_ms);
                 off += hl;
                 n -= hl;
             }
             if (is_size_pattern(buf + off, n)) {
-                fs_repro(c, "%s %s raw size:%zu%s", name, verb, n, within);
+                record_item(c, fd, verb, false, payload_of(buf + off, n), 1, within_ms);
                 off += n;
                 continue;
             }
             while (n > 0) {
                 size_t k = n > 32768 ? 32768 : n;
-                payload_token(buf + off, k, tok, sizeof tok);
-                fs_repro(c, "%s %s raw %s%s", name, verb, tok, within);
+                record_item(c, fd, verb, false, payload_of(buf + off, k), 1, within_ms);
                 off += k;
                 n -= k;
             }
@@ -174,11 +186,7 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
         while (off + flen * (reps + 1) <= len &&
                memcmp(buf + off, buf + off + flen * reps, flen) == 0)
             reps++;
-        payload_token(buf + off + poff, plen, tok, sizeof tok);
-        if (reps > 1)
-            fs_repro(c, "%s %s frame %s x%zu%s", name, verb, tok, reps, within);
-        else
-            fs_repro(c, "%s %s frame %s%s", name, verb, tok, within);
+        record_item(c, fd, verb, true, payload_of(buf + off + poff, plen), reps, within_ms);
         off += flen * reps;
     }
 }
@@ -186,15 +194,7 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
 void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload, size_t plen,
                      size_t reps, long within_ms)
 {
-    static char tok[2 * 70000 + 16];
-    char name[16], within[48] = "", times[32] = "";
-    if (!c->recording || c->res->repro_truncated || reps == 0)
+    if (reps == 0)
         return;
-    payload_token(payload, plen, tok, sizeof tok);
-    if (within_ms >= 0)
-        snprintf(within, sizeof within, " within %ld", within_ms);
-    if (reps > 1)
-        snprintf(times, sizeof times, " x%zu", reps);
-    fs_repro(c, "%s %s frame %s%s%s", fs_conn_name(c, fd, name, sizeof name), verb, tok, times,
-             within);
+    record_item(c, fd, verb, true, payload_of(payload, plen), reps, within_ms);
 }

@@ -97,14 +97,40 @@ static bool selected(const run_state *rs, const fs_case *c)
     return in;
 }
 
-/* Why a case does not apply to this run, or NULL. */
-static const char *not_applicable(const run_state *rs, const fs_case *c)
+/* The framings, in the order `list --markdown` names them. */
+static const wire_framing all_framings[] = {WIRE_RAW, WIRE_U8, WIRE_U16, WIRE_U32, WIRE_LINE};
+
+/* Why a case with `flags` does not apply to framing f with --max-frame max (bytes), or NULL. A
+ * reason that names values is formatted into buf[0..n). */
+static const char *framing_excludes(unsigned flags, wire_framing f, uint64_t max, char *buf,
+                                    size_t n)
 {
-    wire_framing f = rs->cfg.framing;
-    if ((c->flags & FS_NEEDS_HEADER) && wire_header_size(f) == 0)
+    if ((flags & FS_LINE_ONLY) && f != WIRE_LINE)
+        return "only for line framing";
+    if ((flags & FS_NEEDS_HEADER) && wire_header_size(f) == 0)
         return f == WIRE_RAW ? "raw framing has no frames" : "line framing has no header";
-    if ((c->flags & FS_NEEDS_FRAMED) && f == WIRE_RAW)
+    if ((flags & FS_NEEDS_FRAMED) && f == WIRE_RAW)
         return "raw framing has no frames";
+    if ((flags & FS_NOT_LINE) && f == WIRE_LINE)
+        return "line framing cannot carry '\\n' inside a payload";
+    if ((flags & FS_NOT_U8) && f == WIRE_U8)
+        return "framing 1 has a 1-byte header: it cannot be split";
+    if ((flags & FS_NEEDS_OVER_MAX) && wire_header_size(f) > 0 && max >= wire_max_expressible(f)) {
+        snprintf(buf, n, "framing %s cannot announce more than --max-frame %llu: its header holds "
+                         "at most %llu", wire_framing_name(f), (unsigned long long)max,
+                 (unsigned long long)wire_max_expressible(f));
+        return buf;
+    }
+    return NULL;
+}
+
+/* Why a case does not apply to this run (its flags, fs.h), or NULL. A reason that names values
+ * is formatted into buf[0..n). */
+static const char *not_applicable(const run_state *rs, const fs_case *c, char *buf, size_t n)
+{
+    const char *why = framing_excludes(c->flags, rs->cfg.framing, rs->cfg.max_frame, buf, n);
+    if (why != NULL)
+        return why;
     if ((c->flags & FS_NEEDS_IDLE) && !rs->idle_given)
         return "no --idle-timeout given (the server's idle timeout)";
     if ((c->flags & FS_NEEDS_EXEC) && rs->exec == NULL)
@@ -112,7 +138,7 @@ static const char *not_applicable(const run_state *rs, const fs_case *c)
     if ((c->flags & FS_NEEDS_NETNS) && rs->exec == NULL)
         return "needs --exec: framespec starts the server inside its own network namespace "
                "(it cannot move a running --target server there)";
-    if ((c->flags & FS_NEEDS_NETNS) && rs->cfg.addr.family == AF_UNIX)
+    if ((c->flags & (FS_NEEDS_NETNS | FS_NEEDS_TCP)) && rs->cfg.addr.family == AF_UNIX)
         return "needs a TCP server (this one listens on a unix socket)";
     if ((c->flags & FS_NEEDS_NETNS) && !rs->cfg.netns)
         return rs->cfg.netns_why[0] ? rs->cfg.netns_why : "no network namespace";
@@ -122,7 +148,72 @@ static const char *not_applicable(const run_state *rs, const fs_case *c)
                      "timeout (200 ms at least on Linux), far above the latency bounds"
                    : "not meaningful under --loss: lost keepalive probes make a live peer look "
                      "dead";
+    if ((c->flags & FS_NEEDS_KEEPALIVE) && rs->cfg.keepalive[0] == 0)
+        return "no --keepalive given (the server's keepalive: IDLE,INTVL,CNT)";
+    if ((c->flags & FS_NEEDS_IDLE_PROMISE) && rs->cfg.keepalive[0] == 0 && rs->cfg.idle_ms <= 0)
+        return "no --keepalive or --idle-timeout given (what the server promises for an idle "
+               "peer that vanished)";
+    if ((c->flags & FS_NEEDS_ANY_PROMISE) && rs->cfg.user_timeout_ms <= 0 &&
+        rs->cfg.idle_ms <= 0 && rs->cfg.keepalive[0] == 0)
+        return "no --user-timeout, --idle-timeout or --keepalive given (what the server promises "
+               "for dead peers)";
     return NULL;
+}
+
+/* Append part to out[0..n) at *o, after "; " unless it is the first. */
+static void add_part(char *out, size_t n, size_t *o, const char *part)
+{
+    if (*o < n)
+        *o += (size_t)snprintf(out + *o, n - *o, "%s%s", *o ? "; " : "", part);
+}
+
+/* What a case needs, from its flags: the "applies" column of `list --markdown`, into
+ * out[0..n) (parts joined with "; "), or "all". */
+static void applies_text(unsigned flags, char *out, size_t n)
+{
+    const size_t nall = sizeof all_framings / sizeof all_framings[0];
+    char names[64] = "", part[96], why[160];
+    size_t o = 0, in = 0, no = 0;
+    bool not_raw = true; /* the case applies to every framing except raw */
+    out[0] = '\0';
+    for (size_t i = 0; i < nall; i++) {
+        wire_framing f = all_framings[i];
+        bool applies = framing_excludes(flags, f, 0, why, sizeof why) == NULL;
+        if (applies && no < sizeof names)
+            no += (size_t)snprintf(names + no, sizeof names - no, "%s%s", in ? ", " : "",
+                                   wire_framing_name(f));
+        in += applies;
+        not_raw = not_raw && applies == (f != WIRE_RAW);
+    }
+    if (not_raw) {
+        add_part(out, n, &o, "framed (not raw)");
+    } else if (in < nall) {
+        snprintf(part, sizeof part, in == 1 ? "%s framing only" : "framings %s", names);
+        add_part(out, n, &o, part);
+    }
+    if (flags & FS_NEEDS_OVER_MAX)
+        add_part(out, n, &o,
+                 framing_excludes(flags, WIRE_LINE, 0, why, sizeof why) == NULL
+                     ? "framings 1, 2, 4 only with --max-frame below their header's largest length"
+                     : "--max-frame below the header's largest length");
+    if (flags & FS_NEEDS_IDLE)
+        add_part(out, n, &o, "--idle-timeout");
+    if (flags & FS_NEEDS_NETNS)
+        add_part(out, n, &o, "--exec, TCP, as root (network namespace)");
+    else if (flags & FS_NEEDS_EXEC)
+        add_part(out, n, &o, "--exec");
+    if ((flags & FS_NEEDS_TCP) && !(flags & FS_NEEDS_NETNS))
+        add_part(out, n, &o, "TCP (not a unix socket)");
+    if (flags & FS_NO_LOSS)
+        add_part(out, n, &o, "not under --loss");
+    if (flags & FS_NEEDS_KEEPALIVE)
+        add_part(out, n, &o, "--keepalive");
+    if (flags & FS_NEEDS_IDLE_PROMISE)
+        add_part(out, n, &o, "--keepalive or --idle-timeout");
+    if (flags & FS_NEEDS_ANY_PROMISE)
+        add_part(out, n, &o, "--user-timeout, --idle-timeout or --keepalive");
+    if (o == 0)
+        snprintf(out, n, "all");
 }
 
 /* ---- the server under --exec ---- */
@@ -300,7 +391,8 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     pid_t child, parent;
     int st = 0, ctl[2] = {-1, -1};
     bool timed_out = false, overall = false;
-    const char *na = not_applicable(rs, fc);
+    char na_buf[192];
+    const char *na = not_applicable(rs, fc, na_buf, sizeof na_buf);
 
     memset(shared, 0, sizeof *shared);
     memset(o, 0, sizeof *o);
@@ -1006,7 +1098,7 @@ int list_main(int argc, char **argv)
              "case fails the run.\n");
         for (size_t i = 0; i < fs_ncases; i++) {
             const fs_case *c = &fs_cases[i];
-            char g[64];
+            char g[64], applies[512];
             group_of(c->id, g, sizeof g);
             if (strcmp(g, group) != 0) {
                 printf("%s## %s\n\n| id | level | requirements | applies | what it checks |\n"
@@ -1014,15 +1106,9 @@ int list_main(int argc, char **argv)
                        group[0] ? "\n" : "", g);
                 snprintf(group, sizeof group, "%s", g);
             }
+            applies_text(c->flags, applies, sizeof applies);
             printf("| `%s` | %s | %s | %s | %s |\n", c->id, fs_level_name(fs_case_level(c)),
-                   c->requirements,
-                   c->flags & FS_NEEDS_NETNS    ? "--exec, as root (network namespace)"
-                   : c->flags & FS_NEEDS_EXEC   ? "--exec"
-                   : c->flags & FS_NEEDS_IDLE   ? "--idle-timeout"
-                   : c->flags & FS_NEEDS_HEADER ? "framings 1, 2, 4"
-                   : c->flags & FS_NEEDS_FRAMED ? "framed (not raw)"
-                                                : "all",
-                   c->description);
+                   c->requirements, applies, c->description);
         }
         return 0;
     }

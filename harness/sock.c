@@ -165,29 +165,48 @@ int sock_connect_finish(int fd, int64_t deadline_ms)
     return 0;
 }
 
-int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
+size_t sock_send_until(int fd, const void *buf, size_t len, int64_t deadline_ms,
+                       void (*on_full)(void *arg), void *arg, int *err)
 {
     const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    size_t sent = 0;
+    *err = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
         if (n > 0) {
-            p += n;
-            len -= (size_t)n;
+            sent += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            int rc = wait_fd(fd, POLLOUT, deadline_ms);
-            if (rc == 0)
-                return -ETIMEDOUT;
-            if (rc < 0)
-                return rc;
+            int64_t now = sock_now_ms();
+            int rc;
+            if (now >= deadline_ms) {
+                *err = -ETIMEDOUT;
+                break;
+            }
+            if (on_full)
+                on_full(arg);
+            /* short waits, so that on_full runs again while the buffer stays full */
+            rc = wait_fd(fd, POLLOUT, on_full && deadline_ms - now > 10 ? now + 10 : deadline_ms);
+            if (rc < 0) {
+                *err = rc;
+                break;
+            }
             continue;
         }
-        return -errno;
+        *err = n < 0 ? -errno : -EIO;
+        break;
     }
-    return 0;
+    return sent;
+}
+
+int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
+{
+    int err;
+    sock_send_until(fd, buf, len, deadline_ms, NULL, NULL, &err);
+    return err;
 }
 
 ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int *close_kind)

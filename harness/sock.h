@@ -46,7 +46,19 @@ int sock_connect(const sock_addr *a, int64_t deadline_ms);
 int sock_connect_start(const sock_addr *a);
 int sock_connect_finish(int fd, int64_t deadline_ms);
 
-/* Send all `len` bytes by `deadline_ms`. Returns 0, or -errno (-ETIMEDOUT, -EPIPE, ...). */
+/*
+ * The harness's one send loop: send buf[0..len) on non-blocking fd until all of it is sent, the
+ * socket fails, or `deadline_ms` passes while its send buffer is full. While it is full,
+ * on_full(arg) (may be NULL) runs every 10 ms or less: callers read their peers' echoes there,
+ * so that a server that echoes cannot deadlock them. Never raises SIGPIPE (MSG_NOSIGNAL).
+ * Returns the bytes sent; *err gets 0, -ETIMEDOUT, or the send's -errno (-EPIPE, -ECONNRESET:
+ * sock_close_kind() says what they mean).
+ */
+size_t sock_send_until(int fd, const void *buf, size_t len, int64_t deadline_ms,
+                       void (*on_full)(void *arg), void *arg, int *err);
+
+/* Send all `len` bytes by `deadline_ms` (sock_send_until()). Returns 0, or -errno (-ETIMEDOUT,
+ * -EPIPE, ...). */
 int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
 
 /*

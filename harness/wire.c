@@ -54,7 +54,7 @@ size_t wire_frame_size(wire_framing f, size_t len)
     return wire_header_size(f) + len + (f == WIRE_LINE ? 1 : 0);
 }
 
-size_t wire_encode_header(wire_framing f, uint64_t len, uint8_t out[8])
+size_t wire_encode_header(wire_framing f, uint64_t len, uint8_t out[4])
 {
     size_t h = wire_header_size(f);
     for (size_t i = 0; i < h; i++)

@@ -24,9 +24,11 @@ size_t wire_header_size(wire_framing f);
 uint64_t wire_max_expressible(wire_framing f);
 /* Bytes a frame with `len` payload bytes takes on the wire (header + payload, + 1 for line). */
 size_t wire_frame_size(wire_framing f, size_t len);
-/* Write the header announcing `len` into out[0..4) (big-endian; may announce more than any max:
- * used for hostile headers). Returns the header size. */
-size_t wire_encode_header(wire_framing f, uint64_t len, uint8_t out[8]);
+/* Write the header announcing `len` into out[0..wire_header_size(f)) (at most 4 bytes; none for
+ * raw and line): big-endian, the low 8 x size bits of len, so a len above
+ * wire_max_expressible(f) is truncated (callers check it). It may announce more than any max
+ * frame: used for hostile headers. Returns the header size in bytes. */
+size_t wire_encode_header(wire_framing f, uint64_t len, uint8_t out[4]);
 /* Write header + payload (+ '\n' for line) into out (wire_frame_size bytes). Returns that size. */
 size_t wire_encode(wire_framing f, const uint8_t *payload, size_t len, uint8_t *out);
 

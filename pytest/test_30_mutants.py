@@ -6,26 +6,12 @@ import subprocess
 
 import pytest
 
-# mutant -> the group of cases meant to catch it
-MUTANTS = {
-    "one_read": "segmentation",          # takes one read as one frame
-    "sigpipe": "reset",                  # SIGPIPE not ignored (it checks every write)
-    "drop_on_eof": "halfclose",          # drops pending echoes on EOF
-    "eof_drops_queue": "halfclose",      # drops its queued echoes when it reads EOF
-    "rst_close": "halfclose",            # closes with RST instead of FIN
-    "no_halfclose_close": "halfclose",   # never closes after the peer's half-close
-    "no_max_check": "limits",            # no max-frame check
-    "reject_exact_max": "limits",        # rejects a frame of exactly max
-    "split_write": "latency",            # header and payload in two writes, no TCP_NODELAY
-    "little_endian": "framing",          # reads the header little-endian
-    "close_on_zero": "framing",          # closes on a zero-length frame
-    "no_idle": "idle",                   # no idle timeout
-    "one_client": "concurrency",         # serves one client at a time
-    "fd_leak": "resources",              # leaks the descriptor
-    "unbounded": "backpressure",         # buffers without bound for a peer that never reads
-    "no_reuseaddr": "lifecycle",         # listening socket without SO_REUSEADDR
-    "sigterm_exit": "lifecycle",         # exits at once on SIGTERM (SHOULD: a warning)
-}
+from mutant_list import mutants
+
+# mutant -> the group of cases meant to catch it (target/mutants.txt). The deadpeer mutants need
+# root and the server's promises (--keepalive, --user-timeout): pytest/test_60_deadpeer.py checks
+# them, and that it has a case for each.
+MUTANTS = {name: group for name, group, _ in mutants() if group != "deadpeer"}
 
 
 def scale():

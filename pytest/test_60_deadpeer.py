@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 from hostile_util import MARK_ENV, framespec_path, reap_marked, run_fs
+from mutant_list import mutants
 
 RUNS = int(os.environ.get("FRAMESPEC_DEADPEER_RUNS", "3"))
 SCALE = os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
@@ -28,7 +29,8 @@ CAN_NETNS = os.geteuid() == 0 and shutil.which("nft", path=os.environ.get("PATH"
 needs_netns = pytest.mark.skipif(not CAN_NETNS, reason="needs root and nft (Debian nftables) "
                                  "for framespec's network namespace")
 
-# case -> the mutant with its bug class (baseline_echod.c)
+# case -> the mutant with its bug class (baseline_echod.c; every deadpeer mutant of
+# target/mutants.txt, test_every_deadpeer_mutant_has_a_case checks)
 TEETH = {
     "deadpeer.idle": "no_keepalive",            # --keepalive accepted and ignored
     "deadpeer.pending": "no_user_timeout",      # --user-timeout accepted and ignored
@@ -87,6 +89,11 @@ def test_bug_free_servers_pass_every_deadpeer_case_every_run(bin_dir, tmp_path, 
         m = re.match(r"released (\d+) ms after the last echo .*promised (\d+) ms", note)
         if m:  # measured from the server's last activity: never before its timer can run out
             assert int(m.group(1)) >= int(m.group(2)) * 0.9, note
+
+
+def test_every_deadpeer_mutant_has_a_case():
+    listed = {name for name, group, _ in mutants() if group == "deadpeer"}
+    assert sorted(TEETH.values()) == sorted(listed), "TEETH and target/mutants.txt disagree"
 
 
 @needs_netns

@@ -17,10 +17,12 @@
  * echoes still in the send buffer (RFC 1122 4.2.2.13). shutdown(SHUT_RD) cannot wake them: after
  * it Linux reads EOF before the peer's FIN, and the lingering close would end too early.
  *
- * MUTANTS. Built with -DMUTANT_<NAME> (target/CMakeLists.txt builds each as build/bin/mutant_<name>)
- * this file becomes a deliberately broken server with one realistic bug, so that the suite can be
- * shown to catch it (pytest/test_30_mutants.py). Each #ifdef below names its bug and the group
- * of cases meant to catch it. Only framings 1, 2 and 4 are mutated.
+ * MUTANTS. Built with -DMUTANT_<NAME> (target/CMakeLists.txt builds each mutant listed in
+ * target/mutants.txt as build/bin/mutant_<name>) this file becomes a deliberately broken server
+ * with one realistic bug, so that the suite can be shown to catch it (pytest/test_30_mutants.py).
+ * Each #ifdef below names its bug and the group of cases meant to catch it; a MUTANT_<NAME> added
+ * here needs its line in target/mutants.txt (the build refuses a mismatch). Only framings 1, 2
+ * and 4 are mutated.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,0 +1,969 @@
+/*
+ * fuzz.c — `framespec fuzz`: the campaign. Workers (--jobs) each run programs (fuzz_program.c)
+ * through the scenario engine against their own server instance (--exec) or the shared
+ * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by three
+ * replays and written to DIR/findings/<requirement>-<hash>.scenario, a `framespec replay` file.
+ * docs/fuzzing.md explains campaigns; fuzz.h the programs and the oracle.
+ *
+ * Files in DIR are named by content hash and written by rename(2), so several machines (or
+ * campaigns) may share DIR, the way AFL++ instances share a sync directory:
+ *   DIR/findings/REQ-HASH.scenario   one per requirement and failure signature
+ *   DIR/findings/REQ-HASH.pcap       with --pcap: the confirmed replay, captured
+ *   DIR/corpus/HASH.scenario         programs that found something; read at the start of a
+ *                                    campaign and mutated (a quarter of the programs)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "fuzz.h"
+#include "opts.h"
+#include "replay.h"
+#include "scratch.h"
+#include "server.h"
+
+#define MAX_JOBS 64
+#define MAX_CORPUS 4096
+/* shrinking one finding stops after this many trials or this many seconds */
+#define SHRINK_TRIALS 400
+#define SHRINK_MS 90000
+#define CONFIRM_RUNS 3
+/* a finding's scenario is meant to be read: shrinking aims at this many lines or fewer */
+#define ALT_CAP 512
+
+typedef struct {
+    const char *exec;
+    const char *target;
+    const char *out;
+    fz_target t;
+    uint64_t seed;
+    uint64_t runs;       /* 0: until --seconds */
+    double seconds;
+    unsigned jobs;
+    bool pcap;
+    int verbose;
+    unsigned max_findings; /* stop after this many new findings (0: no limit) */
+    const char *until;     /* stop at a finding under one of these requirement ids or prefixes
+                            * (comma-separated), or NULL */
+    fz_program *corpus;
+    size_t ncorpus;
+} config;
+
+/* What a worker tells the parent (a pipe; one record per report, PIPE_BUF-atomic). */
+typedef struct {
+    unsigned worker;
+    uint64_t runs;        /* programs run so far */
+    unsigned findings;    /* new findings written */
+    unsigned dups;        /* findings already in DIR */
+    unsigned dups_should; /* of those, SHOULD-level */
+    unsigned should;      /* of the new ones, SHOULD-level */
+    bool done;
+    int error;            /* 2: setup error */
+    char last[200];       /* the last finding's file name */
+} report;
+
+typedef struct {
+    const config *cfg;
+    unsigned id;
+    server_proc srv;
+    sc_env env;
+    int report_fd;
+    report rep;
+    int64_t deadline_ms;
+} worker;
+
+static volatile sig_atomic_t g_stop, g_signalled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+    g_signalled = 1;
+}
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+
+/* ---- running one program ---- */
+
+typedef struct {
+    char req[32];
+    char what[32];
+    int kind;             /* the failing step's kind */
+    sc_failure f;
+} verdict;
+
+/* Start (or restart) the worker's server. Returns 0 or -1 (printed). */
+static int ensure_server(worker *w)
+{
+    if (w->cfg->exec == NULL)
+        return 0;
+    if (w->srv.pid > 0 && server_running(&w->srv))
+        return 0;
+    if (w->srv.keeper > 0)
+        server_stop(&w->srv, NULL);
+    memset(&w->srv, 0, sizeof w->srv);
+    if (server_start(&w->srv, w->cfg->exec, NULL, w->cfg->t.scale) < 0)
+        return -1;
+    w->env.addr = w->srv.addr;
+    w->env.srv = &w->srv;
+    return 0;
+}
+
+/* An echo stream that stopped after `got` bytes, exactly before a frame: before a zero-length
+ * frame it is FRAMING-2's failure, before a frame of exactly the maximum LIMITS-1's; otherwise
+ * the step's own requirement (`req`). */
+static const char *where_it_stopped(const worker *w, const scenario *s, const sc_step *st,
+                                    size_t got, const char *req)
+{
+    uint64_t at = 0;
+    for (uint64_t r = 0; r < st->reps; r++)
+        for (size_t i = 0; i < st->nitems; i++) {
+            const sc_item *it = &st->items[i];
+            uint64_t n = sc_item_size(it, s->framing);
+            if (at + n > got || (n == 0 && at == got)) {
+                if (at != got || !it->framed)
+                    return req;
+                if (it->p.len == 0 && s->framing != WIRE_RAW && s->framing != WIRE_LINE)
+                    return "FRAMING-2";
+                if (it->p.len == w->cfg->t.max_frame)
+                    return "LIMITS-1";
+                return req;
+            }
+            at += n;
+        }
+    return req;
+}
+
+/* Run program p once. Returns 0 (held), 1 (violated: *v filled) or 2 (setup error). */
+static int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep)
+{
+    scenario s;
+    const char *alt[ALT_CAP];
+    int rc;
+    if (ensure_server(w) < 0)
+        return 2;
+    if (fz_derive(p, &w->cfg->t, &s, alt, ALT_CAP) < 0) {
+        fprintf(stderr, "framespec fuzz: out of memory\n");
+        return 2;
+    }
+    memset(v, 0, sizeof *v);
+    rc = sc_run(&s, &w->env, "fuzz", &v->f);
+    if (rc == 1) {
+        const sc_step *st = &s.steps[v->f.step];
+        const char *req = v->f.req ? v->f.req : "FRAMING-1";
+        snprintf(v->what, sizeof v->what, "%s", v->f.what);
+        if (st->kind == SC_EXPECT_BYTES && !strncmp(v->f.what, "short", 5))
+            req = where_it_stopped(w, &s, st, v->f.got, req);
+        /* nothing ever came back on this connection while an older one was open: the server
+         * serves one connection at a time */
+        if ((!strcmp(v->f.what, "short-timeout") || !strcmp(v->f.what, "open")) &&
+            v->f.conn_rx == 0 && v->f.fresh_echo == 0 && v->f.step < ALT_CAP &&
+            alt[v->f.step])
+            req = alt[v->f.step];
+        if (w->cfg->exec && !server_running_wait(&w->srv, 50)) {
+            /* whatever step noticed it, the server died: the last step's requirement names why */
+            for (size_t i = s.n; i-- > 0;)
+                if (s.steps[i].kind == SC_EXPECT_ALIVE) {
+                    req = s.steps[i].req;
+                    break;
+                }
+            snprintf(v->what, sizeof v->what, "dead");
+        }
+        snprintf(v->req, sizeof v->req, "%s", req);
+        v->kind = st->kind;
+    }
+    if (keep)
+        *keep = s;
+    else
+        sc_free(&s);
+    return rc;
+}
+
+static bool same(const verdict *a, const verdict *b)
+{
+    return !strcmp(a->req, b->req) && !strcmp(a->what, b->what);
+}
+
+/* Does p still violate the oracle the way `want` does, twice in a row (so that shrinking does
+ * not trade a reliable reproducer for a lucky one)? 1 yes, 0 no, -1 setup error. */
+static int still(worker *w, const fz_program *p, const verdict *want, int *trials)
+{
+    for (int k = 0; k < 2; k++) {
+        verdict v;
+        int rc;
+        (*trials)++;
+        rc = run_program(w, p, &v, NULL);
+        if (rc == 2)
+            return -1;
+        if (rc != 1 || !same(&v, want))
+            return 0;
+    }
+    return 1;
+}
+
+static size_t scenario_lines(const fz_program *p, const fz_target *t)
+{
+    scenario s;
+    size_t n;
+    if (fz_derive(p, t, &s, NULL, 0) < 0)
+        return SIZE_MAX;
+    n = s.n + 1; /* the framing line */
+    sc_free(&s);
+    return n;
+}
+
+/* ---- shrinking ---- */
+
+/* Delta debugging (ddmin, Zeller 2002) over the actions, then simpler values action by action:
+ * fewer frames, smaller sizes, no repetition, no slicing, no pauses, fewer connections. Only a
+ * candidate that violates the same requirement in the same way is kept. */
+static void shrink(worker *w, fz_program *best, const verdict *want, int *trials)
+{
+    int64_t end = sock_now_ms() + SHRINK_MS;
+#define TRY(cand)                                                                                \
+    do {                                                                                         \
+        int r_ = still(w, &(cand), want, trials);                                                \
+        if (r_ < 0)                                                                              \
+            return;                                                                              \
+        if (r_ == 1) {                                                                           \
+            *best = (cand);                                                                      \
+            progress = true;                                                                     \
+        }                                                                                        \
+    } while (0)
+#define BUDGET() (*trials < SHRINK_TRIALS && sock_now_ms() < end && !g_stop)
+    bool progress = true;
+    size_t chunk = best->n / 2 ? best->n / 2 : 1;
+    while (BUDGET()) {
+        progress = false;
+        for (size_t i = 0; i < best->n && BUDGET();) {
+            fz_program cand = *best;
+            size_t k = i + chunk <= best->n ? chunk : best->n - i;
+            if (k == best->n) {
+                i += k;
+                continue;
+            }
+            memmove(&cand.a[i], &cand.a[i + k], (cand.n - i - k) * sizeof cand.a[0]);
+            cand.n -= k;
+            {
+                bool before = progress;
+                TRY(cand);
+                if (progress == before)
+                    i += k;
+            }
+        }
+        if (!progress) {
+            if (chunk == 1)
+                break;
+            chunk /= 2;
+        }
+    }
+    /* values, until a whole pass changes nothing */
+    progress = true;
+    while (progress && BUDGET()) {
+        progress = false;
+        for (size_t i = 0; i < best->n && BUDGET(); i++) {
+            fz_action *a = &best->a[i];
+            fz_program cand;
+            if (a->conn != 0) {
+                cand = *best;
+                cand.a[i].conn = 0;
+                TRY(cand);
+            }
+            if (a->reps > 1) {
+                cand = *best;
+                cand.a[i].reps = 1;
+                TRY(cand);
+                if (best->a[i].reps > 2) {
+                    cand = *best;
+                    cand.a[i].reps = best->a[i].reps / 2;
+                    TRY(cand);
+                }
+            }
+            if (a->by || a->ncuts || a->pause_ms) {
+                cand = *best;
+                cand.a[i].by = 0;
+                cand.a[i].ncuts = 0;
+                cand.a[i].pause_ms = 0;
+                TRY(cand);
+            }
+            for (size_t c = 0; c < best->a[i].ncuts && BUDGET(); c++) {
+                cand = *best;
+                memmove(&cand.a[i].cuts[c], &cand.a[i].cuts[c + 1],
+                        (cand.a[i].ncuts - c - 1) * sizeof cand.a[i].cuts[0]);
+                cand.a[i].ncuts--;
+                TRY(cand);
+            }
+            if (best->a[i].pause_ms) {
+                cand = *best;
+                cand.a[i].pause_ms = 0;
+                TRY(cand);
+            }
+            if (best->a[i].kind == A_SEND)
+                for (size_t f = 0; best->a[i].nframes > 1 && f < best->a[i].nframes && BUDGET();
+                     f++) {
+                    cand = *best;
+                    memmove(&cand.a[i].frames[f], &cand.a[i].frames[f + 1],
+                            (cand.a[i].nframes - f - 1) * sizeof cand.a[i].frames[0]);
+                    cand.a[i].nframes--;
+                    TRY(cand);
+                }
+            for (size_t f = 0; f < best->a[i].nframes && BUDGET(); f++) {
+                uint64_t v = best->a[i].frames[f];
+                const uint64_t tries[] = {0, 1, v / 2, v - 1};
+                if (best->a[i].kind == A_OVERSIZE) {
+                    if (v > w->cfg->t.max_frame + 1) {
+                        cand = *best;
+                        cand.a[i].frames[f] = w->cfg->t.max_frame + 1;
+                        TRY(cand);
+                    }
+                    continue;
+                }
+                for (size_t k = 0; k < 4 && BUDGET(); k++) {
+                    if (v == 0 || tries[k] >= best->a[i].frames[f])
+                        continue;
+                    if (best->a[i].kind != A_SEND && tries[k] == 0)
+                        continue;
+                    cand = *best;
+                    cand.a[i].frames[f] = tries[k];
+                    if (cand.a[i].partial >= wire_frame_size(w->cfg->t.framing, (size_t)tries[k]))
+                        cand.a[i].partial = tries[k] > 0 ? 1 : 0;
+                    TRY(cand);
+                }
+            }
+            if (best->a[i].partial > 1) {
+                cand = *best;
+                cand.a[i].partial = best->a[i].partial / 2;
+                TRY(cand);
+            }
+            if (best->a[i].kind == A_SILENCE && best->a[i].ms > 1 &&
+                !(w->cfg->t.idle_s > 0 && best->a[i].ms > (long)(w->cfg->t.idle_s * 1000))) {
+                cand = *best;
+                cand.a[i].ms = 1;
+                TRY(cand);
+            }
+        }
+    }
+#undef TRY
+#undef BUDGET
+}
+
+/* ---- findings ---- */
+
+static int write_atomically(const char *path, const char *text, size_t len)
+{
+    char tmp[4200];
+    int fd;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    if (write(fd, text, len) != (ssize_t)len || close(fd) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The scenario text of program p, with a header. Returns malloc'd text (caller frees). */
+static char *finding_text(worker *w, const fz_program *p, const verdict *v, const char *header,
+                          size_t *len)
+{
+    scenario s;
+    char *text = NULL;
+    FILE *m = open_memstream(&text, len);
+    if (m == NULL)
+        return NULL;
+    fputs(header, m);
+    fputs("# program: ", m);
+    fz_encode(m, p);
+    fputc('\n', m);
+    if (fz_derive(p, &w->cfg->t, &s, NULL, 0) == 0) {
+        if (v && v->f.step < s.n)
+            s.steps[v->f.step].req = v->req; /* the requirement as judged (where it stopped) */
+        sc_print(m, &s);
+        sc_free(&s);
+    }
+    fclose(m);
+    return text;
+}
+
+static void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
+{
+    fz_program best = *orig;
+    verdict v;
+    int trials = 0, confirmed = 0, level;
+    char sig[128], path[4096], pcap[4096], *header;
+    uint64_t h;
+    size_t len;
+    char *text;
+    struct stat sb;
+    size_t lines_before = scenario_lines(orig, &w->cfg->t);
+    int64_t t0 = sock_now_ms();
+
+    level = fs_requirement_level(first->req, strlen(first->req));
+    snprintf(sig, sizeof sig, "%s/%s/%d", first->req, first->what, first->kind);
+    h = fnv1a(sig, strlen(sig), 0xcbf29ce484222325ull);
+    snprintf(path, sizeof path, "%s/findings/%s-%016" PRIx64 ".scenario", w->cfg->out, first->req,
+             h);
+    if (stat(path, &sb) == 0) {
+        /* the same requirement, violated the same way, is already a finding: no shrinking */
+        w->rep.dups++;
+        if (level == FS_SHOULD)
+            w->rep.dups_should++;
+        return;
+    }
+    shrink(w, &best, first, &trials);
+    for (int k = 0; k < CONFIRM_RUNS; k++) {
+        verdict again;
+        int rc = run_program(w, &best, &again, NULL);
+        if (rc == 1 && same(&again, first)) {
+            if (confirmed++ == 0)
+                v = again; /* what the shrunk program shows: the header's expected/observed */
+        }
+        if (rc == 2)
+            return;
+    }
+    if (confirmed == 0) {
+        /* the shrunk program no longer fails: keep the original (flaky or order-dependent) */
+        best = *orig;
+        v = *first;
+        for (int k = 0; k < CONFIRM_RUNS; k++) {
+            verdict again;
+            if (run_program(w, &best, &again, NULL) == 1 && same(&again, first))
+                confirmed++;
+        }
+        if (confirmed == 0)
+            return; /* could not reproduce at all: not a finding */
+    }
+    if (asprintf(&header,
+             "# framespec fuzz finding: %s (%s) violated: %s\n"
+             "# seed %" PRIu64 ", program %" PRIu64 "; shrunk from %zu to %zu scenario lines in %d "
+             "trials (%.1f s); the same violation in %d of %d replays%s\n"
+             "# expected: %s\n"
+             "# observed: %s\n"
+             "# replay:   framespec replay %s --max-frame %" PRIu64 " %s%s%s\n",
+             first->req, level == FS_SHOULD ? "SHOULD" : "MUST", first->what, w->cfg->seed, index,
+             lines_before, scenario_lines(&best, &w->cfg->t), trials,
+             (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
+             confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
+             path, w->cfg->t.max_frame + 1, w->cfg->exec ? "--exec '" : "--target ",
+             w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)
+        return;
+    text = finding_text(w, &best, &v, header, &len);
+    free(header);
+    if (text == NULL || write_atomically(path, text, len) < 0) {
+        fprintf(stderr, "framespec fuzz: cannot write %s: %s\n", path, strerror(errno));
+        free(text);
+        return;
+    }
+    free(text);
+    /* the corpus: the shrunk program, by its own hash */
+    {
+        char *prog = NULL, cpath[4096];
+        size_t plen = 0;
+        FILE *m = open_memstream(&prog, &plen);
+        if (m) {
+            fz_encode(m, &best);
+            fclose(m);
+            snprintf(cpath, sizeof cpath, "%s/corpus/%016" PRIx64 ".scenario", w->cfg->out,
+                     fnv1a(prog, plen, 0xcbf29ce484222325ull));
+            text = finding_text(w, &best, &v, "# framespec fuzz corpus entry\n", &len);
+            if (text)
+                write_atomically(cpath, text, len);
+            free(text);
+        }
+        free(prog);
+    }
+    if (w->cfg->pcap && ensure_server(w) == 0) {
+        pid_t cap;
+        snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)(strlen(path) - strlen(".scenario")), path);
+        cap = capture_start(&w->env.addr, pcap, 0);
+        if (cap > 0) {
+            run_program(w, &best, &v, NULL);
+            capture_stop(cap);
+        }
+    }
+    w->rep.findings++;
+    if (level == FS_SHOULD)
+        w->rep.should++;
+    snprintf(w->rep.last, sizeof w->rep.last, "%s", strrchr(path, '/') + 1);
+}
+
+/* ---- workers ---- */
+
+static void send_report(worker *w)
+{
+    if (write(w->report_fd, &w->rep, sizeof w->rep) != (ssize_t)sizeof w->rep)
+        g_stop = 1; /* the parent is gone */
+}
+
+static int worker_main(worker *w)
+{
+    const config *cfg = w->cfg;
+    int64_t next_report = 0;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGUSR1, on_signal); /* the parent's "stop after this program" */
+    signal(SIGINT, SIG_IGN);    /* the parent says when to stop */
+    w->env.quiet = true;
+    w->env.lenient_send = true;
+    w->env.probe_on_fail = true;
+    w->env.verbose = cfg->verbose > 1;
+    w->env.inbox_min = 8u << 20;
+    if (cfg->target) {
+        char err[256];
+        if (sock_parse_addr(cfg->target, &w->env.addr, err, sizeof err) < 0) {
+            fprintf(stderr, "framespec fuzz: --target: %s\n", err);
+            return 2;
+        }
+    }
+    if (ensure_server(w) < 0) {
+        w->rep.error = 2;
+        w->rep.done = true;
+        send_report(w);
+        return 2;
+    }
+    {
+        /* first, the empty program: does a fresh connection get a frame echoed at all? */
+        fz_program none = {.n = 0};
+        verdict v;
+        int rc = run_program(w, &none, &v, NULL);
+        if (rc == 2) {
+            w->rep.error = 2;
+            g_stop = 1;
+        } else if (rc == 1) {
+            handle_finding(w, 0, &none, &v);
+            send_report(w);
+        }
+    }
+    for (uint64_t i = w->id; !g_stop; i += cfg->jobs) {
+        fz_program p;
+        fz_rng rng = {cfg->seed * 0x9E3779B97F4A7C15ull + i};
+        verdict v;
+        int rc;
+        if (cfg->runs ? i >= cfg->runs : sock_now_ms() >= w->deadline_ms)
+            break;
+        fz_next(&rng);
+        fz_generate(&rng, &cfg->t, cfg->corpus, cfg->ncorpus, &p);
+        rc = run_program(w, &p, &v, NULL);
+        w->rep.runs++;
+        if (rc == 2) {
+            w->rep.error = 2;
+            break;
+        }
+        if (rc == 1) {
+            if (cfg->verbose)
+                fprintf(stderr, "framespec fuzz: worker %u: program %" PRIu64 " violates %s "
+                                "(%s): %s; shrinking\n", w->id, i, v.req, v.what, v.f.actual);
+            handle_finding(w, i, &p, &v);
+            if (cfg->exec) {
+                /* a fresh server for what follows */
+                server_stop(&w->srv, NULL);
+                memset(&w->srv, 0, sizeof w->srv);
+            }
+            send_report(w);
+        }
+        if (sock_now_ms() >= next_report) {
+            send_report(w);
+            next_report = sock_now_ms() + 250;
+        }
+    }
+    w->rep.done = true;
+    send_report(w);
+    if (cfg->exec)
+        server_stop(&w->srv, NULL);
+    return w->rep.error;
+}
+
+/* ---- the corpus ---- */
+
+static void load_corpus(config *cfg)
+{
+    char dir[4096];
+    DIR *d;
+    struct dirent *e;
+    snprintf(dir, sizeof dir, "%s/corpus", cfg->out);
+    d = opendir(dir);
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL && cfg->ncorpus < MAX_CORPUS) {
+        char path[4400], line[4096];
+        FILE *f;
+        size_t l = strlen(e->d_name);
+        if (l < 9 || strcmp(e->d_name + l - 9, ".scenario") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "# program: ", 11) == 0) {
+                fz_program p;
+                if (fz_decode(line + 11, &p) == 0) {
+                    fz_program *nc = realloc(cfg->corpus, (cfg->ncorpus + 1) * sizeof *nc);
+                    if (nc) {
+                        cfg->corpus = nc;
+                        cfg->corpus[cfg->ncorpus++] = p;
+                    }
+                }
+                break;
+            }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* mkdir -p: the directory and any missing parents. Returns 0 or -1 (printed). */
+static int make_dir(const char *path)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+                fprintf(stderr, "framespec fuzz: cannot create %s: %s\n", p, strerror(errno));
+                return -1;
+            }
+            *s = '/';
+        }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "framespec fuzz: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Does the finding file `name` (REQ-HASH.scenario) fall under one of `list`'s ids or prefixes? */
+static bool until_matches(const char *list, const char *name)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        if (l > 0 && strncmp(name, p, l) == 0 && (p[l - 1] == '-' || name[l] == '-'))
+            return true;
+        p += l + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+/* ---- the command ---- */
+
+static void usage(FILE *out)
+{
+    fputs("usage: framespec fuzz (--target HOST:PORT | --exec 'CMD ... {port} ...')\n"
+          "                      [--framing 0|1|2|4|line] [--max-frame BYTES] [--idle-timeout S]\n"
+          "                      [--seconds S | --runs N] [--seed N] [--jobs J] [--out DIR]\n"
+          "                      [--pcap] [--timeout-scale X] [-v]\n"
+          "\n"
+          "Stateful fuzzing over real sockets: random programs on one to three connections\n"
+          "(boundary sizes, random slicing and pauses, coalesced bursts, a peer that stops\n"
+          "reading, SHUT_WR at a boundary or mid-frame, RST, close with echoes in flight,\n"
+          "oversized headers, silence), judged by an oracle that cites docs/spec.md. A violation\n"
+          "is shrunk, confirmed by 3 replays and written as a `framespec replay` file.\n"
+          "\n"
+          "  --framing F        the server's framing (default 4)\n"
+          "  --max-frame BYTES  the server's largest payload (default 16M; K/M/G ok)\n"
+          "  --idle-timeout S   the server's idle timeout: silences past it must end in FIN\n"
+          "  --seconds S        run for S seconds (default 60)\n"
+          "  --runs N           run N programs instead (with --seed: the same N programs)\n"
+          "  --seed N           programs come from this seed (default 1)\n"
+          "  --jobs J           J workers; with --exec each has its own server (default 1)\n"
+          "  --out DIR          findings and corpus (default fuzz-out): DIR/findings/*.scenario,\n"
+          "                     DIR/corpus/*.scenario; share DIR to merge campaigns\n"
+          "  --pcap             capture each finding's confirmed replay as DIR/findings/*.pcap\n"
+          "  --timeout-scale X  multiply the oracle's deadlines (slow servers, sanitizers)\n"
+          "  --max-findings N   stop after N new findings\n"
+          "  --until REQ,...    stop at a finding under one of these requirement ids or\n"
+          "                     prefixes (HALFCLOSE-1, LIMITS-)\n"
+          "\n"
+          "Exit 0: no MUST finding (SHOULD findings are warnings); 1: MUST findings; 2: usage\n"
+          "or setup error (the server does not start, DIR cannot be written).\n",
+          out);
+}
+
+int fuzz_main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"target", required_argument, NULL, 't'},   {"exec", required_argument, NULL, 'e'},
+        {"framing", required_argument, NULL, 'f'},  {"max-frame", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"seconds", required_argument, NULL, 's'},  {"runs", required_argument, NULL, 'r'},
+        {"seed", required_argument, NULL, 'S'},     {"jobs", required_argument, NULL, 'j'},
+        {"out", required_argument, NULL, 'o'},      {"pcap", no_argument, NULL, 'p'},
+        {"timeout-scale", required_argument, NULL, 'T'},
+        {"max-findings", required_argument, NULL, 'M'},
+        {"until", required_argument, NULL, 'U'},
+        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    config cfg = {.out = "fuzz-out", .seed = 1, .seconds = 60, .jobs = 1};
+    worker w[MAX_JOBS];
+    report last[MAX_JOBS];
+    pid_t pids[MAX_JOBS] = {0};
+    int fds[2], ch, status = 0;
+    uint64_t v;
+    bool seconds_given = false;
+    int64_t t0, next_print, hard_end;
+    unsigned running;
+    bool stopping = false;
+    char dir[4200];
+    cfg.t.framing = WIRE_U32;
+    cfg.t.max_frame = 16u << 20;
+    cfg.t.scale = 1.0;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 't': cfg.target = optarg; break;
+        case 'e': cfg.exec = optarg; break;
+        case 'o': cfg.out = optarg; break;
+        case 'p': cfg.pcap = true; break;
+        case 'v': cfg.verbose++; break;
+        case 'f':
+            if (wire_parse_framing(optarg, &cfg.t.framing) < 0)
+                return opts_bad("fuzz", "--framing", optarg, "expected 0, 1, 2, 4 or line");
+            break;
+        case 'm':
+            if (opts_u64(optarg, 1, 0xFFFFFFFEull, &cfg.t.max_frame) < 0)
+                return opts_bad("fuzz", "--max-frame", optarg,
+                                "expected bytes 1..4294967294 (K/M/G ok)");
+            break;
+        case 'i':
+            if (opts_seconds(optarg, &cfg.t.idle_s) < 0 || cfg.t.idle_s > 3600)
+                return opts_bad("fuzz", "--idle-timeout", optarg, "expected seconds 0..3600");
+            break;
+        case 's':
+            if (opts_seconds(optarg, &cfg.seconds) < 0 || cfg.seconds <= 0)
+                return opts_bad("fuzz", "--seconds", optarg, "expected seconds > 0");
+            seconds_given = true;
+            break;
+        case 'r':
+            if (opts_u64(optarg, 1, UINT64_MAX / 2, &cfg.runs) < 0)
+                return opts_bad("fuzz", "--runs", optarg, "expected a count >= 1");
+            break;
+        case 'S':
+            if (opts_u64(optarg, 0, UINT64_MAX, &cfg.seed) < 0)
+                return opts_bad("fuzz", "--seed", optarg, "expected a whole number");
+            break;
+        case 'j':
+            if (opts_u64(optarg, 1, MAX_JOBS, &v) < 0)
+                return opts_bad("fuzz", "--jobs", optarg, "expected 1..64");
+            cfg.jobs = (unsigned)v;
+            break;
+        case 'T':
+            if (opts_seconds(optarg, &cfg.t.scale) < 0 || cfg.t.scale < 0.1 || cfg.t.scale > 100)
+                return opts_bad("fuzz", "--timeout-scale", optarg, "expected 0.1..100");
+            break;
+        case 'U':
+            cfg.until = optarg;
+            break;
+        case 'M':
+            if (opts_u64(optarg, 1, 1000000, &v) < 0)
+                return opts_bad("fuzz", "--max-findings", optarg, "expected a count >= 1");
+            cfg.max_findings = (unsigned)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "framespec fuzz: unknown option or missing value '%s'\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (cfg.target == NULL) == (cfg.exec == NULL)) {
+        fprintf(stderr, "framespec fuzz: give exactly one of --target and --exec\n");
+        usage(stderr);
+        return 2;
+    }
+    if (cfg.runs && seconds_given) {
+        fprintf(stderr, "framespec fuzz: give --seconds or --runs, not both\n");
+        return 2;
+    }
+    if (cfg.exec && cfg.jobs > 1 && strstr(cfg.exec, "{port}") == NULL) {
+        fprintf(stderr, "framespec fuzz: --jobs %u with --exec needs {port} in the command: each "
+                        "job starts its own server on its own port\n", cfg.jobs);
+        return 2;
+    }
+    if (cfg.t.framing == WIRE_RAW && cfg.t.idle_s > 0)
+        fprintf(stderr, "framespec fuzz: note: raw framing has no keepalive frame, so the "
+                        "programs' silences stay short of --idle-timeout\n");
+    cfg.t.exec = cfg.exec != NULL;
+    if (cfg.target) {
+        /* an unreachable target is a setup error, not a finding */
+        sock_addr a;
+        char err[256];
+        int fd;
+        if (sock_parse_addr(cfg.target, &a, err, sizeof err) < 0) {
+            fprintf(stderr, "framespec fuzz: --target: %s\n", err);
+            return 2;
+        }
+        fd = sock_connect(&a, sock_now_ms() + 5000);
+        if (fd < 0) {
+            fprintf(stderr, "framespec fuzz: cannot connect to %s: %s\n", a.text,
+                    sock_errno_name(-fd));
+            return 2;
+        }
+        close(fd);
+    }
+    snprintf(dir, sizeof dir, "%s/findings", cfg.out);
+    if (make_dir(cfg.out) < 0 || make_dir(dir) < 0)
+        return 2;
+    snprintf(dir, sizeof dir, "%s/corpus", cfg.out);
+    if (make_dir(dir) < 0)
+        return 2;
+    load_corpus(&cfg);
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe(fds) < 0) {
+        perror("framespec fuzz: pipe");
+        return 2;
+    }
+    t0 = sock_now_ms();
+    fprintf(stderr, "framespec fuzz: %s %s, framing %s, max frame %" PRIu64 ", %u job%s, seed %"
+                    PRIu64 ", %s; corpus: %zu programs; findings in %s/findings\n",
+            cfg.exec ? "--exec" : "--target", cfg.exec ? cfg.exec : cfg.target,
+            wire_framing_name(cfg.t.framing), cfg.t.max_frame, cfg.jobs, cfg.jobs > 1 ? "s" : "",
+            cfg.seed, cfg.runs ? "--runs" : "--seconds", cfg.ncorpus, cfg.out);
+    memset(last, 0, sizeof last);
+    fflush(NULL);
+    for (unsigned j = 0; j < cfg.jobs; j++) {
+        pid_t pid;
+        memset(&w[j], 0, sizeof w[j]);
+        w[j].cfg = &cfg;
+        w[j].id = j;
+        w[j].report_fd = fds[1];
+        w[j].rep.worker = j;
+        w[j].deadline_ms = t0 + (int64_t)(cfg.seconds * 1000);
+        pid = fork();
+        pids[j] = pid > 0 ? pid : 0;
+        if (pid < 0) {
+            perror("framespec fuzz: fork");
+            g_stop = 1;
+            break;
+        }
+        if (pid == 0) {
+            int rc;
+            close(fds[0]);
+            rc = worker_main(&w[j]);
+            scratch_cleanup();
+            _exit(rc);
+        }
+    }
+    close(fds[1]);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    running = cfg.jobs;
+    next_print = t0 + 1000;
+    /* runs: no time limit of their own, but never more than a day; seconds: the shrinking of a
+     * last finding may take SHRINK_MS more */
+    hard_end = cfg.runs ? t0 + 86400000 : t0 + (int64_t)(cfg.seconds * 1000) + SHRINK_MS + 30000;
+    while (running > 0) {
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int64_t now = sock_now_ms();
+        if (now >= hard_end) {
+            for (unsigned j = 0; j < cfg.jobs; j++)
+                if (pids[j] > 0)
+                    kill(pids[j], SIGTERM); /* the keepers follow (PR_SET_PDEATHSIG) */
+            break;
+        }
+        if (g_stop && !stopping) {
+            /* each worker ends its program (or shrink), stops its server and reports done;
+             * the hard end above still bounds it */
+            for (unsigned j = 0; j < cfg.jobs; j++)
+                if (pids[j] > 0)
+                    kill(pids[j], SIGUSR1);
+            stopping = true;
+            if (hard_end > now + 30000)
+                hard_end = now + 30000;
+        }
+        if (poll(&pf, 1, 200) > 0) {
+            report r;
+            ssize_t n = read(fds[0], &r, sizeof r);
+            if (n == 0)
+                break;
+            if (n == (ssize_t)sizeof r && r.worker < cfg.jobs) {
+                if (r.findings > last[r.worker].findings)
+                    fprintf(stderr, "framespec fuzz: %.1f s: finding: %s/findings/%s\n",
+                            (double)(sock_now_ms() - t0) / 1000, cfg.out, r.last);
+                last[r.worker] = r;
+                if (r.findings > 0 && cfg.until && until_matches(cfg.until, r.last))
+                    g_stop = 1;
+                if (cfg.max_findings) {
+                    unsigned found = 0;
+                    for (unsigned j = 0; j < cfg.jobs; j++)
+                        found += last[j].findings;
+                    if (found >= cfg.max_findings)
+                        g_stop = 1;
+                }
+                if (r.done)
+                    running--;
+            }
+        }
+        now = sock_now_ms();
+        if (now >= next_print) {
+            uint64_t runs = 0;
+            unsigned found = 0;
+            for (unsigned j = 0; j < cfg.jobs; j++) {
+                runs += last[j].runs;
+                found += last[j].findings;
+            }
+            fprintf(stderr, "framespec fuzz: %.0f s: %" PRIu64 " programs (%.0f/s), %u findings\n",
+                    (double)(now - t0) / 1000, runs, (double)runs * 1000.0 / (double)(now - t0),
+                    found);
+            next_print = now + (isatty(2) ? 1000 : 10000);
+        }
+    }
+    signal(SIGTERM, SIG_IGN);
+    while (wait(&status) > 0)
+        ;
+    close(fds[0]);
+    {
+        uint64_t runs = 0;
+        unsigned found = 0, dups = 0, should = 0, dups_should = 0;
+        int err = 0;
+        double secs = (double)(sock_now_ms() - t0) / 1000.0;
+        for (unsigned j = 0; j < cfg.jobs; j++) {
+            runs += last[j].runs;
+            found += last[j].findings;
+            dups += last[j].dups;
+            should += last[j].should;
+            dups_should += last[j].dups_should;
+            if (last[j].error)
+                err = last[j].error;
+        }
+        printf("fuzz: %" PRIu64 " programs in %.1f s (%.0f/s) with %u job%s; %u new finding%s "
+               "(%u SHOULD), %u already in %s/findings\n",
+               runs, secs, secs > 0 ? (double)runs / secs : 0.0, cfg.jobs, cfg.jobs > 1 ? "s" : "",
+               found, found == 1 ? "" : "s", should, dups, cfg.out);
+        free(cfg.corpus);
+        if (err)
+            return 2;
+        if (g_signalled)
+            fprintf(stderr, "framespec fuzz: interrupted\n");
+        return found - should + dups - dups_should > 0 ? 1 : 0;
+    }
+}

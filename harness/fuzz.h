@@ -1,0 +1,100 @@
+/*
+ * fuzz.h — `framespec fuzz`: stateful fuzzing of any framed echo server over real sockets.
+ *
+ * A *program* is a short list of actions on one to three connections (send frames, sliced or
+ * coalesced, with pauses; stop and resume reading; SHUT_WR at a boundary or mid-frame; RST;
+ * close with echoes in flight; an oversized header; silence). The *oracle* (fuzz_derive()) turns
+ * a program into a scenario (scenario.h) by adding the expects that docs/spec.md requires, each
+ * citing its requirement id, so a program is run, judged, printed and replayed by the same engine
+ * as `framespec replay`. Shrinking works on the actions and derives the expects again, so a
+ * shrunk program is always judged by the whole oracle.
+ */
+#ifndef FRAMESPEC_FUZZ_H
+#define FRAMESPEC_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scenario.h"
+#include "wire.h"
+
+#define FZ_MAX_ACTIONS 24
+#define FZ_MAX_FRAMES 4
+#define FZ_MAX_CUTS 6
+#define FZ_MAX_CONNS 3
+
+typedef enum {
+    A_SEND,      /* frames[0..nframes) x reps, cut into writes (by / cuts), pause between */
+    A_DRAIN,     /* await every echo pending on the connection */
+    A_STOP_READ, /* stop reading (the kernel's queues fill) */
+    A_RESUME,    /* read again */
+    A_SHUT_WR,   /* shutdown(SHUT_WR) at a frame boundary */
+    A_SHUT_MID,  /* `partial` bytes of a frame of frames[0] bytes, then SHUT_WR */
+    A_ABORT,     /* `partial` bytes of a frame of frames[0] bytes (0: none), then RST */
+    A_CLOSE,     /* close(2), echoes possibly in flight */
+    A_OVERSIZE,  /* a header announcing frames[0] > max, then `partial` payload bytes */
+    A_SILENCE,   /* nothing for ms milliseconds */
+    A_NKINDS
+} fz_akind;
+
+typedef struct {
+    fz_akind kind;
+    int conn;                        /* 0..FZ_MAX_CONNS-1 */
+    size_t nframes;
+    uint64_t frames[FZ_MAX_FRAMES];  /* payload sizes */
+    uint64_t reps;
+    uint64_t by;                     /* bytes per write (0: none) */
+    uint64_t cuts[FZ_MAX_CUTS];      /* write boundaries (increasing; used when by is 0) */
+    size_t ncuts;
+    long pause_ms;
+    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE */
+    long ms;                         /* A_SILENCE */
+} fz_action;
+
+typedef struct {
+    fz_action a[FZ_MAX_ACTIONS];
+    size_t n;
+} fz_program;
+
+/* What the generator and the oracle know about the server. */
+typedef struct {
+    wire_framing framing;
+    uint64_t max_frame;   /* the server's largest payload (bytes) */
+    double idle_s;        /* its idle timeout (0: none) */
+    bool exec;            /* framespec launched it: its descriptors can be counted */
+    double scale;         /* timeout scale (1.0) */
+} fz_target;
+
+/* A small PRNG (splitmix64): the same seed gives the same programs. */
+typedef struct {
+    uint64_t s;
+} fz_rng;
+uint64_t fz_next(fz_rng *r);
+/* Uniform in [0, n) (n > 0). */
+uint64_t fz_below(fz_rng *r, uint64_t n);
+
+/* A new random program from r, or (with a corpus) a mutation of one of its programs. */
+void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t ncorpus,
+                 fz_program *out);
+
+/*
+ * The oracle: the scenario that program p must pass (expects with requirement ids from
+ * docs/spec.md). alt_req[i] (array of at least the scenario's step count, may be NULL) gets, for
+ * an expect that awaits echoes while an older connection is open, "CONCURRENCY-1": what a
+ * failure to get any echo there means. Returns 0, or -1 out of memory (s freed).
+ */
+int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char **alt_req,
+              size_t alt_cap);
+
+/* The program as one line of text ("# program: ..." in findings and corpus files), and back.
+ * fz_decode returns 0, or -1 when the line is not a program. */
+void fz_encode(FILE *out, const fz_program *p);
+int fz_decode(const char *line, fz_program *p);
+
+/* `framespec fuzz ...` (argv[0] = "fuzz"). Returns the exit code: 0 no finding, 1 findings,
+ * 2 usage or setup error. */
+int fuzz_main(int argc, char **argv);
+
+#endif

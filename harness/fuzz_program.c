@@ -1,0 +1,694 @@
+/*
+ * fuzz_program.c — the fuzzer's programs: the generator, the oracle (program -> scenario with
+ * expects citing docs/spec.md) and the one-line text form. fuzz.h has the contracts.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fuzz.h"
+
+/* Bytes a connection may send while it does not read: they must fit the kernel's queues (the
+ * peer's receive buffer and the server's send buffer, 128 KiB or more each on Linux), or the
+ * send would stall and what reached the server would depend on timing. */
+#define STOPPED_BYTES_MAX (32u << 10)
+
+uint64_t fz_next(fz_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t fz_below(fz_rng *r, uint64_t n)
+{
+    return n ? fz_next(r) % n : 0;
+}
+
+/* ---- the generator ---- */
+
+/* The largest payload a frame may have here. */
+static uint64_t frame_cap(const fz_target *t)
+{
+    uint64_t m = wire_max_expressible(t->framing);
+    return t->max_frame < m ? t->max_frame : m;
+}
+
+/* A payload size: small ones most often, the boundaries (0, 1, 255/256, 65535/65536, max - 1,
+ * max) often, random larger ones sometimes. */
+static uint64_t pick_size(fz_rng *r, const fz_target *t)
+{
+    uint64_t cap = frame_cap(t), v;
+    uint64_t roll = fz_below(r, 100);
+    if (roll < 40)
+        v = fz_below(r, 17);
+    else if (roll < 65)
+        v = fz_below(r, 301);
+    else if (roll < 88) {
+        static const uint64_t b[] = {0, 1, 255, 256, 65535, 65536};
+        size_t k = (size_t)fz_below(r, 8);
+        /* a maximum over 1 MiB costs milliseconds per frame: one draw in 50 keeps it */
+        if (k >= 6 && cap > (1u << 20) && fz_below(r, 50) != 0)
+            k = (size_t)fz_below(r, 6);
+        v = k < 6 ? b[k] : k == 6 ? (cap ? cap - 1 : 0) : cap;
+    } else
+        v = fz_below(r, (cap < (256u << 10) ? cap : (256u << 10)) + 1);
+    return v > cap ? cap : v;
+}
+
+/* Write boundaries for n bytes: none, every `by` bytes, or a few random cuts. */
+static void pick_slicing(fz_rng *r, fz_action *a, uint64_t n)
+{
+    uint64_t roll = fz_below(r, 100);
+    a->by = 0;
+    a->ncuts = 0;
+    a->pause_ms = 0;
+    if (n < 2 || roll < 45)
+        return;
+    if (roll < 60) {
+        a->by = 1 + fz_below(r, n < 8 ? n : 8);
+        if (n / a->by > 256)
+            a->by = n / 256 + 1; /* at most ~256 writes */
+    } else {
+        size_t k = 1 + (size_t)fz_below(r, FZ_MAX_CUTS);
+        uint64_t prev = 0;
+        for (size_t i = 0; i < k; i++) {
+            uint64_t room = n - 1 - prev;
+            uint64_t c;
+            if (room == 0)
+                break;
+            /* half of the cuts fall within a few bytes (inside a header), half anywhere */
+            c = prev + 1 + fz_below(r, fz_below(r, 2) && room > 8 ? 8 : room);
+            if (c >= n)
+                break;
+            a->cuts[a->ncuts++] = c;
+            prev = c;
+        }
+    }
+    /* pauses (so that TCP cannot merge the writes) only between a few writes: the program's
+     * pauses stay within ~20 ms */
+    if (fz_below(r, 4) == 0 && (a->by ? n / a->by : a->ncuts) <= 8)
+        a->pause_ms = 1 + (long)fz_below(r, 2);
+}
+
+/* Bytes of the send action under framing f. */
+static uint64_t send_bytes(const fz_action *a, wire_framing f)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < a->nframes; i++)
+        n += wire_frame_size(f, (size_t)a->frames[i]);
+    return n * a->reps;
+}
+
+static void random_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
+{
+    static const unsigned weights[A_NKINDS] = {
+        [A_SEND] = 40, [A_DRAIN] = 14, [A_STOP_READ] = 4, [A_RESUME] = 3, [A_SHUT_WR] = 7,
+        [A_SHUT_MID] = 5, [A_ABORT] = 6, [A_CLOSE] = 6, [A_OVERSIZE] = 5, [A_SILENCE] = 2,
+    };
+    unsigned total = 0, roll;
+    memset(a, 0, sizeof *a);
+    for (int k = 0; k < A_NKINDS; k++)
+        total += weights[k];
+    roll = (unsigned)fz_below(r, total);
+    for (int k = 0; k < A_NKINDS; k++) {
+        if (roll < weights[k]) {
+            a->kind = (fz_akind)k;
+            break;
+        }
+        roll -= weights[k];
+    }
+    a->conn = (int)fz_below(r, (uint64_t)nconn);
+    a->reps = 1;
+    switch (a->kind) {
+    case A_SEND:
+        a->nframes = 1 + (size_t)fz_below(r, FZ_MAX_FRAMES);
+        for (size_t i = 0; i < a->nframes; i++)
+            a->frames[i] = pick_size(r, t);
+        if (fz_below(r, 5) == 0)
+            a->reps = 2 + fz_below(r, 30); /* a coalesced burst */
+        while (a->reps > 1 && send_bytes(a, t->framing) > (4u << 20))
+            a->reps /= 2;
+        pick_slicing(r, a, send_bytes(a, t->framing));
+        break;
+    case A_SHUT_MID:
+    case A_ABORT: {
+        uint64_t whole;
+        a->frames[0] = 1 + pick_size(r, t);
+        if (a->frames[0] > frame_cap(t))
+            a->frames[0] = frame_cap(t);
+        whole = wire_frame_size(t->framing, (size_t)a->frames[0]);
+        a->partial = whole > 1 ? 1 + fz_below(r, whole - 1) : 0;
+        if (a->kind == A_ABORT && fz_below(r, 3) == 0)
+            a->partial = 0;
+        a->nframes = 1;
+        break;
+    }
+    case A_OVERSIZE: {
+        uint64_t hi = wire_max_expressible(t->framing);
+        a->nframes = 1;
+        if (t->max_frame >= hi) {
+            a->kind = A_SEND; /* no header can announce more than the maximum */
+            a->frames[0] = pick_size(r, t);
+            break;
+        }
+        a->frames[0] = fz_below(r, 2) ? t->max_frame + 1
+                                      : t->max_frame + 1 + fz_below(r, hi - t->max_frame);
+        a->partial = fz_below(r, 2) ? 0 : fz_below(r, 64);
+        break;
+    }
+    case A_SILENCE:
+        if (t->idle_s > 0 && fz_below(r, 4) == 0)
+            a->ms = (long)(t->idle_s * 1000) + 1; /* past the idle timeout */
+        else if (t->idle_s > 0 && fz_below(r, 4) == 0)
+            a->ms = (long)(t->idle_s * 250);      /* well under it */
+        else
+            a->ms = fz_below(r, 8) == 0 ? 5 + (long)fz_below(r, 16) : 1 + (long)fz_below(r, 2);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Change one thing in a program (a corpus entry): a size, a slicing, an action added, removed
+ * or replaced. */
+static void mutate(fz_rng *r, const fz_target *t, fz_program *p)
+{
+    size_t i = p->n ? (size_t)fz_below(r, p->n) : 0;
+    switch (fz_below(r, 4)) {
+    case 0:
+        if (p->n < FZ_MAX_ACTIONS) {
+            memmove(&p->a[i + 1], &p->a[i], (p->n - i) * sizeof p->a[0]);
+            random_action(r, t, &p->a[i], FZ_MAX_CONNS);
+            p->n++;
+        }
+        break;
+    case 1:
+        if (p->n > 1) {
+            memmove(&p->a[i], &p->a[i + 1], (p->n - i - 1) * sizeof p->a[0]);
+            p->n--;
+        }
+        break;
+    case 2:
+        if (p->n > 0 && p->a[i].kind == A_SEND && p->a[i].nframes > 0) {
+            p->a[i].frames[fz_below(r, p->a[i].nframes)] = pick_size(r, t);
+            pick_slicing(r, &p->a[i], send_bytes(&p->a[i], t->framing));
+            break;
+        }
+        /* fall through */
+    default:
+        if (p->n > 0)
+            random_action(r, t, &p->a[i], FZ_MAX_CONNS);
+        break;
+    }
+}
+
+void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t ncorpus,
+                 fz_program *out)
+{
+    int nconn;
+    memset(out, 0, sizeof *out);
+    if (ncorpus > 0 && fz_below(r, 4) == 0) {
+        *out = corpus[fz_below(r, ncorpus)];
+        for (uint64_t k = 1 + fz_below(r, 3); k > 0; k--)
+            mutate(r, t, out);
+        return;
+    }
+    nconn = fz_below(r, 10) < 6 ? 1 : fz_below(r, 3) < 2 ? 2 : 3;
+    out->n = 1 + (size_t)fz_below(r, 10);
+    for (size_t i = 0; i < out->n; i++)
+        random_action(r, t, &out->a[i], nconn);
+}
+
+/* ---- the oracle ---- */
+
+typedef struct {
+    int state;             /* 0 not yet connected, 1 open, 2 done */
+    int name;              /* scenario connection index */
+    int order;             /* when it connected */
+    bool stopped;
+    uint64_t stopped_bytes;
+    size_t pending[FZ_MAX_ACTIONS]; /* send actions whose echoes have not been awaited */
+    size_t npending;
+    long quiet_ms;         /* the sleeps since it last sent (the server's idle clock) */
+} cmodel;
+
+typedef struct {
+    const fz_program *p;
+    const fz_target *t;
+    scenario *s;
+    cmodel c[FZ_MAX_CONNS];
+    int nconnected;
+    bool reset_seen;       /* an RST from us: abort, or close with unread input */
+    bool inflight_close;   /* close with echoes in flight */
+    bool oversize_seen;
+    const char **alt;
+    size_t alt_cap;
+    int err;
+} derive;
+
+static long ms_scaled(const derive *d, double ms)
+{
+    return (long)(ms * d->t->scale + 0.5);
+}
+
+static sc_item *frame_items(const derive *d, const uint64_t *sizes, size_t n)
+{
+    sc_item *it = calloc(n ? n : 1, sizeof *it);
+    if (it == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        it[i].framed = d->t->framing != WIRE_RAW;
+        it[i].p.kind = d->t->framing == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE;
+        it[i].p.len = sizes[i];
+    }
+    return it;
+}
+
+static void add(derive *d, sc_step *st)
+{
+    if (d->err || sc_append(d->s, st) == NULL)
+        d->err = -1;
+}
+
+/* Is an older connection than the one named `name` open (so a server serving one at a time
+ * would ignore it)? */
+static bool older_open(const derive *d, int name);
+
+static void simple(derive *d, sc_kind kind, int conn, long ms, const char *req)
+{
+    sc_step st = {.kind = kind, .conn = conn, .reps = 1, .ms = ms, .req = req};
+    add(d, &st);
+    if ((kind == SC_EXPECT_EOF || kind == SC_EXPECT_CLOSED) && d->alt && !d->err &&
+        d->s->n <= d->alt_cap && older_open(d, conn))
+        d->alt[d->s->n - 1] = "CONCURRENCY-1";
+}
+
+/* The connection's scenario name, connecting it on first use. Returns its model, or NULL when it
+ * is done (its actions after that are ignored). */
+static cmodel *use(derive *d, int conn)
+{
+    cmodel *c = &d->c[conn];
+    if (c->state == 2)
+        return NULL;
+    if (c->state == 0) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", ++d->nconnected);
+        c->name = sc_conn(d->s, name);
+        c->order = d->nconnected;
+        c->state = 1;
+        if (c->name < 0)
+            d->err = -1;
+        else
+            simple(d, SC_CONNECT, c->name, 0, NULL);
+    }
+    return c;
+}
+
+static void resume(derive *d, cmodel *c)
+{
+    if (!c->stopped)
+        return;
+    simple(d, SC_RESUME_READING, c->name, 0, NULL);
+    c->stopped = false;
+    c->stopped_bytes = 0;
+}
+
+static bool older_open(const derive *d, int name)
+{
+    const cmodel *c = NULL;
+    for (int i = 0; i < FZ_MAX_CONNS; i++)
+        if (d->c[i].state == 1 && d->c[i].name == name)
+            c = &d->c[i];
+    if (c == NULL)
+        return false;
+    for (int i = 0; i < FZ_MAX_CONNS; i++)
+        if (&d->c[i] != c && d->c[i].state == 1 && d->c[i].order < c->order)
+            return true;
+    return false;
+}
+
+/* Await the echoes of every pending send on c. `context` is the requirement the echoes are
+ * owed under here (FRAMING-1, or HALFCLOSE-1 after SHUT_WR, ...); under FRAMING-1 a sliced send
+ * cites SEGMENTATION-5. Where the echo stops (before a zero-length frame: FRAMING-2; before a
+ * frame of exactly the maximum: LIMITS-1) is judged when it fails (fuzz.c). */
+static void await_echoes(derive *d, cmodel *c, const char *context, bool should_only)
+{
+    resume(d, c);
+    for (size_t k = 0; k < c->npending; k++) {
+        const fz_action *a = &d->p->a[c->pending[k]];
+        const char *req = context;
+        uint64_t bytes = send_bytes(a, d->t->framing);
+        sc_step st = {.kind = SC_EXPECT_BYTES, .conn = c->name, .reps = a->reps};
+        if (!should_only && (a->by || a->ncuts) && !strcmp(context, "FRAMING-1"))
+            req = "SEGMENTATION-5";
+        st.req = req;
+        st.items = frame_items(d, a->frames, a->nframes);
+        st.nitems = a->nframes;
+        st.ms = ms_scaled(d, 1000 + (double)bytes / 20000.0); /* 1 s + 20 MB/s */
+        if (st.items == NULL) {
+            d->err = -1;
+            return;
+        }
+        add(d, &st);
+        if (d->alt && !d->err && d->s->n <= d->alt_cap && older_open(d, c->name))
+            d->alt[d->s->n - 1] = "CONCURRENCY-1";
+    }
+    c->npending = 0;
+}
+
+/* A zero-length frame and its echo, at once (IDLE-2: it keeps the connection open). */
+static void keepalive(derive *d, cmodel *c)
+{
+    uint64_t zero = 0;
+    sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
+    resume(d, c);
+    await_echoes(d, c, "FRAMING-1", false);
+    st.items = frame_items(d, &zero, 1);
+    st.nitems = 1;
+    if (st.items == NULL) {
+        d->err = -1;
+        return;
+    }
+    add(d, &st);
+    st.kind = SC_EXPECT_BYTES;
+    st.items = frame_items(d, &zero, 1);
+    st.ms = ms_scaled(d, 1000);
+    st.req = "IDLE-2";
+    if (st.items == NULL) {
+        d->err = -1;
+        return;
+    }
+    add(d, &st);
+    c->quiet_ms = 0;
+}
+
+/* Raw bytes: the first `partial` bytes of a frame of `size` payload bytes. */
+static void send_partial(derive *d, cmodel *c, uint64_t size, uint64_t partial)
+{
+    wire_framing f = d->t->framing;
+    size_t hl = wire_header_size(f);
+    sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
+    uint8_t hdr[4];
+    uint64_t head = partial < hl ? partial : hl;
+    st.items = calloc(2, sizeof *st.items);
+    if (st.items == NULL) {
+        d->err = -1;
+        return;
+    }
+    if (head > 0) {
+        wire_encode_header(f, size, hdr);
+        st.items[st.nitems].p.kind = SC_P_BYTES;
+        st.items[st.nitems].p.len = head;
+        st.items[st.nitems].p.bytes = malloc((size_t)head);
+        if (st.items[st.nitems].p.bytes == NULL) {
+            free(st.items);
+            d->err = -1;
+            return;
+        }
+        memcpy(st.items[st.nitems].p.bytes, hdr, (size_t)head);
+        st.nitems++;
+    }
+    if (partial > head) {
+        st.items[st.nitems].p.kind = f == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE;
+        st.items[st.nitems].p.len = partial - head;
+        st.nitems++;
+    }
+    if (st.nitems == 0) {
+        free(st.items);
+        return;
+    }
+    add(d, &st);
+}
+
+/* The connection's end: we closed it (close or abort) or it is awaited to close. */
+static void finish(derive *d, cmodel *c, sc_kind how)
+{
+    if (how != (sc_kind)-1)
+        simple(d, how, c->name, 0, NULL);
+    c->state = 2;
+}
+
+static void one_action(derive *d, size_t i)
+{
+    const fz_action *a = &d->p->a[i];
+    wire_framing f = d->t->framing;
+    bool framed = f != WIRE_RAW;
+    cmodel *c;
+    if (a->kind == A_SILENCE) {
+        bool past_idle = d->t->idle_s > 0 && a->ms > (long)(d->t->idle_s * 1000);
+        if (!past_idle && d->t->idle_s > 0) {
+            /* a connection must not drift past the idle timeout by sleeps that each stay under
+             * it: one quiet for 60 % of it sends a keepalive (a zero-length frame) first, which
+             * must be echoed and keep it open (IDLE-2) */
+            for (int k = 0; k < FZ_MAX_CONNS; k++) {
+                cmodel *o = &d->c[k];
+                if (o->state != 1 || o->quiet_ms + a->ms < (long)(d->t->idle_s * 600))
+                    continue;
+                if (f == WIRE_RAW) {
+                    await_echoes(d, o, "FRAMING-1", false);
+                    finish(d, o, SC_CLOSE); /* raw framing has no keepalive frame */
+                    continue;
+                }
+                keepalive(d, o);
+            }
+        }
+        simple(d, SC_SLEEP, -1, a->ms, NULL);
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            d->c[k].quiet_ms += a->ms;
+        if (!past_idle)
+            return;
+        /* every open connection was idle that long: its echoes, then the server's FIN */
+        for (int k = 0; k < FZ_MAX_CONNS; k++) {
+            cmodel *o = &d->c[k];
+            if (o->state != 1)
+                continue;
+            await_echoes(d, o, "IDLE-1", false);
+            simple(d, SC_EXPECT_EOF, o->name, ms_scaled(d, 500) + 500, "IDLE-1");
+            finish(d, o, SC_CLOSE);
+        }
+        return;
+    }
+    c = use(d, a->conn);
+    if (c == NULL || d->err)
+        return;
+    switch (a->kind) {
+    case A_SEND: {
+        sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = a->reps, .by = a->by,
+                      .ncuts = a->ncuts, .pause_ms = a->pause_ms};
+        uint64_t bytes = send_bytes(a, f);
+        if (a->nframes == 0)
+            return;
+        if (c->stopped && c->stopped_bytes + bytes > STOPPED_BYTES_MAX)
+            resume(d, c);
+        if (c->stopped)
+            c->stopped_bytes += bytes;
+        memcpy(st.cuts, a->cuts, sizeof a->cuts);
+        /* cuts that no longer fall inside (after shrinking) are dropped */
+        while (st.ncuts > 0 && st.cuts[st.ncuts - 1] >= bytes)
+            st.ncuts--;
+        for (size_t k = 1; k < st.ncuts; k++)
+            if (st.cuts[k] <= st.cuts[k - 1])
+                st.ncuts = k;
+        if (st.by > bytes)
+            st.by = 0;
+        st.items = frame_items(d, a->frames, a->nframes);
+        st.nitems = a->nframes;
+        if (st.items == NULL) {
+            d->err = -1;
+            return;
+        }
+        add(d, &st);
+        c->pending[c->npending++] = i;
+        c->quiet_ms = 0;
+        return;
+    }
+    case A_DRAIN:
+        await_echoes(d, c, "FRAMING-1", false);
+        return;
+    case A_STOP_READ:
+        if (!c->stopped)
+            simple(d, SC_STOP_READING, c->name, 0, NULL);
+        c->stopped = true;
+        return;
+    case A_RESUME:
+        resume(d, c);
+        return;
+    case A_SHUT_WR:
+    case A_SHUT_MID: {
+        bool mid = a->kind == A_SHUT_MID && framed && a->partial > 0;
+        if (mid)
+            send_partial(d, c, a->frames[0], a->partial);
+        {
+            sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
+            add(d, &st);
+        }
+        await_echoes(d, c, mid ? "HALFCLOSE-2" : "HALFCLOSE-1", false);
+        if (mid)
+            simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), "HALFCLOSE-2");
+        else
+            simple(d, SC_EXPECT_EOF, c->name, ms_scaled(d, 1000), "HALFCLOSE-1");
+        finish(d, c, SC_CLOSE);
+        return;
+    }
+    case A_ABORT:
+        if (framed && a->partial > 0)
+            send_partial(d, c, a->frames[0], a->partial);
+        finish(d, c, SC_ABORT);
+        d->reset_seen = true;
+        return;
+    case A_CLOSE:
+        if (c->npending > 0) {
+            d->inflight_close = true;
+            d->reset_seen = true; /* unread echoes: the kernel sends RST */
+        }
+        finish(d, c, SC_CLOSE);
+        return;
+    case A_OVERSIZE: {
+        uint8_t hdr[4];
+        size_t hl = wire_header_size(f);
+        sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
+        if (!framed || f == WIRE_LINE || a->frames[0] <= d->t->max_frame ||
+            a->frames[0] > wire_max_expressible(f))
+            return;
+        st.items = calloc(2, sizeof *st.items);
+        if (st.items == NULL || (st.items[0].p.bytes = malloc(hl)) == NULL) {
+            free(st.items);
+            d->err = -1;
+            return;
+        }
+        wire_encode_header(f, a->frames[0], hdr);
+        memcpy(st.items[0].p.bytes, hdr, hl);
+        st.items[0].p.kind = SC_P_BYTES;
+        st.items[0].p.len = hl;
+        st.nitems = 1;
+        if (a->partial > 0) {
+            st.items[1].p.kind = SC_P_SIZE;
+            st.items[1].p.len = a->partial;
+            st.nitems = 2;
+        }
+        /* the echoes of the frames before it SHOULD come first (LIMITS-4); then a prompt close
+         * (LIMITS-2) */
+        resume(d, c);
+        add(d, &st);
+        await_echoes(d, c, "LIMITS-4", true);
+        simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), "LIMITS-2");
+        finish(d, c, SC_CLOSE);
+        d->oversize_seen = true;
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char **alt_req,
+              size_t alt_cap)
+{
+    derive d = {.p = p, .t = t, .s = s, .alt = alt_req, .alt_cap = alt_cap};
+    sc_init(s);
+    s->framing = t->framing;
+    s->max_frame = t->max_frame < UINT32_MAX ? t->max_frame + 1 : UINT32_MAX;
+    s->long_sleeps = true;
+    if (alt_req)
+        memset(alt_req, 0, alt_cap * sizeof *alt_req);
+    for (size_t i = 0; i < p->n && !d.err; i++)
+        one_action(&d, i);
+    /* the end: every echo still owed, then a plain close */
+    for (int k = 0; k < FZ_MAX_CONNS && !d.err; k++)
+        if (d.c[k].state == 1) {
+            await_echoes(&d, &d.c[k], "FRAMING-1", false);
+            finish(&d, &d.c[k], SC_CLOSE);
+        }
+    /* the server survives all of it, and releases every connection */
+    simple(&d, SC_EXPECT_ALIVE, -1, 0,
+           d.inflight_close  ? "RESET-2"
+           : d.reset_seen    ? "RESET-1"
+           : d.oversize_seen ? "LIMITS-5"
+           : d.nconnected    ? "RESOURCES-1"
+                             : "FRAMING-1"); /* the empty program: a fresh connection's echo */
+    if (t->exec)
+        simple(&d, SC_EXPECT_RELEASED, -1, ms_scaled(&d, 2000),
+               d.reset_seen ? "RESET-4" : "RESOURCES-2");
+    if (d.err) {
+        sc_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- text form ---- */
+
+void fz_encode(FILE *out, const fz_program *p)
+{
+    fputs("v1", out);
+    for (size_t i = 0; i < p->n; i++) {
+        const fz_action *a = &p->a[i];
+        fprintf(out, " %d:%d:%" PRIu64 ":%" PRIu64 ":%ld:%" PRIu64 ":%ld:", (int)a->kind, a->conn,
+                a->reps, a->by, a->pause_ms, a->partial, a->ms);
+        for (size_t k = 0; k < a->nframes; k++)
+            fprintf(out, "%s%" PRIu64, k ? "," : "", a->frames[k]);
+        fputc(':', out);
+        for (size_t k = 0; k < a->ncuts; k++)
+            fprintf(out, "%s%" PRIu64, k ? "," : "", a->cuts[k]);
+    }
+}
+
+/* A list "a,b,c" of at most max numbers up to the next ':' or space. */
+static const char *numbers(const char *s, uint64_t *v, size_t max, size_t *n)
+{
+    *n = 0;
+    while (*s && *s != ':' && *s != ' ' && *s != '\n') {
+        char *e;
+        unsigned long long x = strtoull(s, &e, 10);
+        if (e == s || *n == max)
+            return NULL;
+        v[(*n)++] = x;
+        s = *e == ',' ? e + 1 : e;
+    }
+    return s;
+}
+
+int fz_decode(const char *line, fz_program *p)
+{
+    const char *s = line;
+    memset(p, 0, sizeof *p);
+    if (strncmp(s, "v1", 2) != 0)
+        return -1;
+    s += 2;
+    while (*s == ' ') {
+        fz_action *a;
+        int kind, conn, used = 0;
+        unsigned long long reps, by, partial;
+        long pause, ms;
+        s++;
+        if (*s == '\0' || *s == '\n')
+            break;
+        if (p->n == FZ_MAX_ACTIONS)
+            return -1;
+        a = &p->a[p->n];
+        if (sscanf(s, "%d:%d:%llu:%llu:%ld:%llu:%ld:%n", &kind, &conn, &reps, &by, &pause,
+                   &partial, &ms, &used) != 7 || used == 0)
+            return -1;
+        if (kind < 0 || kind >= A_NKINDS || conn < 0 || conn >= FZ_MAX_CONNS || reps < 1 ||
+            reps > 100000 || pause < 0 || pause > 1000 || ms < 0 || ms > 600000)
+            return -1;
+        a->kind = (fz_akind)kind;
+        a->conn = conn;
+        a->reps = reps;
+        a->by = by;
+        a->pause_ms = pause;
+        a->partial = partial;
+        a->ms = ms;
+        s = numbers(s + used, a->frames, FZ_MAX_FRAMES, &a->nframes);
+        if (s == NULL || *s != ':')
+            return -1;
+        s = numbers(s + 1, a->cuts, FZ_MAX_CUTS, &a->ncuts);
+        if (s == NULL)
+            return -1;
+        p->n++;
+    }
+    return p->n > 0 ? 0 : -1;
+}

@@ -1,0 +1,151 @@
+/*
+ * peer.c — one client connection of the scenario engine (peer.h).
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sock.h"
+
+/* poll() at most this many peers at once (a scenario may hold more: they are pumped anyway) */
+#define POLL_MAX 1024
+
+void peer_init(peer *p, int fd, size_t in_max)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = fd;
+    p->in_max = in_max;
+    p->closed = SOCK_OPEN;
+}
+
+void peer_free(peer *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->inbox);
+    p->inbox = NULL;
+    p->in_len = p->in_cap = 0;
+    p->fd = -1;
+}
+
+static bool may_read(const peer *p)
+{
+    return p->fd >= 0 && p->closed == SOCK_OPEN && !p->noread && p->in_len < p->in_max;
+}
+
+/* Record how the connection ended: the first kind observed wins. */
+static void observe(peer *p, ssize_t n, int err)
+{
+    int kind = sock_close_kind(n, err);
+    if (kind != SOCK_OPEN && p->closed == SOCK_OPEN) {
+        p->closed = kind;
+        p->close_err = n == 0 ? 0 : err;
+    }
+}
+
+size_t peer_pump(peer *p)
+{
+    size_t total = 0;
+    while (may_read(p)) {
+        ssize_t n;
+        if (p->in_cap - p->in_len < 65536) {
+            /* 128 KiB, then 1 MiB, then the cap in one step: pages never written are never
+             * resident, and there is no chain of copies on the way to the cap */
+            size_t nc = p->in_cap == 0 ? 131072 : p->in_cap < (1u << 20) ? (1u << 20) : p->in_max;
+            uint8_t *b;
+            if (nc > p->in_max + 65536)
+                nc = p->in_max + 65536;
+            if (nc <= p->in_cap)
+                nc = p->in_cap + 65536;
+            b = realloc(p->inbox, nc);
+            if (b == NULL)
+                return total;
+            p->inbox = b;
+            p->in_cap = nc;
+        }
+        n = recv(p->fd, p->inbox + p->in_len, p->in_cap - p->in_len, 0);
+        if (n > 0) {
+            p->in_len += (size_t)n;
+            p->rx += (uint64_t)n;
+            total += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        observe(p, n, n < 0 ? errno : 0);
+        break;
+    }
+    return total;
+}
+
+void peer_poll(peer *const *ps, size_t n, int ms)
+{
+    struct pollfd pf[POLL_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < POLL_MAX; i++)
+        if (may_read(ps[i])) {
+            pf[k].fd = ps[i]->fd;
+            pf[k].events = POLLIN;
+            k++;
+        }
+    if (k == 0) {
+        if (ms > 0)
+            poll(NULL, 0, ms);
+        return;
+    }
+    poll(pf, k, ms);
+    for (size_t i = 0; i < n; i++)
+        peer_pump(ps[i]);
+}
+
+typedef struct {
+    peer *const *ps;
+    size_t n;
+} pump_set;
+
+static void pump_them(void *arg)
+{
+    const pump_set *set = arg;
+    peer_poll(set->ps, set->n, 0);
+}
+
+int peer_send(peer *p, const uint8_t *buf, size_t len, int64_t deadline_ms, peer *const *ps,
+              size_t n, size_t *sent)
+{
+    pump_set set = {ps, n};
+    size_t done = 0;
+    int err = -EBADF;
+    if (p->fd >= 0) {
+        done = sock_send_until(p->fd, buf, len, deadline_ms, pump_them, &set, &err);
+        if (err != 0 && err != -ETIMEDOUT)
+            observe(p, -1, -err);
+        peer_poll(ps, n, 0);
+    }
+    if (sent)
+        *sent = done;
+    return err;
+}
+
+void peer_consume(peer *p, size_t k)
+{
+    if (k > p->in_len)
+        k = p->in_len;
+    memmove(p->inbox, p->inbox + k, p->in_len - k);
+    p->in_len -= k;
+}
+
+void peer_close(peer *p, bool rst)
+{
+    if (p->fd < 0)
+        return;
+    if (rst)
+        sock_abort(p->fd);
+    else
+        close(p->fd);
+    p->fd = -1;
+}

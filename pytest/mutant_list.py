@@ -1,0 +1,37 @@
+"""The mutant servers, read from target/mutants.txt (the one list: its header says who reads it).
+
+Used by pytest/test_30_mutants.py and ci/scenario-matrix.py. Like target/CMakeLists.txt, it
+refuses a malformed line, a name listed twice, and a list that disagrees with the MUTANT_<NAME>
+macros of target/baseline_echod.c: a misspelt name raises, it is never skipped."""
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIST = os.path.join(ROOT, "target", "mutants.txt")
+SOURCE = os.path.join(ROOT, "target", "baseline_echod.c")
+
+
+def mutants():
+    """[(name, group, description)] in the file's order. Raises ValueError naming the problem."""
+    out = []
+    with open(LIST) as f:
+        for num, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            m = re.match(r"^([a-z0-9_]+)[ \t]+([a-z]+)[ \t]+([^ \t].*)$", line)
+            if m is None or ";" in line:
+                raise ValueError("%s:%d: not NAME GROUP DESCRIPTION (no ';'): %r" % (LIST, num, line))
+            if m.group(1) in [n for n, _, _ in out]:
+                raise ValueError("%s:%d: mutant %r is listed twice" % (LIST, num, m.group(1)))
+            out.append((m.group(1), m.group(2), m.group(3).strip()))
+    with open(SOURCE) as f:
+        macros = set(re.findall(r"MUTANT_([A-Z0-9_]+)", f.read()))
+    listed = {n.upper() for n, _, _ in out}
+    if listed - macros:
+        raise ValueError("%s: baseline_echod.c has no MUTANT_<NAME> for %s" % (
+            LIST, ", ".join(sorted(n.lower() for n in listed - macros))))
+    if macros - listed:
+        raise ValueError("%s does not list %s (baseline_echod.c has MUTANT_<NAME> for them)" % (
+            LIST, ", ".join(sorted(n.lower() for n in macros - listed))))
+    return out

@@ -1,0 +1,142 @@
+"""The scenario engine: the parser's script errors (exit 2, file:line:col, nothing leaked), the
+grammar's newer steps, and `framespec fuzz` (determinism, findings that replay, usage errors)."""
+import os
+import re
+import subprocess
+
+import pytest
+
+SCALE = os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
+
+
+def fs(bin_dir, *args, timeout=120):
+    return subprocess.run([os.path.join(bin_dir, "framespec")] + list(args), capture_output=True,
+                          timeout=timeout)
+
+
+def replay(bin_dir, path, server="echod", *extra):
+    return fs(bin_dir, "replay", str(path), "--exec",
+              "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, server), *extra)
+
+
+# The malformed scenarios of issue 13, each refused before anything runs.
+BAD = [
+    ("unknown-after-name", b"connect c1\nc1 fly\n", "2:4", b"unknown step 'fly' after the connection name 'c1'"),
+    ("unterminated-escaped-quote", b"connect\nsend frame \"abc\\\"\n", "2:12", b"unterminated string"),
+    ("nul-byte", b"connect\nsend frame \"ab\x00cd\"\n", "2:15", b"NUL byte"),
+    ("close-then-send", b"connect c\nc close\nc send frame \"x\"\n", "3:1", b"was closed at line 2"),
+    ("send-after-shut-wr", b"connect c\nc shutdown wr\nc send frame \"x\"\n", "3:1", b"shut down for writing at line 2"),
+    ("connect-twice", b"connect c\nconnect c\n", "2:", b"already open"),
+    ("framing-late", b"connect c\nframing 2\n", "2:1", b"before every other step"),
+    ("bad-cut", b"connect c\nc send frame size:4 at 3,2\n", "2:", b"increasing byte offsets"),
+    ("no-connection-name-for-sleep", b"c sleep 5\n", "1:1", b"takes no connection name"),
+]
+
+
+@pytest.mark.parametrize("name,text,where,msg", BAD, ids=[b[0] for b in BAD])
+def test_script_errors_exit_2_cleanly(bin_dir, tmp_path, name, text, where, msg):
+    f = tmp_path / ("%s.scenario" % name)
+    f.write_bytes(text)
+    p = replay(bin_dir, f)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert ("%s.scenario:%s" % (name, where)).encode() in p.stderr, p.stderr
+    assert msg in p.stderr, p.stderr
+    assert b"LeakSanitizer" not in p.stderr and b"ERROR: AddressSanitizer" not in p.stderr
+
+
+def test_a_huge_bad_token_is_quoted_short(bin_dir, tmp_path):
+    f = tmp_path / "big.scenario"
+    f.write_bytes(b"connect c\nc send frame " + b"z" * (1 << 20) + b"\n")
+    p = replay(bin_dir, f)
+    assert p.returncode == 2
+    assert b"big.scenario:2:14" in p.stderr
+    assert len(p.stderr) < 1000, len(p.stderr)
+
+
+def test_crlf_scenarios_parse(bin_dir, tmp_path):
+    f = tmp_path / "crlf.scenario"
+    f.write_bytes(b"framing 4\r\nconnect c\r\nc send frame \"hi\"\r\nc expect frame \"hi\" within 5000\r\n")
+    p = replay(bin_dir, f)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_new_steps_against_echod(bin_dir, tmp_path):
+    f = tmp_path / "new.scenario"
+    f.write_text("framing 4\nconnect a\nconnect b\n"
+                 "a stop-reading\n"
+                 "a send frame size:300 frame \"\" frame hex:00ff x3 at 1,2,300 pause 1\n"
+                 "b send frame text:40 by 3\n"
+                 "a resume-reading\n"
+                 "a expect frame size:300 frame \"\" frame hex:00ff x3 within 5000\n"
+                 "b expect frame text:40 within 5000\n"
+                 "b shutdown wr\nb expect eof within 5000\nb close\na abort\n"
+                 "expect server-alive\nexpect server-released within 5000\n")
+    p = replay(bin_dir, f)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # the same script against a mutant that closes on a zero-length frame fails
+    p = replay(bin_dir, f, "mutant_close_on_zero")
+    assert p.returncode == 1 and b"FAIL" in p.stdout, p.stdout + p.stderr
+
+
+def test_server_released_needs_exec(bin_dir, tmp_path, target):
+    f = tmp_path / "r.scenario"
+    f.write_text("connect c\nc close\nexpect server-released within 100\n")
+    p = fs(bin_dir, "replay", str(f), "--target", target.addr)
+    assert p.returncode == 2 and b"needs --exec" in p.stderr, p.stderr
+
+
+def test_server_released_sees_a_leak(bin_dir, tmp_path):
+    f = tmp_path / "leak.scenario"
+    f.write_text("connect c\nc send frame \"x\"\nc expect frame \"x\" within 5000\nc close\n"
+                 "expect server-released within 1000\n")
+    assert replay(bin_dir, f).returncode == 0
+    p = replay(bin_dir, f, "mutant_fd_leak")
+    assert p.returncode == 1 and b"descriptors open" in p.stdout, p.stdout
+
+
+def fuzz(bin_dir, tmp_path, server, *extra, timeout=300):
+    return fs(bin_dir, "fuzz", "--exec", "%s --listen 127.0.0.1:{port} --max-frame 65536"
+              % os.path.join(bin_dir, server), "--max-frame", "65536", "--out", str(tmp_path),
+              "--timeout-scale", SCALE, *extra, timeout=timeout)
+
+
+def test_fuzz_echod_has_no_finding_and_is_deterministic(bin_dir, tmp_path):
+    runs = []
+    for k in range(2):
+        p = fuzz(bin_dir, tmp_path / str(k), "echod", "--runs", "150", "--seed", "11", "-vv")
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert re.search(rb"150 programs .* 0 new findings", p.stdout), p.stdout
+        runs.append(re.findall(rb"\] line 0: (.*)", p.stderr))
+    assert len(runs[0]) > 150 and runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("mutant,req", [("close_on_zero", "FRAMING-2"),
+                                        ("rst_close", "HALFCLOSE-1")])
+def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
+    p = fuzz(bin_dir, tmp_path, "mutant_" + mutant, "--seconds", "60", "--seed", "1",
+             "--max-findings", "1")
+    assert p.returncode == 1, p.stderr[-3000:]
+    found = os.listdir(tmp_path / "findings")
+    assert len(found) == 1 and found[0].startswith(req), found
+    path = tmp_path / "findings" / found[0]
+    text = path.read_text()
+    assert "# framespec fuzz finding: %s (MUST)" % req in text
+    assert len([l for l in text.splitlines() if l and not l.startswith("#")]) <= 12, text
+    assert os.listdir(tmp_path / "corpus"), "a finding's program joins the corpus"
+    server = "%s --listen 127.0.0.1:{port} --max-frame 65536"
+    for binary, want in (("mutant_" + mutant, 1), ("echod", 0)):
+        r = fs(bin_dir, "replay", str(path), "--max-frame", "65537", "--exec",
+               server % os.path.join(bin_dir, binary))
+        assert r.returncode == want, (binary, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--target", "127.0.0.1:1", "--exec", "x"], b"exactly one of --target and --exec"),
+    (["--exec", "x", "--jobs", "2"], b"needs {port}"),
+    (["--exec", "x {port}", "--runs", "5", "--seconds", "5"], b"--seconds or --runs"),
+    (["--target", "127.0.0.1:1"], b"cannot connect"),
+    (["--exec", "x {port}", "--framing", "3"], b"--framing"),
+])
+def test_fuzz_usage_errors_exit_2(bin_dir, tmp_path, args, msg):
+    p = fs(bin_dir, "fuzz", "--out", str(tmp_path), *args)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
