@@ -2,6 +2,7 @@
  * check.c — the helpers conformance cases are written with. See fs.h.
  */
 #include "fs.h"
+#include "server.h"
 #include "scenario.h"
 
 #include <dirent.h>
@@ -784,21 +785,7 @@ int fs_server_start(fs_ctx *c, bool same_port, char *why, size_t n)
 
 int fs_server_fds(const fs_ctx *c)
 {
-    char path[64];
-    DIR *d;
-    struct dirent *e;
-    int n = 0;
-    if (c->cfg->server_pid <= 0)
-        return -1;
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)c->cfg->server_pid);
-    d = opendir(path);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return server_count_fds(c->cfg->server_pid);
 }
 
 long fs_server_rss_kb(const fs_ctx *c)

@@ -3,7 +3,6 @@
  * peer layer (peer.h) and judges each expect (scenario.h has the contract, docs/replay.md the
  * meaning of each step).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -120,24 +119,10 @@ static uint64_t largest_expect(const scenario *s)
     return best;
 }
 
-/* The server's open descriptors (/proc/PID/fd), or -1. */
+/* The server's open descriptors, or -1. */
 static int server_fds(const sc_env *env)
 {
-    char path[64];
-    DIR *d;
-    struct dirent *e;
-    int n = 0;
-    if (env->srv == NULL || env->srv->pid <= 0)
-        return -1;
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)env->srv->pid);
-    d = opendir(path);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return env->srv ? server_count_fds(env->srv->pid) : -1;
 }
 
 static int do_send(run *r, size_t i, peer *c)

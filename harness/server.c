@@ -691,3 +691,22 @@ void server_stop(server_proc *s, FILE *notes)
         fprintf(notes, "# the server left %d process(es) running when it exited; they were "
                        "stopped\n", s->left_behind);
 }
+
+int server_count_fds(pid_t pid)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}

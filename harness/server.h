@@ -80,6 +80,10 @@ void server_describe_exit(const server_proc *s, char *out, size_t n);
 /* Describe a wait status the same way. */
 void server_describe_status(int status, char *out, size_t n);
 
+/* The descriptors process pid has open (the entries of /proc/PID/fd), or -1 when pid <= 0 or
+ * it cannot be read (it exited). */
+int server_count_fds(pid_t pid);
+
 /* Print the last 2 KiB of the server's output to stderr. */
 void server_print_log_tail(const server_proc *s);
 
