@@ -95,14 +95,26 @@ void fs_close_kind(fs_ctx *c, int kind)
     snprintf(c->res->close_kind, sizeof c->res->close_kind, "%s", sock_close_name(kind));
 }
 
-static bool tracked(const fs_ctx *c, int fd)
+fs_fdinfo *fs_fd(fs_ctx *c, int fd)
 {
-    return fd >= 0 && (size_t)fd < sizeof c->first_close;
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= c->nfds) {
+        size_t n = (size_t)fd + 64;
+        fs_fdinfo *t = realloc(c->fds, n * sizeof *t);
+        if (t == NULL)
+            return NULL;
+        memset(t + c->nfds, 0, (n - c->nfds) * sizeof *t);
+        c->fds = t;
+        c->nfds = n;
+    }
+    return &c->fds[fd];
 }
 
 int fs_observe(fs_ctx *c, int fd, ssize_t n, int err)
 {
-    int kind = sock_close_kind(n, err), first = tracked(c, fd) ? c->first_close[fd] : SOCK_OPEN;
+    fs_fdinfo *info = fs_fd(c, fd);
+    int kind = sock_close_kind(n, err), first = info ? info->first_close : SOCK_OPEN;
     const char *what = n == 0 ? "read returned 0" : sock_errno_name(err);
     if (kind == SOCK_OPEN)
         return first;
@@ -111,8 +123,8 @@ int fs_observe(fs_ctx *c, int fd, ssize_t n, int err)
             fs_log(c, "fd %d: %s, after an %s: the first counts", fd, what, sock_close_name(first));
         return first;
     }
-    if (tracked(c, fd))
-        c->first_close[fd] = (uint8_t)kind;
+    if (info)
+        info->first_close = (uint8_t)kind;
     fs_log(c, "fd %d: %s: %s", fd, what, sock_close_name(kind));
     fs_close_kind(c, kind);
     return kind;
@@ -121,8 +133,9 @@ int fs_observe(fs_ctx *c, int fd, ssize_t n, int err)
 /* A new connection on fd: forget what an earlier one with the same number showed. */
 static void track(fs_ctx *c, int fd)
 {
-    if (tracked(c, fd))
-        c->first_close[fd] = SOCK_OPEN;
+    fs_fdinfo *info = fs_fd(c, fd);
+    if (info)
+        info->first_close = SOCK_OPEN;
 }
 
 void fs_log(fs_ctx *c, const char *fmt, ...)

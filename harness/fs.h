@@ -80,14 +80,21 @@ typedef struct {
     int repro_truncated; /* the script outgrew repro[]: the tail is missing */
 } fs_result;
 
+/* What a case knows about one of its descriptors. */
+typedef struct {
+    unsigned name;       /* connection number (1-based) in the scenario; 0 = none */
+    uint8_t first_close; /* first close kind observed on it (SOCK_OPEN: none yet) */
+} fs_fdinfo;
+
 /* The context a case runs with. */
 typedef struct {
     fs_config *cfg; /* the case process's own copy: fs_server_start() updates addr and pid */
     fs_result *res;
     int64_t t0_ns;  /* case start, for wire-log timestamps */
     unsigned nconn; /* connections opened (for wire-log and scenario names) */
-    unsigned names[4096]; /* fd -> connection number (1-based) in the scenario; 0 = none */
-    uint8_t first_close[4096]; /* fd -> first close kind observed on it (SOCK_OPEN: none yet) */
+    fs_fdinfo *fds; /* per descriptor, indexed by fd: grown on demand (fs_fd()) to cover every
+                     * descriptor a case uses, however high; freed with the case process */
+    size_t nfds;    /* entries in fds */
     bool recording; /* scenario recording on (off while fs_alive checks) */
     uint64_t rng;   /* case's own random state, seeded from --seed and the case id */
     int ctl_fd;     /* --exec: the runner's end for server lifecycle requests; -1 otherwise */
@@ -201,7 +208,10 @@ uint64_t fs_rand(fs_ctx *c);
 
 /* Append one line (printf format) to the case's scenario. */
 void fs_repro(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Name a connection in the scenario ("c3"); registers fd when it is new. */
+/* fd's entry in c->fds, growing the table to cover it (new entries zero: no name, SOCK_OPEN).
+ * NULL when fd < 0 or out of memory. */
+fs_fdinfo *fs_fd(fs_ctx *c, int fd);
+/* Name a connection in the scenario ("c3"); "fdN" for a descriptor never registered. */
 const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n);
 /* Record bytes sent on fd (`verb` "send") or expected back (`verb` "expect", within_ms >= 0) as
  * frame steps: split into frames of the run's framing, payloads as size:N, "text" or hex:,

@@ -12,8 +12,9 @@
 
 #include "sock.h"
 
-/* poll() at most this many peers at once (a scenario may hold more: they are pumped anyway) */
-#define POLL_MAX 1024
+/* poll() at most this many peers at once: a scenario's connections (SC_MAX_CONNS); 64 KiB of
+ * stack for the pollfds and their peers */
+#define POLL_MAX 4096
 
 void peer_init(peer *p, int fd, size_t in_max)
 {
@@ -68,12 +69,17 @@ size_t peer_pump(peer *p)
             p->inbox = b;
             p->in_cap = nc;
         }
-        n = recv(p->fd, p->inbox + p->in_len, p->in_cap - p->in_len, 0);
-        if (n > 0) {
-            p->in_len += (size_t)n;
-            p->rx += (uint64_t)n;
-            total += (size_t)n;
-            continue;
+        {
+            size_t room = p->in_cap - p->in_len;
+            n = recv(p->fd, p->inbox + p->in_len, room, 0);
+            if (n > 0) {
+                p->in_len += (size_t)n;
+                p->rx += (uint64_t)n;
+                total += (size_t)n;
+                if ((size_t)n < room)
+                    break; /* the queue is empty now: the next poll says when there is more */
+                continue;
+            }
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
@@ -86,21 +92,24 @@ size_t peer_pump(peer *p)
 void peer_poll(peer *const *ps, size_t n, int ms)
 {
     struct pollfd pf[POLL_MAX];
+    peer *who[POLL_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n && k < POLL_MAX; i++)
         if (may_read(ps[i])) {
             pf[k].fd = ps[i]->fd;
             pf[k].events = POLLIN;
-            k++;
+            who[k++] = ps[i];
         }
     if (k == 0) {
         if (ms > 0)
             poll(NULL, 0, ms);
         return;
     }
-    poll(pf, k, ms);
-    for (size_t i = 0; i < n; i++)
-        peer_pump(ps[i]);
+    if (poll(pf, k, ms) <= 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+            peer_pump(who[i]);
 }
 
 typedef struct {

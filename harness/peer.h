@@ -38,8 +38,8 @@ void peer_free(peer *p);
  * full). Records the first close kind. Returns the bytes read. */
 size_t peer_pump(peer *p);
 
-/* Wait up to ms (0: do not wait) for input on any of ps[0..n) that may read, then pump them
- * all. With nothing to wait on, sleeps ms. */
+/* Wait up to ms (0: do not wait) for input on any of ps[0..n) that may read (n <= 4096), then
+ * pump those that have some. With nothing to wait on, sleeps ms. */
 void peer_poll(peer *const *ps, size_t n, int ms);
 
 /*

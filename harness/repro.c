@@ -42,8 +42,8 @@ void fs_repro(fs_ctx *c, const char *fmt, ...)
 
 const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n)
 {
-    if (fd >= 0 && (size_t)fd < sizeof c->names / sizeof c->names[0] && c->names[fd] != 0)
-        snprintf(buf, n, "c%u", c->names[fd]);
+    if (fd >= 0 && (size_t)fd < c->nfds && c->fds[fd].name != 0)
+        snprintf(buf, n, "c%u", c->fds[fd].name);
     else
         snprintf(buf, n, "fd%d", fd);
     return buf;
@@ -80,10 +80,11 @@ void fs_repro_op(fs_ctx *c, int fd, int kind, long arg)
 
 void fs_repro_connect(fs_ctx *c, int fd)
 {
-    if (fd < 0 || (size_t)fd >= sizeof c->names / sizeof c->names[0])
+    fs_fdinfo *info = fs_fd(c, fd);
+    if (info == NULL)
         return;
-    c->names[fd] = ++c->nconn;
-    c->first_close[fd] = SOCK_OPEN; /* a new connection: nothing observed on it yet */
+    info->name = ++c->nconn;
+    info->first_close = SOCK_OPEN; /* a new connection: nothing observed on it yet */
     fs_repro_op(c, fd, SC_CONNECT, 0);
 }
 

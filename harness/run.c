@@ -462,6 +462,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
         signal(SIGPIPE, SIG_IGN);
         fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
         fc->run(&ctx);
+        free(ctx.fds);
         fflush(stderr);
         _exit(0);
     }
