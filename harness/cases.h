@@ -1,7 +1,7 @@
 /*
  * cases.h — every case function of the catalogue, registered in catalogue.c. A source file holds
- * one group, or a few related ones: cases_framing.c framing and segmentation, cases_close.c
- * halfclose and reset, cases_load.c backpressure, concurrency, latency and resources.
+ * one group, or two related ones: cases_framing.c framing and segmentation, cases_close.c
+ * halfclose and reset; every other group has its own cases_GROUP.c.
  */
 #ifndef FRAMESPEC_CASES_H
 #define FRAMESPEC_CASES_H
@@ -41,15 +41,18 @@ void case_reset_burst(fs_ctx *c);
 void case_idle_silent_closed(fs_ctx *c);
 void case_idle_keepalive_frames(fs_ctx *c);
 void case_idle_half_header(fs_ctx *c);
-/* cases_load.c */
+/* cases_backpressure.c */
 void case_backpressure_bounded(fs_ctx *c);
 void case_backpressure_others_served(fs_ctx *c);
 void case_backpressure_rss(fs_ctx *c);
+/* cases_concurrency.c */
 void case_concurrency_simultaneous(fs_ctx *c);
 void case_concurrency_stalled_peer(fs_ctx *c);
 void case_concurrency_churn(fs_ctx *c);
+/* cases_latency.c */
 void case_latency_ping_pong(fs_ctx *c);
 void case_latency_pipelined(fs_ctx *c);
+/* cases_resources.c */
 void case_resources_descriptors(fs_ctx *c);
 void case_resources_alive(fs_ctx *c);
 /* cases_lifecycle.c */

@@ -145,7 +145,7 @@ struct fs_case {
 extern const fs_case fs_cases[];
 extern const size_t fs_ncases;
 
-/* ---- results ---- */
+/* ---- results and observations (result.c) ---- */
 
 /* Mark the case failed with a one-line message (printf format); the first failure wins, except
  * that it replaces an earlier fs_warn() (a MUST failure outranks a SHOULD one). */
@@ -176,7 +176,7 @@ void fs_log(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* True once the case has failed or been skipped: cases return early on it. */
 bool fs_done(const fs_ctx *c);
 
-/* ---- time ---- */
+/* ---- time (result.c) ---- */
 
 /* `ms` scaled by --timeout-scale. */
 int64_t fs_ms(const fs_ctx *c, double ms);
@@ -186,7 +186,7 @@ int64_t fs_deadline(const fs_ctx *c, double ms);
  * `sleep` step of the scenario. */
 void fs_sleep(fs_ctx *c, double ms);
 
-/* ---- payloads and frames ---- */
+/* ---- payloads and frames (payload.c) ---- */
 
 /* Fill out[0..len) with a fixed pattern. Line framing: printable bytes, never '\n'
  * (out[i] = '!' + (i + seed) % 94). Every other framing: out[i] = i % 256 and `seed` is ignored
@@ -231,7 +231,7 @@ void fs_repro_op(fs_ctx *c, int fd, int kind, long arg);
 /* Record `send raw size:N` (verb "send") or `expect raw size:N within MS` (verb "expect"). */
 void fs_repro_raw_size(fs_ctx *c, int fd, const char *verb, size_t n, long within_ms);
 
-/* ---- sockets ---- */
+/* ---- sockets (check.c) ---- */
 
 /* Connect to the target (deadline 5 s scaled). Returns a non-blocking fd, or -1 (case failed). */
 int fs_connect(fs_ctx *c);
@@ -292,7 +292,7 @@ void fs_close(fs_ctx *c, int fd);
  * within 5 s (scaled). Returns true, or false after failing the case saying which.
  */
 bool fs_alive(fs_ctx *c, const char *after);
-/* ---- the --exec server's lifecycle (lifecycle cases, clean baselines) ----
+/* ---- the --exec server's lifecycle (lifecycle cases, clean baselines; server_ctl.c) ----
  * The runner owns the server process; a case asks it over ctl_fd and waits for the answer (at
  * most 60 s scaled). Each returns 0, or -1 after failing the case (no --exec, or no answer). */
 
