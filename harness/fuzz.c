@@ -219,18 +219,29 @@ static int still(worker *w, const fz_program *p, const verdict *want, int *trial
     return 1;
 }
 
-static size_t scenario_lines(const fz_program *p, const fz_target *t)
+/* The lines of p's scenario as a finding prints it: `framing`, then the steps up to the one
+ * that failed (index upto; what follows it cannot change the verdict). */
+static size_t scenario_lines(const fz_program *p, const fz_target *t, size_t upto)
 {
     scenario s;
     size_t n;
     if (fz_derive(p, t, &s, NULL, 0) < 0)
         return SIZE_MAX;
-    n = s.n + 1; /* the framing line */
+    n = (upto < s.n ? upto + 1 : s.n) + 1;
     sc_free(&s);
     return n;
 }
 
 /* ---- shrinking ---- */
+
+/* When a stop was first seen (g_stop), + 20 s: the end of any shrink under way. */
+static int64_t stop_end(void)
+{
+    static int64_t at;
+    if (at == 0)
+        at = sock_now_ms() + 20000;
+    return at;
+}
 
 /* Delta debugging (ddmin, Zeller 2002) over the actions, then simpler values action by action:
  * fewer frames, smaller sizes, no repetition, no slicing, no pauses, fewer connections. Only a
@@ -248,7 +259,9 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
             progress = true;                                                                     \
         }                                                                                        \
     } while (0)
-#define BUDGET() (*trials < SHRINK_TRIALS && sock_now_ms() < end && !g_stop)
+/* a stop asked for meanwhile (--until, --max-findings, SIGINT) leaves the shrink 20 s more */
+#define BUDGET()                                                                                 \
+    (*trials < SHRINK_TRIALS && sock_now_ms() < (g_stop && end > stop_end() ? stop_end() : end))
     bool progress = true;
     size_t chunk = best->n / 2 ? best->n / 2 : 1;
     while (BUDGET()) {
@@ -400,9 +413,15 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
     fz_encode(m, p);
     fputc('\n', m);
     if (fz_derive(p, &w->cfg->t, &s, NULL, 0) == 0) {
+        /* the steps up to the one that failed: what follows cannot change the verdict */
+        size_t upto = v && v->f.step < s.n ? v->f.step + 1 : s.n;
         if (v && v->f.step < s.n)
             s.steps[v->f.step].req = v->req; /* the requirement as judged (where it stopped) */
-        sc_print(m, &s);
+        fprintf(m, "framing %s\n", wire_framing_name(s.framing));
+        for (size_t i = 0; i < upto; i++) {
+            sc_print_step(m, &s, &s.steps[i]);
+            fputc('\n', m);
+        }
         sc_free(&s);
     }
     fclose(m);
@@ -419,7 +438,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
     size_t len;
     char *text;
     struct stat sb;
-    size_t lines_before = scenario_lines(orig, &w->cfg->t);
+    size_t lines_before = scenario_lines(orig, &w->cfg->t, first->f.step);
     int64_t t0 = sock_now_ms();
 
     level = fs_requirement_level(first->req, strlen(first->req));
@@ -465,7 +484,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
              "# observed: %s\n"
              "# replay:   framespec replay %s --max-frame %" PRIu64 " %s%s%s\n",
              first->req, level == FS_SHOULD ? "SHOULD" : "MUST", first->what, w->cfg->seed, index,
-             lines_before, scenario_lines(&best, &w->cfg->t), trials,
+             lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
              path, w->cfg->t.max_frame + 1, w->cfg->exec ? "--exec '" : "--target ",
@@ -676,7 +695,8 @@ static void usage(FILE *out)
     fputs("usage: framespec fuzz (--target HOST:PORT | --exec 'CMD ... {port} ...')\n"
           "                      [--framing 0|1|2|4|line] [--max-frame BYTES] [--idle-timeout S]\n"
           "                      [--seconds S | --runs N] [--seed N] [--jobs J] [--out DIR]\n"
-          "                      [--pcap] [--timeout-scale X] [-v]\n"
+          "                      [--pcap] [--timeout-scale X] [--until REQ,...]\n"
+          "                      [--max-findings N] [-v]\n"
           "\n"
           "Stateful fuzzing over real sockets: random programs on one to three connections\n"
           "(boundary sizes, random slicing and pauses, coalesced bursts, a peer that stops\n"
