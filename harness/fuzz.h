@@ -81,17 +81,20 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
 
 /*
  * The oracle: the scenario that program p must pass (expects with requirement ids from
- * docs/spec.md). alt_req[i] (array of at least the scenario's step count, may be NULL) gets, for
- * an expect that awaits echoes while an older connection is open, "CONCURRENCY-1": what a
- * failure to get any echo there means. Returns 0, or -1 out of memory (s freed).
+ * docs/spec.md). alt_req[0..alt_cap) (may be NULL; steps past alt_cap get nothing) gets, for an
+ * expect that awaits echoes or a close while an older connection is open, "CONCURRENCY-1": what
+ * it means when nothing ever arrived there and a fresh connection is not served either.
+ * Returns 0, or -1 out of memory (s freed).
  */
 int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char **alt_req,
               size_t alt_cap);
 
-/* The program as one line of text ("# program: ..." in findings and corpus files), and back.
- * fz_decode returns 0, or -1 when the line is not a program. */
-void fz_encode(FILE *out, const fz_program *p);
-int fz_decode(const char *line, fz_program *p);
+/* The program as one line of text ("# program: v1 framing=F max=N ..." in findings and corpus
+ * files), and back. fz_decode returns 0, or -1 when the line is not a program, was found under
+ * another framing or maximum than t's, or holds a value out of range (negative, sizes over what
+ * t allows, a partial frame as long as the frame, cuts that do not increase). */
+void fz_encode(FILE *out, const fz_program *p, const fz_target *t);
+int fz_decode(const char *line, const fz_target *t, fz_program *p);
 
 /* `framespec fuzz ...` (argv[0] = "fuzz"). Returns the exit code: 0 no finding, 1 findings,
  * 2 usage or setup error. */

@@ -9,9 +9,10 @@
 
 #include "fuzz.h"
 
-/* Bytes a connection may send while it does not read: they must fit the kernel's queues (the
- * peer's receive buffer and the server's send buffer, 128 KiB or more each on Linux), or the
- * send would stall and what reached the server would depend on timing. */
+/* Bytes a connection may owe in echoes while it does not read (what was owed when it stopped,
+ * and what it sends meanwhile): they must fit the kernel's queues (the peer's receive buffer and
+ * the server's send buffer, 128 KiB or more each on Linux, less the server's own reading
+ * buffer), or a send would stall and what reached the server would depend on timing. */
 #define STOPPED_BYTES_MAX (32u << 10)
 
 uint64_t fz_next(fz_rng *r)
@@ -269,7 +270,13 @@ static sc_item *frame_items(const derive *d, const uint64_t *sizes, size_t n)
 
 static void add(derive *d, sc_step *st)
 {
-    if (d->err || sc_append(d->s, st) == NULL)
+    if (d->err) {
+        for (size_t i = 0; i < st->nitems; i++)
+            free(st->items[i].p.bytes);
+        free(st->items);
+        return;
+    }
+    if (sc_append(d->s, st) == NULL) /* it freed the items */
         d->err = -1;
 }
 
@@ -459,6 +466,10 @@ static void one_action(derive *d, size_t i)
                 keepalive(d, o);
             }
         }
+        if (past_idle)
+            for (int k = 0; k < FZ_MAX_CONNS; k++)
+                if (d->c[k].state == 1)
+                    resume(d, &d->c[k]); /* a server may count a blocked peer as busy, not idle */
         simple(d, SC_SLEEP, -1, a->ms, NULL);
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             d->c[k].quiet_ms += a->ms;
@@ -490,12 +501,13 @@ static void one_action(derive *d, size_t i)
         if (c->stopped)
             c->stopped_bytes += bytes;
         memcpy(st.cuts, a->cuts, sizeof a->cuts);
-        /* cuts that no longer fall inside (after shrinking) are dropped */
-        while (st.ncuts > 0 && st.cuts[st.ncuts - 1] >= bytes)
-            st.ncuts--;
+        /* cuts that no longer increase or fall inside (after shrinking) are dropped: first the
+         * order, then the bound */
         for (size_t k = 1; k < st.ncuts; k++)
             if (st.cuts[k] <= st.cuts[k - 1])
                 st.ncuts = k;
+        while (st.ncuts > 0 && st.cuts[st.ncuts - 1] >= bytes)
+            st.ncuts--;
         if (st.by > bytes)
             st.by = 0;
         st.items = frame_items(d, a->frames, a->nframes);
@@ -512,11 +524,19 @@ static void one_action(derive *d, size_t i)
     case A_DRAIN:
         await_echoes(d, c, "FRAMING-1", false);
         return;
-    case A_STOP_READ:
-        if (!c->stopped)
-            simple(d, SC_STOP_READING, c->name, 0, NULL);
+    case A_STOP_READ: {
+        uint64_t owed = 0;
+        if (c->stopped)
+            return;
+        for (size_t k = 0; k < c->npending; k++)
+            owed += send_bytes(&d->p->a[c->pending[k]], f);
+        if (owed > STOPPED_BYTES_MAX / 2)
+            await_echoes(d, c, "FRAMING-1", false); /* what is owed must fit the queues too */
+        simple(d, SC_STOP_READING, c->name, 0, NULL);
         c->stopped = true;
+        c->stopped_bytes = owed > STOPPED_BYTES_MAX / 2 ? 0 : owed;
         return;
+    }
     case A_RESUME:
         resume(d, c);
         return;
@@ -614,7 +634,7 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
            : d.nconnected    ? "RESOURCES-1"
                              : "FRAMING-1"); /* the empty program: a fresh connection's echo */
     if (t->exec)
-        simple(&d, SC_EXPECT_RELEASED, -1, ms_scaled(&d, 2000),
+        simple(&d, SC_EXPECT_RELEASED, -1, ms_scaled(&d, 5000), /* RESOURCES-2: within 5 s */
                d.reset_seen ? "RESET-4" : "RESOURCES-2");
     if (d.err) {
         sc_free(s);
@@ -625,9 +645,9 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
 
 /* ---- text form ---- */
 
-void fz_encode(FILE *out, const fz_program *p)
+void fz_encode(FILE *out, const fz_program *p, const fz_target *t)
 {
-    fputs("v1", out);
+    fprintf(out, "v1 framing=%s max=%" PRIu64, wire_framing_name(t->framing), t->max_frame);
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
         fprintf(out, " %d:%d:%" PRIu64 ":%" PRIu64 ":%ld:%" PRIu64 ":%ld:", (int)a->kind, a->conn,
@@ -655,13 +675,42 @@ static const char *numbers(const char *s, uint64_t *v, size_t max, size_t *n)
     return s;
 }
 
-int fz_decode(const char *line, fz_program *p)
+/* Is action a valid under t (sizes within what the framing and the maximum allow)? */
+static bool action_fits(const fz_action *a, const fz_target *t)
+{
+    uint64_t cap = frame_cap(t);
+    if (a->nframes == 0 && (a->kind == A_SEND || a->kind == A_SHUT_MID ||
+                            a->kind == A_ABORT || a->kind == A_OVERSIZE))
+        return false;
+    for (size_t i = 0; i < a->nframes; i++) {
+        if (a->kind == A_OVERSIZE ? a->frames[i] <= t->max_frame ||
+                                        a->frames[i] > wire_max_expressible(t->framing)
+                                  : a->frames[i] > cap)
+            return false;
+    }
+    if ((a->kind == A_SHUT_MID || a->kind == A_ABORT) &&
+        a->partial >= wire_frame_size(t->framing, (size_t)a->frames[0]))
+        return false;
+    if (a->kind == A_OVERSIZE && a->partial > 65536)
+        return false;
+    for (size_t k = 1; k < a->ncuts; k++)
+        if (a->cuts[k] <= a->cuts[k - 1])
+            return false;
+    return a->by <= (1u << 30);
+}
+
+int fz_decode(const char *line, const fz_target *t, fz_program *p)
 {
     const char *s = line;
+    char framing[8];
+    unsigned long long max;
+    int head = 0;
     memset(p, 0, sizeof *p);
-    if (strncmp(s, "v1", 2) != 0)
+    /* a program is judged under the framing and maximum it was found with */
+    if (sscanf(s, "v1 framing=%7s max=%llu%n", framing, &max, &head) != 2 || head == 0 ||
+        strcmp(framing, wire_framing_name(t->framing)) != 0 || max != t->max_frame)
         return -1;
-    s += 2;
+    s += head;
     while (*s == ' ') {
         fz_action *a;
         int kind, conn, used = 0;
@@ -677,8 +726,9 @@ int fz_decode(const char *line, fz_program *p)
                    &partial, &ms, &used) != 7 || used == 0)
             return -1;
         if (kind < 0 || kind >= A_NKINDS || conn < 0 || conn >= FZ_MAX_CONNS || reps < 1 ||
-            reps > 100000 || pause < 0 || pause > 1000 || ms < 0 || ms > 600000)
-            return -1;
+            reps > 100000 || pause < 0 || pause > 1000 || ms < 0 || ms > 86400000 ||
+            strchr(s, '-') != NULL)
+            return -1; /* out of range, or negative (strtoull and %llu would wrap it) */
         a->kind = (fz_akind)kind;
         a->conn = conn;
         a->reps = reps;
@@ -690,7 +740,7 @@ int fz_decode(const char *line, fz_program *p)
         if (s == NULL || *s != ':')
             return -1;
         s = numbers(s + 1, a->cuts, FZ_MAX_CUTS, &a->ncuts);
-        if (s == NULL)
+        if (s == NULL || !action_fits(a, t))
             return -1;
         p->n++;
     }

@@ -36,7 +36,7 @@ void peer_free(peer *p)
 
 static bool may_read(const peer *p)
 {
-    return p->fd >= 0 && p->closed == SOCK_OPEN && !p->noread && p->in_len < p->in_max;
+    return p->fd >= 0 && !p->rd_done && !p->noread && p->in_len < p->in_max;
 }
 
 /* Record how the connection ended: the first kind observed wins. */
@@ -84,6 +84,7 @@ size_t peer_pump(peer *p)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
         observe(p, n, n < 0 ? errno : 0);
+        p->rd_done = true;
         break;
     }
     return total;
@@ -94,6 +95,8 @@ void peer_poll(peer *const *ps, size_t n, int ms)
     struct pollfd pf[POLL_MAX];
     peer *who[POLL_MAX];
     size_t k = 0;
+    if (ms < 0)
+        ms = 0; /* a deadline just passed: look, do not wait (poll(-1) waits for ever) */
     for (size_t i = 0; i < n && k < POLL_MAX; i++)
         if (may_read(ps[i])) {
             pf[k].fd = ps[i]->fd;

@@ -22,7 +22,10 @@ typedef struct {
     size_t in_len;   /* bytes in inbox */
     size_t in_cap;   /* bytes allocated */
     size_t in_max;   /* the cap: at in_max the peer stops reading until peer_consume() */
-    int closed;      /* SOCK_OPEN, or the first close kind observed (SOCK_EOF, SOCK_RESET, ...) */
+    int closed;      /* SOCK_OPEN, or the first close kind observed (SOCK_EOF, SOCK_RESET, ...),
+                      * by a read or by a send */
+    bool rd_done;    /* a read returned 0 or an error: nothing more will arrive. A send that
+                      * meets RST does not end reading: what was queued before it is still read */
     int close_err;   /* the errno that reported it (0 for FIN) */
     bool noread;     /* `stop-reading`: what arrives stays in the kernel's receive queue */
     uint64_t rx;     /* bytes received since peer_init() */
@@ -34,12 +37,12 @@ void peer_init(peer *p, int fd, size_t in_max);
 /* Close the descriptor (if open) and free the inbox. The peer is then unused (fd -1). */
 void peer_free(peer *p);
 
-/* Read what is available now into the inbox without waiting (nothing when noread, closed or
+/* Read what is available now into the inbox without waiting (nothing when noread, rd_done or
  * full). Records the first close kind. Returns the bytes read. */
 size_t peer_pump(peer *p);
 
-/* Wait up to ms (0: do not wait) for input on any of ps[0..n) that may read (n <= 4096), then
- * pump those that have some. With nothing to wait on, sleeps ms. */
+/* Wait up to ms (0 or less: do not wait) for input on any of ps[0..n) that may read
+ * (n <= 4096), then pump those that have some. With nothing to wait on, sleeps ms. */
 void peer_poll(peer *const *ps, size_t n, int ms);
 
 /*

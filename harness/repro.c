@@ -62,6 +62,10 @@ static void record(fs_ctx *c, int fd, sc_step *st)
     sc_init(&s);
     s.framing = c->cfg->framing;
     st->conn = fd >= 0 ? sc_conn(&s, fs_conn_name(c, fd, name, sizeof name)) : -1;
+    if (fd >= 0 && st->conn < 0) {
+        sc_free(&s); /* out of memory: the step is not recorded */
+        return;
+    }
     m = open_memstream(&text, &len);
     if (m != NULL) {
         sc_print_step(m, &s, st);

@@ -47,7 +47,7 @@ typedef enum { SC_P_BYTES, SC_P_SIZE, SC_P_TEXT } sc_pkind;
 typedef struct {
     sc_pkind kind;
     uint64_t len;   /* bytes */
-    uint8_t *bytes; /* SC_P_BYTES only; owned (NULL when len is 0) */
+    uint8_t *bytes; /* SC_P_BYTES only; owned (may be NULL when len is 0) */
 } sc_payload;
 
 /* One item of a send or expect: a frame (the payload encoded in the scenario's framing) or raw
@@ -80,7 +80,8 @@ typedef struct {
     char (*names)[32];   /* connection names, owned */
     size_t nnames, names_cap;
     wire_framing framing;  /* the `framing` step's, or 4 */
-    uint64_t max_frame;    /* the largest payload a step may hold, + 1 (parse limit) */
+    uint64_t max_frame;    /* a step's payloads may hold max_frame + 1 bytes (to send max + 1):
+                            * replay's --max-frame */
     uint64_t bytes;        /* payload bytes x repetitions so far (<= SC_MAX_BYTES) */
     bool long_sleeps;      /* sleeps over SC_MAX_SLEEP_MS allowed */
 } scenario;
@@ -132,6 +133,7 @@ typedef struct {
     bool lenient_send;   /* a send that meets the server's close is not itself a failure: the
                           * expects that follow judge the connection (the fuzzer's programs) */
     size_t inbox_min;    /* an inbox holds max(inbox_min, the largest expect) + 1 MiB */
+    double scale;        /* send deadlines x this (--timeout-scale; 0 means 1) */
     bool probe_on_fail;  /* after a failure, while its connections are still open, see whether a
                           * fresh connection is echoed (sc_failure.fresh_echo) */
 } sc_env;
@@ -153,7 +155,8 @@ typedef struct {
  * filled; printed as "FAIL FILE:LINE: step" unless env->quiet); 2 on an error that is the
  * script's or the setup's (printed): a server step without env->srv, too many connections.
  * Every connection is closed before it returns. Bounded in time: each step's wait has its own
- * deadline (within/for/sleep; sends 10 s without progress, 2 s on a stop-reading connection).
+ * deadline (within/for/sleep; a send gives up after 10 s x scale without progress, 2 s x scale
+ * on a stop-reading connection, where that ends the send without failing it).
  */
 int sc_run(const scenario *s, sc_env *env, const char *file, sc_failure *f);
 

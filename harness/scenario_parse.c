@@ -125,6 +125,8 @@ static int hexval(int ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
+    if (ch < 0 || ch > 255)
+        return -1; /* a byte over 0x7f in a signed char: tolower() must not see it */
     ch = tolower(ch);
     if (ch >= 'a' && ch <= 'f')
         return ch - 'a' + 10;
@@ -390,6 +392,8 @@ static int account(pctx *p, const sc_step *st, tok at)
 
 /* ---- one small function per keyword ---- */
 
+static bool is_keyword(tok k);
+
 static int kw_framing(pctx *p, sc_step *st)
 {
     tok k = next(p);
@@ -413,6 +417,9 @@ static int kw_connect(pctx *p, sc_step *st)
         if (!valid_name(k))
             return perr(p, k.t, "bad connection name '%.*s%s' (a letter or _, then letters, "
                                 "digits, _ or -; at most 31)", QUOTE(k));
+        if (is_keyword(k))
+            return perr(p, k.t, "'%.*s' is a step's keyword: name the connection otherwise",
+                        (int)(k.e - k.t), k.t);
         memcpy(name, k.t, (size_t)(k.e - k.t));
         name[k.e - k.t] = '\0';
     }
@@ -454,6 +461,8 @@ static int parse_send_tail(pctx *p, sc_step *st)
                             (unsigned long long)total, QUOTE(one));
             st->cuts[st->ncuts++] = v;
             s = c ? c + 1 : k.e;
+            if (c != NULL && s == k.e)
+                return perr(p, c, "at O,O,...: a comma with no offset after it");
         }
         if (st->ncuts == 0)
             return perr(p, k.t, "at needs byte offsets: at 3,10");
@@ -931,7 +940,7 @@ int sc_parse_file(scenario *s, const char *path, FILE *err)
         size_t n;
         if (cap - len < 65536) {
             char *nb;
-            if (cap > SC_MAX_BYTES) {
+            if (len >= SC_MAX_BYTES) {
                 fprintf(err, "framespec: %s is larger than %llu MiB; not a scenario\n", path,
                         SC_MAX_BYTES >> 20);
                 free(buf);

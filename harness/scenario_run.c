@@ -43,9 +43,35 @@ static void vlog(const run *r, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* Wait for input until deadline_ms at most (100 ms per call, so the caller looks again). */
+static void pump_until(run *r, int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - sock_now_ms(); /* read once: poll() must not get a negative */
+    peer_poll(r->all, r->s->nnames, left <= 0 ? 0 : left > 100 ? 100 : (int)left);
+}
+
 static void pump(run *r, int ms)
 {
     peer_poll(r->all, r->s->nnames, ms);
+}
+
+/* Nothing more will arrive on c: its reads ended (FIN, RST) or we closed it. */
+static bool ended(const peer *c)
+{
+    return c->rd_done || c->fd < 0;
+}
+
+/* Pump for exactly ms (echoes arriving meanwhile do not cut it short). */
+static void pump_for(run *r, long ms)
+{
+    int64_t end = sock_now_ms() + ms;
+    while (sock_now_ms() < end)
+        pump_until(r, end);
+}
+
+static double scale(const run *r)
+{
+    return r->env->scale > 0 ? r->env->scale : 1.0;
 }
 
 /* Fill in the failure of step i. Returns 1. */
@@ -147,10 +173,13 @@ static int do_send(run *r, size_t i, peer *c)
         while (pos < end) {
             uint64_t off = pos % blen, k = end - pos < blen - off ? end - pos : blen - off;
             size_t sent = 0;
+            /* 10 s (2 s on a connection that does not read) without progress, scaled */
             int err = peer_send(c, buf + off, (size_t)k,
-                                sock_now_ms() + (c->noread ? 2000 : 10000), r->all,
-                                r->s->nnames, &sent);
+                                sock_now_ms() + (int64_t)((c->noread ? 2000 : 10000) * scale(r)),
+                                r->all, r->s->nnames, &sent);
             pos += sent;
+            if (err == -ETIMEDOUT && sent > 0)
+                continue; /* progress: a new deadline */
             if (err == -ETIMEDOUT && c->noread) {
                 /* a peer that does not read cannot send everything: that is the point */
                 vlog(r, "%s: sent %llu of %llu bytes before the window closed",
@@ -171,7 +200,7 @@ static int do_send(run *r, size_t i, peer *c)
             }
         }
         if (pos < total && st->pause_ms > 0)
-            pump(r, (int)st->pause_ms);
+            pump_for(r, st->pause_ms);
     }
 out:
     free(buf);
@@ -189,9 +218,9 @@ static int do_expect_bytes(run *r, size_t i, peer *c)
     if (want == NULL)
         return fail(r, i, "memory", "the expected bytes", "out of memory");
     total = one * st->reps;
-    for (;;) {
+    for (uint64_t checked = 0;;) {
         uint64_t have = c->in_len < total ? c->in_len : total;
-        for (uint64_t off = 0; off < have;) {
+        for (uint64_t off = checked; off < have;) {
             uint64_t w = off % blen, k = have - off < blen - w ? have - off : blen - w;
             if (memcmp(c->inbox + off, want + w, (size_t)k) != 0) {
                 size_t j = 0;
@@ -207,21 +236,21 @@ static int do_expect_bytes(run *r, size_t i, peer *c)
             }
             off += k;
         }
+        checked = have;
         if (have == total)
             break;
-        if (c->closed != SOCK_OPEN || sock_now_ms() >= deadline) {
+        if (ended(c) || sock_now_ms() >= deadline) {
             char what[32];
-            snprintf(what, sizeof what, "short-%s",
-                     c->closed != SOCK_OPEN ? sock_close_name(c->closed) : "timeout");
+            const char *how = c->closed != SOCK_OPEN ? sock_close_name(c->closed) : "timeout";
+            snprintf(what, sizeof what, "short-%s", how);
             snprintf(exp, sizeof exp, "%llu bytes within %ld ms", (unsigned long long)total,
                      st->ms);
-            snprintf(act, sizeof act, "%zu bytes, then %s", c->in_len,
-                     c->closed != SOCK_OPEN ? sock_close_name(c->closed) : "timeout");
+            snprintf(act, sizeof act, "%zu bytes, then %s", c->in_len, how);
             rc = fail(r, i, what, exp, act);
             r->f->got = c->in_len;
             goto out;
         }
-        pump(r, (int)(deadline - sock_now_ms() > 100 ? 100 : deadline - sock_now_ms()));
+        pump_until(r, deadline);
     }
     peer_consume(c, (size_t)total);
 out:
@@ -239,15 +268,15 @@ static int do_expect_close(run *r, size_t i, peer *c)
                                                      : "FIN or RST";
     bool was_noread = c->noread;
     c->noread = false; /* to see the close, read */
-    while (c->closed == SOCK_OPEN && c->in_len == 0 && sock_now_ms() < deadline)
-        pump(r, (int)(deadline - sock_now_ms() > 100 ? 100 : deadline - sock_now_ms()));
+    while (!ended(c) && c->in_len == 0 && sock_now_ms() < deadline)
+        pump_until(r, deadline);
     c->noread = was_noread;
     snprintf(exp, sizeof exp, "%s within %ld ms", want, st->ms);
     if (c->in_len > 0) {
         snprintf(act, sizeof act, "%zu unexpected bytes arrived first", c->in_len);
         return fail(r, i, "bytes", exp, act);
     }
-    if (c->closed == SOCK_OPEN)
+    if (c->closed == SOCK_OPEN || !ended(c))
         return fail(r, i, "open", exp, "still open (timeout)");
     if ((st->kind == SC_EXPECT_EOF && c->closed != SOCK_EOF) ||
         (st->kind == SC_EXPECT_RESET && c->closed != SOCK_RESET)) {
@@ -393,12 +422,9 @@ static int step(run *r, size_t i)
             vlog(r, "%s: TCP_CORK: %s", name, strerror(errno));
         return 0;
     }
-    case SC_SLEEP: {
-        int64_t end = sock_now_ms() + st->ms;
-        while (sock_now_ms() < end)
-            pump(r, (int)(end - sock_now_ms()));
+    case SC_SLEEP:
+        pump_for(r, st->ms);
         return 0;
-    }
     case SC_SERVER_TERM:
         server_term(r->env->srv);
         return 0;
@@ -426,8 +452,8 @@ static int step(run *r, size_t i)
     case SC_EXPECT_OPEN: {
         int64_t end = sock_now_ms() + st->ms;
         char exp[256];
-        while (sock_now_ms() < end && c->closed == SOCK_OPEN && c->in_len == 0)
-            pump(r, (int)(end - sock_now_ms()));
+        while (sock_now_ms() < end && !ended(c) && c->closed == SOCK_OPEN && c->in_len == 0)
+            pump_until(r, end);
         if (c->in_len == 0 && c->closed == SOCK_OPEN)
             return 0;
         snprintf(exp, sizeof exp, "nothing arrives and nothing closes for %ld ms", st->ms);

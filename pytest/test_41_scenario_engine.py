@@ -114,13 +114,14 @@ def test_fuzz_echod_has_no_finding_and_is_deterministic(bin_dir, tmp_path):
                                         ("rst_close", "HALFCLOSE-1")])
 def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
     p = fuzz(bin_dir, tmp_path, "mutant_" + mutant, "--seconds", "60", "--seed", "1",
-             "--max-findings", "1")
+             "--until", req)
     assert p.returncode == 1, p.stderr[-3000:]
-    found = os.listdir(tmp_path / "findings")
-    assert len(found) == 1 and found[0].startswith(req), found
+    found = [f for f in os.listdir(tmp_path / "findings") if f.startswith(req + "-")]
+    assert len(found) == 1, os.listdir(tmp_path / "findings")
     path = tmp_path / "findings" / found[0]
     text = path.read_text()
     assert "# framespec fuzz finding: %s (MUST)" % req in text
+    assert "in 3 of 3 replays" in text, text
     assert len([l for l in text.splitlines() if l and not l.startswith("#")]) <= 12, text
     assert os.listdir(tmp_path / "corpus"), "a finding's program joins the corpus"
     server = "%s --listen 127.0.0.1:{port} --max-frame 65536"
@@ -140,3 +141,19 @@ def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
 def test_fuzz_usage_errors_exit_2(bin_dir, tmp_path, args, msg):
     p = fs(bin_dir, "fuzz", "--out", str(tmp_path), *args)
     assert p.returncode == 2 and msg in p.stderr, p.stderr
+
+
+def test_fuzz_should_findings_warn_and_the_corpus_is_read_back(bin_dir, tmp_path):
+    # seed 1 against close_on_zero: the first violation is of LIMITS-4, a SHOULD (the echo of a
+    # zero-length frame owed before an oversized header): a warning, exit 0
+    p = fuzz(bin_dir, tmp_path, "mutant_close_on_zero", "--seconds", "60", "--seed", "1",
+             "--max-findings", "1")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert b"1 new finding (1 SHOULD)" in p.stdout, p.stdout
+    (name,) = os.listdir(tmp_path / "findings")
+    assert name.startswith("LIMITS-4-")
+    assert "(SHOULD)" in (tmp_path / "findings" / name).read_text()
+    # the next campaign in DIR reads its corpus; the same signature is not written twice
+    p = fuzz(bin_dir, tmp_path, "mutant_close_on_zero", "--runs", "50", "--seed", "1")
+    assert b"corpus: 1 programs" in p.stderr, p.stderr[-2000:]
+    assert os.listdir(tmp_path / "findings").count(name) == 1
