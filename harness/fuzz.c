@@ -39,7 +39,10 @@
 /* shrinking one finding stops after this many trials or this many seconds */
 #define SHRINK_TRIALS 400
 #define SHRINK_MS 90000
-#define CONFIRM_RUNS 3
+/* a finding is replayed this many times against a fresh server; shrinking steps back to a
+ * less reduced program when the most reduced one does not fail every time */
+#define CONFIRM_RUNS 5
+#define CHAIN_MAX 32
 /* a finding's scenario is meant to be read: shrinking aims at this many lines or fewer */
 #define ALT_CAP 512
 
@@ -272,7 +275,22 @@ static int64_t stop_end(void)
 /* Delta debugging (ddmin, Zeller 2002) over the actions, then simpler values action by action:
  * fewer frames, smaller sizes, no repetition, no slicing, no pauses, fewer connections. Only a
  * candidate that violates the same requirement in the same way is kept. */
-static void shrink(worker *w, fz_program *best, const verdict *want, int *trials)
+/* The programs shrinking accepted, oldest first (the original is chain[0]): the last CHAIN_MAX. */
+typedef struct {
+    fz_program p[CHAIN_MAX];
+    size_t n;
+} chain;
+
+static void chain_add(chain *c, const fz_program *p)
+{
+    if (c->n == CHAIN_MAX) {
+        memmove(&c->p[1], &c->p[2], (CHAIN_MAX - 2) * sizeof c->p[0]); /* keep the original */
+        c->n--;
+    }
+    c->p[c->n++] = *p;
+}
+
+static void shrink(worker *w, fz_program *best, const verdict *want, int *trials, chain *ch)
 {
     int64_t end = sock_now_ms() + SHRINK_MS;
 #define TRY(cand)                                                                                \
@@ -282,6 +300,7 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
             return;                                                                              \
         if (r_ == 1) {                                                                           \
             *best = (cand);                                                                      \
+            chain_add(ch, best);                                                                 \
             progress = true;                                                                     \
         }                                                                                        \
     } while (0)
@@ -406,6 +425,96 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
 
 /* ---- findings ---- */
 
+static char *finding_text(worker *w, const fz_program *p, const verdict *v, const char *header,
+                          size_t *len);
+static int write_atomically(const char *path, const char *text, size_t len);
+
+/* Run `framespec replay FILE` (this very binary) against a fresh server, as a user would, until
+ * deadline_ms. Returns its exit status (0, 1, 2), or -1 when it could not run or was killed at
+ * the deadline; out[0..n) gets the start of its stdout. */
+static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *out, size_t n)
+{
+    char maxf[32], self[4096];
+    int fds[2], st;
+    size_t got = 0;
+    pid_t pid;
+    ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (l <= 0 || pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    self[l] = '\0';
+    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_frame + 1);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], 1);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        execl(self, "framespec", "replay", file, "--max-frame", maxf, "--timeout", "120",
+              w->cfg->exec ? "--exec" : "--target", w->cfg->exec ? w->cfg->exec : w->cfg->target,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    for (;;) {
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int64_t left = deadline_ms - sock_now_ms();
+        ssize_t r;
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(&pf, 1, left > 1000 ? 1000 : (int)left) <= 0)
+            continue;
+        r = read(fds[0], got + 1 < n ? out + got : (char[64]){0}, got + 1 < n ? n - 1 - got : 64);
+        if (r <= 0)
+            break;
+        if (got + 1 < n)
+            got += (size_t)r;
+    }
+    out[got < n ? got : n - 1] = '\0';
+    close(fds[0]);
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* How many of CONFIRM_RUNS `framespec replay` runs of p's finding file (cut after its failing
+ * step, as written) fail at that very step: the step that cites the requirement. -1 on a setup
+ * error. */
+static int replay_confirms(worker *w, const fz_program *p, const verdict *v)
+{
+    char file[4096], want[4200], out[4096];
+    size_t len, lines = 0;
+    char *text = finding_text(w, p, v, "", &len);
+    int k = 0;
+    if (text == NULL)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    snprintf(file, sizeof file, "%s/findings/.confirm-%d.scenario", w->cfg->out, (int)getpid());
+    if (write_atomically(file, text, len) < 0) {
+        free(text);
+        return -1;
+    }
+    free(text);
+    snprintf(want, sizeof want, "FAIL %s:%zu: ", file, lines);
+    for (int r = 0; r < CONFIRM_RUNS && !(g_stop && sock_now_ms() > stop_end()); r++) {
+        int rc = replay_once(w, file, sock_now_ms() + (int64_t)(180000 * w->cfg->t.scale), out,
+                             sizeof out);
+        if (rc == 2)
+            break; /* the script or the server's start failed: not a confirmation */
+        k += rc == 1 && strncmp(out, want, strlen(want)) == 0;
+    }
+    unlink(file);
+    return k;
+}
+
 static int write_atomically(const char *path, const char *text, size_t len)
 {
     char tmp[4200];
@@ -479,27 +588,39 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
             w->rep.dups_should++;
         return;
     }
-    shrink(w, &best, first, &trials);
-    restart_server(w); /* confirmed against a fresh server: not one a leak or a wedge wore out */
-    for (int k = 0; k < CONFIRM_RUNS; k++) {
-        verdict again;
-        int rc = run_program(w, &best, &again, NULL);
-        if (rc == 1 && same(&again, first)) {
-            if (confirmed++ == 0)
-                v = again; /* what the shrunk program shows: the header's expected/observed */
-        }
-        if (rc == 2)
+    {
+        /* most reduced first; the first that fails CONFIRM_RUNS times of CONFIRM_RUNS wins; if
+         * none does, the one that failed most often (flaky, and said so) */
+        chain *ch = malloc(sizeof *ch);
+        int best_k = 0;
+        int64_t give_up;
+        if (ch == NULL)
             return;
-    }
-    if (confirmed == 0) {
-        /* the shrunk program no longer fails: keep the original (flaky or order-dependent) */
-        best = *orig;
-        v = *first;
-        for (int k = 0; k < CONFIRM_RUNS; k++) {
-            verdict again;
-            if (run_program(w, &best, &again, NULL) == 1 && same(&again, first))
-                confirmed++;
+        ch->n = 0;
+        chain_add(ch, orig);
+        shrink(w, &best, first, &trials, ch);
+        give_up = sock_now_ms() + 30000; /* stepping back: 30 s at most */
+        for (size_t i = ch->n; i-- > 0 && best_k < CONFIRM_RUNS && sock_now_ms() < give_up;) {
+            verdict shown;
+            int k;
+            /* the program's verdict here, on a fresh server (its failing step: the file ends
+             * there) */
+            restart_server(w);
+            if (run_program(w, &ch->p[i], &shown, NULL) != 1 || !same(&shown, first))
+                continue;
+            k = replay_confirms(w, &ch->p[i], &shown);
+            if (k < 0) {
+                free(ch);
+                return;
+            }
+            if (k > best_k) {
+                best_k = k;
+                best = ch->p[i];
+                v = shown;
+            }
         }
+        free(ch);
+        confirmed = best_k;
         if (confirmed == 0)
             return; /* could not reproduce at all: not a finding */
     }
