@@ -1,8 +1,8 @@
 /*
  * fuzz.c — `framespec fuzz`: the campaign. Workers (--jobs) each run programs (fuzz_program.c)
  * through the scenario engine against their own server instance (--exec) or the shared
- * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by three
- * replays and written to DIR/findings/<requirement>-<hash>.scenario, a `framespec replay` file.
+ * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by five
+ * `framespec replay` runs of its file, and written to DIR/findings/<requirement>-<hash>.scenario.
  * docs/fuzzing.md explains campaigns; fuzz.h the programs and the oracle.
  *
  * Files in DIR are named by content hash and written by rename(2), so several machines (or
@@ -851,7 +851,7 @@ static void usage(FILE *out)
           "(boundary sizes, random slicing and pauses, coalesced bursts, a peer that stops\n"
           "reading, SHUT_WR at a boundary or mid-frame, RST, close with echoes in flight,\n"
           "oversized headers, silence), judged by an oracle that cites docs/spec.md. A violation\n"
-          "is shrunk, confirmed by 3 replays and written as a `framespec replay` file.\n"
+          "is shrunk, confirmed by 5 `framespec replay` runs and written as a replay file.\n"
           "\n"
           "  --framing F        the server's framing (default 4)\n"
           "  --max-frame BYTES  the server's largest payload (default 16M; K/M/G ok)\n"
