@@ -1,7 +1,7 @@
 /*
  * fuzz.c — `framespec fuzz`: the campaign. Workers (--jobs) each run programs (fuzz_program.c)
  * through the scenario engine against their own server instance (--exec) or the shared
- * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by five
+ * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by three
  * `framespec replay` runs of its file, and written to DIR/findings/<requirement>-<hash>.scenario.
  * docs/fuzzing.md explains campaigns; fuzz.h the programs and the oracle.
  *
@@ -41,7 +41,7 @@
 #define SHRINK_MS 90000
 /* a finding is replayed this many times against a fresh server; shrinking steps back to a
  * less reduced program when the most reduced one does not fail every time */
-#define CONFIRM_RUNS 5
+#define CONFIRM_RUNS 3
 #define CHAIN_MAX 32
 /* a finding's scenario is meant to be read: shrinking aims at this many lines or fewer */
 #define ALT_CAP 512
@@ -85,6 +85,8 @@ typedef struct {
     int report_fd;
     report rep;
     int64_t deadline_ms;
+    fz_target t;              /* what this worker's oracle knows (cfg->t, and what it learnt) */
+    unsigned programs_on_server; /* programs run since the server started */
 } worker;
 
 static volatile sig_atomic_t g_stop, g_signalled;
@@ -113,6 +115,19 @@ typedef struct {
     sc_failure f;
 } verdict;
 
+/* A fresh server (--exec) for what follows; ensure_server() starts it. */
+static void restart_server(worker *w)
+{
+    unsigned starts = w->srv.starts;
+    if (w->cfg->exec == NULL)
+        return;
+    if (w->srv.keeper > 0)
+        server_stop_wait(&w->srv, 500, NULL, 0); /* no grace needed: SIGKILL after 0.5 s */
+    memset(&w->srv, 0, sizeof w->srv);
+    w->srv.starts = starts; /* its log then replaces the last one's (server.c) */
+    w->programs_on_server = 0;
+}
+
 /* Start (or restart) the worker's server. Returns 0 or -1 (printed). */
 static int ensure_server(worker *w)
 {
@@ -120,9 +135,7 @@ static int ensure_server(worker *w)
         return 0;
     if (w->srv.pid > 0 && server_running(&w->srv))
         return 0;
-    if (w->srv.keeper > 0)
-        server_stop(&w->srv, NULL);
-    memset(&w->srv, 0, sizeof w->srv);
+    restart_server(w); /* what the last one left behind */
     if (server_start(&w->srv, w->cfg->exec, NULL, w->cfg->t.scale) < 0)
         return -1;
     w->env.addr = w->srv.addr;
@@ -143,14 +156,6 @@ static int ensure_server(worker *w)
     return 0;
 }
 
-/* A fresh server (--exec) for what follows. */
-static void restart_server(worker *w)
-{
-    if (w->cfg->exec == NULL)
-        return;
-    server_stop(&w->srv, NULL);
-    memset(&w->srv, 0, sizeof w->srv);
-}
 
 /* An echo stream that stopped after `got` bytes, exactly before a frame: before a zero-length
  * frame it is FRAMING-2's failure, before a frame of exactly the maximum LIMITS-1's; otherwise
@@ -186,7 +191,7 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
     int rc;
     if (ensure_server(w) < 0)
         return 2;
-    if (fz_derive(p, &w->cfg->t, &s, alt, ALT_CAP) < 0) {
+    if (fz_derive(p, &w->t, &s, alt, ALT_CAP) < 0) {
         fprintf(stderr, "framespec fuzz: out of memory\n");
         return 2;
     }
@@ -565,6 +570,7 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
 
 static void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
 {
+
     fz_program best = *orig;
     verdict v;
     int trials = 0, confirmed = 0, level;
@@ -682,6 +688,14 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
 
 /* ---- workers ---- */
 
+/* After a finding: once a descriptor finding is recorded, later programs skip that check (a
+ * leaking server would make each of them wait 5 s, and hide every other bug). */
+static void learn(worker *w, const verdict *v)
+{
+    if (!strcmp(v->what, "fds"))
+        w->t.skip_released = true;
+}
+
 static void send_report(worker *w)
 {
     if (write(w->report_fd, &w->rep, sizeof w->rep) != (ssize_t)sizeof w->rep)
@@ -697,6 +711,7 @@ static int worker_main(worker *w)
      * the parent only, which stops the workers with SIGUSR1 ("stop after this program") */
     setpgid(0, 0);
     signal(SIGINT, SIG_IGN);
+    w->t = cfg->t;
     w->env.quiet = true;
     w->env.lenient_send = true;
     w->env.probe_on_fail = true;
@@ -726,6 +741,7 @@ static int worker_main(worker *w)
             g_stop = 1;
         } else if (rc == 1) {
             handle_finding(w, 0, &none, &v);
+            learn(w, &v);
             send_report(w);
         }
     }
@@ -738,6 +754,10 @@ static int worker_main(worker *w)
             break;
         fz_next(&rng);
         fz_generate(&rng, &cfg->t, cfg->corpus, cfg->ncorpus, &p);
+        /* a leaking server no longer checked for leaks is restarted now and then, before the
+         * leak exhausts its descriptors */
+        if (w->t.skip_released && ++w->programs_on_server > 200)
+            restart_server(w);
         rc = run_program(w, &p, &v, NULL);
         w->rep.runs++;
         if (rc == 2) {
@@ -749,6 +769,7 @@ static int worker_main(worker *w)
                 fprintf(stderr, "framespec fuzz: worker %u: program %" PRIu64 " violates %s "
                                 "(%s): %s; shrinking\n", w->id, i, v.req, v.what, v.f.actual);
             handle_finding(w, i, &p, &v);
+            learn(w, &v);
             restart_server(w); /* a fresh server for what follows */
             send_report(w);
         }
@@ -851,7 +872,7 @@ static void usage(FILE *out)
           "(boundary sizes, random slicing and pauses, coalesced bursts, a peer that stops\n"
           "reading, SHUT_WR at a boundary or mid-frame, RST, close with echoes in flight,\n"
           "oversized headers, silence), judged by an oracle that cites docs/spec.md. A violation\n"
-          "is shrunk, confirmed by 5 `framespec replay` runs and written as a replay file.\n"
+          "is shrunk, confirmed by 3 `framespec replay` runs and written as a replay file.\n"
           "\n"
           "  --framing F        the server's framing (default 4)\n"
           "  --max-frame BYTES  the server's largest payload (default 16M; K/M/G ok)\n"

@@ -64,6 +64,8 @@ typedef struct {
     uint64_t max_frame;   /* the server's largest payload (bytes) */
     double idle_s;        /* its idle timeout (0: none) */
     bool exec;            /* framespec launched it: its descriptors can be counted */
+    bool skip_released;   /* do not count them: a descriptor finding is already recorded, and
+                           * each program that leaks would wait 5 s for nothing */
     double scale;         /* timeout scale (1.0) */
 } fz_target;
 

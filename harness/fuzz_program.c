@@ -633,7 +633,7 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
            : d.oversize_seen ? "LIMITS-5"
            : d.nconnected    ? "RESOURCES-1"
                              : "FRAMING-1"); /* the empty program: a fresh connection's echo */
-    if (t->exec)
+    if (t->exec && !t->skip_released)
         simple(&d, SC_EXPECT_RELEASED, -1, ms_scaled(&d, 5000), /* RESOURCES-2: within 5 s */
                d.reset_seen ? "RESET-4" : "RESOURCES-2");
     if (d.err) {
