@@ -218,7 +218,8 @@ const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n);
  * repeats as xN; a partial frame as raw bytes. */
 void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, size_t len,
                     long within_ms);
-/* Record `reps` identical frames with payload[0..plen) ("send" or "expect ... within"). */
+/* Record `reps` identical frames with payload[0..plen) ("send", "expect ... within" or, verb
+ * "ping", `reps` round trips whose p90 must be under within_ms). */
 void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload, size_t plen,
                      size_t reps, long within_ms);
 /* Register a connection opened with sock_connect() (its name, and no close observed on it yet)
@@ -228,6 +229,10 @@ void fs_repro_connect(fs_ctx *c, int fd);
  * of scenario.h; arg is its milliseconds (sleep, expect ... within/for), its shutdown `how`
  * (SHUT_WR, ...) or, for `server start`, 1 for same-port. */
 void fs_repro_op(fs_ctx *c, int fd, int kind, long arg);
+/* Record `flood frame PAYLOAD at-most BYTES within MS` (raw PAYLOAD with raw framing): what a
+ * case that measures backpressure checks, as one step. */
+void fs_repro_flood(fs_ctx *c, int fd, const uint8_t *payload, size_t plen, size_t at_most,
+                    long within_ms);
 /* Record `send raw size:N` (verb "send") or `expect raw size:N within MS` (verb "expect"). */
 void fs_repro_raw_size(fs_ctx *c, int fd, const char *verb, size_t n, long within_ms);
 

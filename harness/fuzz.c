@@ -183,6 +183,20 @@ static const char *where_it_stopped(const worker *w, const scenario *s, const sc
     return req;
 }
 
+/* Was the server down on purpose when step `upto` failed: that step starts it, or a `server
+ * term`/`server stop` came before it with no `server start` since? */
+static bool down_on_purpose(const scenario *s, size_t upto)
+{
+    bool down = false;
+    for (size_t i = 0; i <= upto && i < s->n; i++) {
+        if (s->steps[i].kind == SC_SERVER_TERM || s->steps[i].kind == SC_SERVER_STOP)
+            down = true;
+        else if (s->steps[i].kind == SC_SERVER_START)
+            down = i == upto; /* a start that failed */
+    }
+    return down;
+}
+
 /* Run program p once. Returns 0 (held), 1 (violated: *v filled) or 2 (setup error). */
 static int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep)
 {
@@ -212,7 +226,7 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
             v->f.conn_rx == 0 && v->f.fresh_echo == 0 && v->f.step < ALT_CAP &&
             alt[v->f.step])
             req = alt[v->f.step];
-        if (w->cfg->exec && !server_running_wait(&w->srv, 50)) {
+        if (w->cfg->exec && !down_on_purpose(&s, v->f.step) && !server_running_wait(&w->srv, 50)) {
             /* whatever step noticed it, the server died: the last step's requirement names why */
             for (size_t i = s.n; i-- > 0;)
                 if (s.steps[i].kind == SC_EXPECT_ALIVE) {
@@ -350,7 +364,7 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                 cand.a[i].conn = 0;
                 TRY(cand);
             }
-            if (a->reps > 1) {
+            if (a->reps > 1 && a->kind != A_TERM) {
                 cand = *best;
                 cand.a[i].reps = 1;
                 TRY(cand);
@@ -388,7 +402,13 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                     cand.a[i].nframes--;
                     TRY(cand);
                 }
-            for (size_t f = 0; f < best->a[i].nframes && BUDGET(); f++) {
+            /* a flood's frame size stays: smaller frames only make it slower (a server that
+             * buffers without bound takes a byte at a time as readily as a frame); so do the
+             * bursts around a SIGTERM: smaller ones are all read before the signal lands, and
+             * then nothing is left to lose */
+            for (size_t f = 0; f < best->a[i].nframes && best->a[i].kind != A_FLOOD &&
+                               best->a[i].kind != A_TERM && BUDGET();
+                 f++) {
                 uint64_t v = best->a[i].frames[f];
                 const uint64_t tries[] = {0, 1, v / 2, v - 1};
                 if (best->a[i].kind == A_OVERSIZE) {
@@ -417,7 +437,9 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                 TRY(cand);
             }
             if (best->a[i].kind == A_SILENCE && best->a[i].ms > 1 &&
-                !(w->cfg->t.idle_s > 0 && best->a[i].ms > (long)(w->cfg->t.idle_s * 1000))) {
+                !(w->cfg->t.idle_s > 0 && best->a[i].ms > (long)(w->cfg->t.idle_s * 1000)) &&
+                !(w->cfg->t.keepalive_s > 0 &&
+                  best->a[i].ms >= (long)(w->cfg->t.keepalive_s * 1000) + 500)) {
                 cand = *best;
                 cand.a[i].ms = 1;
                 TRY(cand);
@@ -864,19 +886,23 @@ static void usage(FILE *out)
 {
     fputs("usage: framespec fuzz (--target HOST:PORT | --exec 'CMD ... {port} ...')\n"
           "                      [--framing 0|1|2|4|line] [--max-frame BYTES] [--idle-timeout S]\n"
-          "                      [--seconds S | --runs N] [--seed N] [--jobs J] [--out DIR]\n"
-          "                      [--pcap] [--timeout-scale X] [--until REQ,...]\n"
-          "                      [--max-findings N] [-v]\n"
+          "                      [--keepalive I,N,C] [--seconds S | --runs N] [--seed N]\n"
+          "                      [--jobs J] [--out DIR] [--pcap] [--timeout-scale X]\n"
+          "                      [--until REQ,...] [--max-findings N] [-v]\n"
           "\n"
           "Stateful fuzzing over real sockets: random programs on one to three connections\n"
           "(boundary sizes, random slicing and pauses, coalesced bursts, a peer that stops\n"
           "reading, SHUT_WR at a boundary or mid-frame, RST, close with echoes in flight,\n"
-          "oversized headers, silence), judged by an oracle that cites docs/spec.md. A violation\n"
-          "is shrunk, confirmed by 3 `framespec replay` runs and written as a replay file.\n"
+          "oversized headers, silence, ping-pong, a flood from a peer that does not read and,\n"
+          "with --exec, SIGTERM and restarts), judged by an oracle that cites docs/spec.md. A\n"
+          "violation is shrunk, confirmed by 3 `framespec replay` runs and written as a replay\n"
+          "file.\n"
           "\n"
           "  --framing F        the server's framing (default 4)\n"
           "  --max-frame BYTES  the server's largest payload (default 16M; K/M/G ok)\n"
           "  --idle-timeout S   the server's idle timeout: silences past it must end in FIN\n"
+          "  --keepalive I,N,C  the server's TCP keepalive (TCP_KEEPIDLE s, TCP_KEEPINTVL s,\n"
+          "                     TCP_KEEPCNT): silences past I + N x C must not close a peer\n"
           "  --seconds S        run for S seconds (default 60)\n"
           "  --runs N           run N programs instead (with --seed: the same N programs)\n"
           "  --seed N           programs come from this seed (default 1)\n"
@@ -906,6 +932,7 @@ int fuzz_main(int argc, char **argv)
         {"timeout-scale", required_argument, NULL, 'T'},
         {"max-findings", required_argument, NULL, 'M'},
         {"until", required_argument, NULL, 'U'},
+        {"keepalive", required_argument, NULL, 'K'},
         {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -970,6 +997,14 @@ int fuzz_main(int argc, char **argv)
         case 'U':
             cfg.until = optarg;
             break;
+        case 'K': {
+            int ka[3];
+            if (opts_keepalive(optarg, ka) < 0)
+                return opts_bad("fuzz", "--keepalive", optarg,
+                                "expected IDLE,INTVL,CNT (seconds, seconds, probes: 1..32767)");
+            cfg.t.keepalive_s = ka[0] + (double)ka[1] * ka[2];
+            break;
+        }
         case 'M':
             if (opts_u64(optarg, 1, 1000000, &v) < 0)
                 return opts_bad("fuzz", "--max-findings", optarg, "expected a count >= 1");

@@ -36,6 +36,15 @@ typedef enum {
     A_CLOSE,     /* close(2), echoes possibly in flight */
     A_OVERSIZE,  /* a header announcing frames[0] > max, then `partial` payload bytes */
     A_SILENCE,   /* nothing for ms milliseconds */
+    A_PING,      /* reps round trips of frames[0..nframes), one at a time (LATENCY-1) */
+    A_FLOOD,     /* frames of frames[0] bytes, sent without reading until the server stops
+                  * taking them; then every echo (BACKPRESSURE-1, -2) */
+    A_TERM,      /* (--exec) reps frames of frames[0] bytes, SIGTERM, as many again: a prefix of
+                  * their echoes ending at a frame boundary, then FIN (LIFECYCLE-2); a new
+                  * server on a new port for what follows */
+    A_RESTART,   /* (--exec) SIGTERM with the connections open and drained; their FIN
+                  * (LIFECYCLE-2); the server started again on the same port at once, while
+                  * those connections are in TIME_WAIT on its side (LIFECYCLE-1) */
     A_NKINDS
 } fz_akind;
 
@@ -63,6 +72,8 @@ typedef struct {
     wire_framing framing;
     uint64_t max_frame;   /* the server's largest payload (bytes) */
     double idle_s;        /* its idle timeout (0: none) */
+    double keepalive_s;   /* its keepalive promise IDLE + INTVL x CNT, s (0: none): a peer
+                           * silent longer than that still echoes (DEADPEER-4) */
     bool exec;            /* framespec launched it: its descriptors can be counted */
     bool skip_released;   /* do not count them: a descriptor finding is already recorded, and
                            * each program that leaks would wait 5 s for nothing */

@@ -50,8 +50,10 @@ static uint64_t pick_size(fz_rng *r, const fz_target *t)
     else if (roll < 92) {
         static const uint64_t b[] = {0, 1, 255, 256, 65535, 65536};
         size_t k = (size_t)fz_below(r, 8);
-        /* a maximum over 1 MiB costs milliseconds per frame: one draw in 50 keeps it */
-        if (k >= 6 && cap > (1u << 20) && fz_below(r, 50) != 0)
+        /* a maximum over 1 MiB costs milliseconds per frame (16 MiB: ~40 ms there and back):
+         * one draw in 200 keeps it, so that such frames stay a few percent of the campaign's
+         * time (still one program in ~500) */
+        if (k >= 6 && cap > (1u << 20) && fz_below(r, 200) != 0)
             k = (size_t)fz_below(r, 6);
         v = k < 6 ? b[k] : k == 6 ? (cap ? cap - 1 : 0) : cap;
     } else
@@ -88,10 +90,11 @@ static void pick_slicing(fz_rng *r, fz_action *a, uint64_t n)
             prev = c;
         }
     }
-    /* pauses (so that TCP cannot merge the writes) only between a few writes: the program's
-     * pauses stay within ~20 ms */
-    if (fz_below(r, 4) == 0 && (a->by ? n / a->by : a->ncuts) <= 8)
-        a->pause_ms = 1 + (long)fz_below(r, 2);
+    /* pauses (so that TCP cannot merge the writes: each reaches the server alone) in one sliced
+     * send of eight, between six writes at most: a program's pauses stay within a few ms, and
+     * they cost a campaign a tenth of its programs per second */
+    if (fz_below(r, 8) == 0 && (a->by ? n / a->by : a->ncuts) <= 6)
+        a->pause_ms = 1;
 }
 
 /* Bytes of the send action under framing f. */
@@ -103,11 +106,15 @@ static uint64_t send_bytes(const fz_action *a, wire_framing f)
     return n * a->reps;
 }
 
+static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn);
+
+/* A random action of the common kinds (the costly ones are fz_generate()'s to add). */
 static void random_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
 {
     static const unsigned weights[A_NKINDS] = {
         [A_SEND] = 40, [A_DRAIN] = 14, [A_STOP_READ] = 4, [A_RESUME] = 3, [A_SHUT_WR] = 7,
         [A_SHUT_MID] = 5, [A_ABORT] = 6, [A_CLOSE] = 6, [A_OVERSIZE] = 5, [A_SILENCE] = 2,
+        [A_PING] = 3,
     };
     unsigned total = 0, roll;
     memset(a, 0, sizeof *a);
@@ -121,6 +128,12 @@ static void random_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn
         }
         roll -= weights[k];
     }
+    fill_action(r, t, a, nconn);
+}
+
+/* The action's values for its kind (a->kind set, the rest zero). */
+static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
+{
     a->conn = (int)fz_below(r, (uint64_t)nconn);
     a->reps = 1;
     switch (a->kind) {
@@ -160,13 +173,42 @@ static void random_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn
         a->partial = fz_below(r, 2) ? 0 : fz_below(r, 64);
         break;
     }
+    case A_PING: {
+        uint64_t cap = frame_cap(t) < 64 ? frame_cap(t) : 64;
+        a->nframes = 1 + (size_t)fz_below(r, 2);
+        for (size_t i = 0; i < a->nframes; i++)
+            a->frames[i] = cap ? 1 + fz_below(r, cap) : 0;
+        a->reps = 5 + fz_below(r, 16);
+        break;
+    }
+    case A_FLOOD:
+        a->nframes = 1;
+        a->frames[0] = 4096 + fz_below(r, 61441);
+        if (a->frames[0] > frame_cap(t))
+            a->frames[0] = frame_cap(t);
+        break;
+    case A_TERM:
+        /* bursts of 64 KiB to 512 KiB: the server is still reading the first when SIGTERM lands
+         * (and the second arrives after it) */
+        a->nframes = 1;
+        a->frames[0] = 1024 + fz_below(r, 3073);
+        if (a->frames[0] > frame_cap(t))
+            a->frames[0] = frame_cap(t);
+        a->reps = (64u << 10) / wire_frame_size(t->framing, (size_t)a->frames[0]) + 1;
+        a->reps += fz_below(r, a->reps * 7);
+        break;
     case A_SILENCE:
+        if (t->keepalive_s > 0 && fz_below(r, 4) == 0 &&
+            (t->idle_s <= 0 || t->idle_s > t->keepalive_s + 1.5)) {
+            a->ms = (long)(t->keepalive_s * 1000) + 500; /* past the keepalive time */
+            break;
+        }
         if (t->idle_s > 0 && fz_below(r, 4) == 0)
             a->ms = (long)(t->idle_s * 1000) + 1; /* past the idle timeout */
         else if (t->idle_s > 0 && fz_below(r, 4) == 0)
             a->ms = (long)(t->idle_s * 250);      /* well under it */
         else
-            a->ms = fz_below(r, 16) == 0 ? 5 + (long)fz_below(r, 16) : 1 + (long)fz_below(r, 2);
+            a->ms = fz_below(r, 32) == 0 ? 5 + (long)fz_below(r, 16) : 1 + (long)fz_below(r, 2);
         break;
     default:
         break;
@@ -221,6 +263,22 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
     out->n = 1 + (size_t)fz_below(r, 10);
     for (size_t i = 0; i < out->n; i++)
         random_action(r, t, &out->a[i], nconn);
+    {
+        /* the costly actions (a flood fills the kernel's queues: ~0.1-0.3 s; SIGTERM and a
+         * restart start a process: ~0.15 s) replace one action in a few programs of 10,000, so
+         * that they cost the campaign a few percent of its programs per second */
+        unsigned rare = (unsigned)fz_below(r, 10000);
+        fz_action *a = &out->a[fz_below(r, out->n)];
+        fz_akind k = rare < 3 ? A_FLOOD : rare < 7 && t->exec && t->framing != WIRE_RAW ? A_TERM
+                     : rare < 11 && t->exec ? A_RESTART : A_NKINDS;
+        if (k != A_NKINDS) {
+            int conn = a->conn;
+            memset(a, 0, sizeof *a);
+            a->kind = k;
+            fill_action(r, t, a, nconn);
+            a->conn = conn;
+        }
+    }
 }
 
 /* ---- the oracle ---- */
@@ -370,14 +428,14 @@ static void await_echoes(derive *d, cmodel *c, const char *context, bool should_
     c->npending = 0;
 }
 
-/* A zero-length frame and its echo, at once (IDLE-2: it keeps the connection open). */
-static void keepalive(derive *d, cmodel *c)
+/* A frame of `size` payload bytes and its echo, at once: a zero-length frame keeps the connection
+ * open (IDLE-2); a small one after a long silence shows it is still served (DEADPEER-4). */
+static void echo_now(derive *d, cmodel *c, uint64_t size, const char *req)
 {
-    uint64_t zero = 0;
     sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
     resume(d, c);
     await_echoes(d, c, "FRAMING-1", false);
-    st.items = frame_items(d, &zero, 1);
+    st.items = frame_items(d, &size, 1);
     st.nitems = 1;
     if (st.items == NULL) {
         d->err = -1;
@@ -385,15 +443,55 @@ static void keepalive(derive *d, cmodel *c)
     }
     add(d, &st);
     st.kind = SC_EXPECT_BYTES;
-    st.items = frame_items(d, &zero, 1);
+    st.items = frame_items(d, &size, 1);
     st.ms = ms_scaled(d, 1000);
-    st.req = "IDLE-2";
+    st.req = req;
     if (st.items == NULL) {
         d->err = -1;
         return;
     }
     add(d, &st);
     c->quiet_ms = 0;
+}
+
+static void keepalive(derive *d, cmodel *c)
+{
+    echo_now(d, c, 0, "IDLE-2");
+}
+
+/* The most bytes the kernel may hold for one connection between a peer that does not read and a
+ * server that stopped reading: the largest send and receive buffers of both ends, as TCP may
+ * autotune them (tcp_wmem[2], tcp_rmem[2]) or an application ask for them (SO_SNDBUF and
+ * SO_RCVBUF: twice net.core.wmem_max / rmem_max). tcp(7), socket(7). Read once. */
+static uint64_t kernel_buffering(void)
+{
+    static uint64_t cached;
+    static const char *const files[4] = {"/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/ipv4/tcp_rmem",
+                                         "/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"};
+    uint64_t v[4] = {4u << 20, 6u << 20, 212992, 212992}; /* Linux's defaults */
+    if (cached)
+        return cached;
+    for (int i = 0; i < 4; i++) {
+        FILE *f = fopen(files[i], "r");
+        unsigned long long a, b, c;
+        if (f == NULL)
+            continue;
+        if (i < 2 && fscanf(f, "%llu %llu %llu", &a, &b, &c) == 3)
+            v[i] = c;
+        else if (i >= 2 && fscanf(f, "%llu", &a) == 1)
+            v[i] = a;
+        fclose(f);
+    }
+    cached = 2 * ((v[0] > 2 * v[2] ? v[0] : 2 * v[2]) + (v[1] > 2 * v[3] ? v[1] : 2 * v[3]));
+    return cached;
+}
+
+/* BACKPRESSURE-1's bound on what a server takes from a peer that does not read: the kernel's
+ * buffering + 2 x the largest frame + 2 MiB + a quarter of the kernel's figure (docs/spec.md). */
+static uint64_t flood_bound(const fz_target *t)
+{
+    uint64_t k = kernel_buffering();
+    return k + 2 * wire_frame_size(t->framing, (size_t)frame_cap(t)) + (2u << 20) + k / 4;
 }
 
 /* Raw bytes: the first `partial` bytes of a frame of `size` payload bytes. */
@@ -448,8 +546,19 @@ static void one_action(derive *d, size_t i)
     wire_framing f = d->t->framing;
     bool framed = f != WIRE_RAW;
     cmodel *c;
+    if ((a->kind == A_TERM || a->kind == A_RESTART) &&
+        (!d->t->exec || (a->kind == A_TERM && f == WIRE_RAW)))
+        return; /* the server is not ours to signal; raw framing has no frame boundary */
     if (a->kind == A_SILENCE) {
         bool past_idle = d->t->idle_s > 0 && a->ms > (long)(d->t->idle_s * 1000);
+        /* past the keepalive time, but not the idle timeout: every open connection is still
+         * served afterwards (DEADPEER-4); its echoes are awaited first, so that it is silent */
+        bool past_keepalive = !past_idle && d->t->keepalive_s > 0 &&
+                              a->ms >= (long)(d->t->keepalive_s * 1000) + 500;
+        if (past_keepalive)
+            for (int k = 0; k < FZ_MAX_CONNS; k++)
+                if (d->c[k].state == 1)
+                    await_echoes(d, &d->c[k], "FRAMING-1", false);
         if (!past_idle && d->t->idle_s > 0) {
             /* a connection must not drift past the idle timeout by sleeps that each stay under
              * it: one quiet for 60 % of it sends a keepalive (a zero-length frame) first, which
@@ -473,6 +582,10 @@ static void one_action(derive *d, size_t i)
         simple(d, SC_SLEEP, -1, a->ms, NULL);
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             d->c[k].quiet_ms += a->ms;
+        if (past_keepalive)
+            for (int k = 0; k < FZ_MAX_CONNS; k++)
+                if (d->c[k].state == 1)
+                    echo_now(d, &d->c[k], 5, "DEADPEER-4");
         if (!past_idle)
             return;
         /* every open connection was idle that long: its echoes, then the server's FIN */
@@ -603,6 +716,90 @@ static void one_action(derive *d, size_t i)
         d->oversize_seen = true;
         return;
     }
+    case A_PING: {
+        long lim = ms_scaled(d, 20) < 30 ? ms_scaled(d, 20) : 30; /* as latency.ping_pong */
+        sc_step st = {.kind = SC_PING, .conn = c->name, .reps = a->reps, .ms = lim,
+                      .req = "LATENCY-1"};
+        if (a->nframes == 0)
+            return;
+        await_echoes(d, c, "FRAMING-1", false);
+        st.items = frame_items(d, a->frames, a->nframes);
+        st.nitems = a->nframes;
+        if (st.items == NULL) {
+            d->err = -1;
+            return;
+        }
+        add(d, &st);
+        c->quiet_ms = 0;
+        return;
+    }
+    case A_FLOOD: {
+        sc_step st = {.kind = SC_FLOOD, .conn = c->name, .reps = 1, .req = "BACKPRESSURE-1"};
+        if (a->nframes == 0)
+            return;
+        await_echoes(d, c, "FRAMING-1", false);
+        st.limit = flood_bound(d->t);
+        st.ms = ms_scaled(d, 10000 + (double)st.limit / 20000.0); /* 10 s + 20 MB/s */
+        st.items = frame_items(d, a->frames, 1);
+        st.nitems = 1;
+        if (st.items == NULL) {
+            d->err = -1;
+            return;
+        }
+        add(d, &st);
+        c->quiet_ms = 0;
+        return;
+    }
+    case A_TERM:
+    case A_RESTART: {
+        bool term = a->kind == A_TERM;
+        /* every connection drained, and one echo on each: the server has accepted it (a
+         * connection still in the listen backlog when the server closes its listener is reset
+         * by the kernel, and that is no fault of the server's) */
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1)
+                echo_now(d, &d->c[k], 5, "FRAMING-1");
+        /* A_TERM: a burst, SIGTERM, and as much again (a busy peer does not know yet) */
+        for (int burst = 0; term && burst < 2; burst++) {
+            sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = a->reps};
+            st.items = frame_items(d, a->frames, 1);
+            st.nitems = 1;
+            if (st.items == NULL) {
+                d->err = -1;
+                return;
+            }
+            add(d, &st);
+            if (burst == 0)
+                simple(d, SC_SERVER_TERM, -1, 0, NULL);
+        }
+        if (!term)
+            simple(d, SC_SERVER_TERM, -1, 0, NULL);
+        if (term) {
+            sc_step st = {.kind = SC_EXPECT_PREFIX, .conn = c->name, .reps = 2 * a->reps,
+                          .ms = ms_scaled(d, 5000), .req = "LIFECYCLE-2"};
+            st.items = frame_items(d, a->frames, 1);
+            st.nitems = 1;
+            if (st.items == NULL) {
+                d->err = -1;
+                return;
+            }
+            add(d, &st);
+        }
+        /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1 && !(term && &d->c[k] == c))
+                simple(d, SC_EXPECT_EOF, d->c[k].name, ms_scaled(d, 5000), "LIFECYCLE-2");
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1)
+                finish(d, &d->c[k], SC_CLOSE);
+        simple(d, SC_SERVER_STOP, -1, 0, NULL);
+        {
+            sc_step st = {.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
+                          .req = term ? NULL : "LIFECYCLE-1"};
+            add(d, &st);
+        }
+        return;
+    }
     default:
         return;
     }
@@ -680,7 +877,10 @@ static bool action_fits(const fz_action *a, const fz_target *t)
 {
     uint64_t cap = frame_cap(t);
     if (a->nframes == 0 && (a->kind == A_SEND || a->kind == A_SHUT_MID ||
-                            a->kind == A_ABORT || a->kind == A_OVERSIZE))
+                            a->kind == A_ABORT || a->kind == A_OVERSIZE || a->kind == A_PING ||
+                            a->kind == A_FLOOD || a->kind == A_TERM))
+        return false;
+    if (a->kind == A_PING && a->reps > 10000)
         return false;
     for (size_t i = 0; i < a->nframes; i++) {
         if (a->kind == A_OVERSIZE ? a->frames[i] <= t->max_frame ||

@@ -110,12 +110,15 @@ static sc_payload payload_of(const uint8_t *p, size_t len)
     return pl;
 }
 
-/* Record a send or an expect (verb "send"/"expect") of one item, reps times. */
+/* Record a send, an expect or round trips (verb "send"/"expect"/"ping") of one item, reps
+ * times. */
 static void record_item(fs_ctx *c, int fd, const char *verb, bool framed, sc_payload pl,
                         size_t reps, long within_ms)
 {
     sc_item it = {.framed = framed, .p = pl};
-    sc_step st = {.kind = strcmp(verb, "send") == 0 ? SC_SEND : SC_EXPECT_BYTES, .items = &it,
+    sc_step st = {.kind = !strcmp(verb, "send") ? SC_SEND : !strcmp(verb, "ping") ? SC_PING
+                                                                                 : SC_EXPECT_BYTES,
+                  .items = &it,
                   .nitems = 1, .reps = reps ? reps : 1, .ms = within_ms};
     record(c, fd, &st);
 }
@@ -202,4 +205,13 @@ void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload
     if (reps == 0)
         return;
     record_item(c, fd, verb, true, payload_of(payload, plen), reps, within_ms);
+}
+
+void fs_repro_flood(fs_ctx *c, int fd, const uint8_t *payload, size_t plen, size_t at_most,
+                    long within_ms)
+{
+    sc_item it = {.framed = c->cfg->framing != WIRE_RAW, .p = payload_of(payload, plen)};
+    sc_step st = {.kind = SC_FLOOD, .items = &it, .nitems = 1, .reps = 1, .limit = at_most,
+                  .ms = within_ms};
+    record(c, fd, &st);
 }

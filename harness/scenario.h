@@ -38,7 +38,7 @@ typedef enum {
     SC_FRAMING, SC_CONNECT, SC_SEND, SC_SHUTDOWN, SC_ABORT, SC_CLOSE, SC_STOP_READING,
     SC_RESUME_READING, SC_CORK, SC_SLEEP, SC_SERVER_TERM, SC_SERVER_STOP, SC_SERVER_START,
     SC_EXPECT_BYTES, SC_EXPECT_EOF, SC_EXPECT_RESET, SC_EXPECT_CLOSED, SC_EXPECT_OPEN,
-    SC_EXPECT_ALIVE, SC_EXPECT_RELEASED,
+    SC_EXPECT_ALIVE, SC_EXPECT_RELEASED, SC_PING, SC_FLOOD, SC_EXPECT_PREFIX,
 } sc_kind;
 
 /* A payload as written: "text" / hex:HEX (bytes held), size:N (byte i = i mod 256), or text:N
@@ -63,12 +63,14 @@ typedef struct {
     int conn;            /* index into scenario.names; -1 for steps without a connection */
     sc_item *items;      /* send/expect: owned */
     size_t nitems;
-    uint64_t reps;       /* xN: the items N times (1) */
+    uint64_t reps;       /* xN: the items N times (1); ping: N round trips */
+    uint64_t limit;      /* flood: at-most BYTES the server may take from a peer that does not
+                          * read */
     uint64_t by;         /* send: bytes per write (0: as few writes as the kernel allows) */
     uint64_t cuts[SC_MAX_CUTS]; /* send: write boundaries (byte offsets, increasing) */
     size_t ncuts;
     long pause_ms;       /* send: pause between writes */
-    long ms;             /* within / for / sleep */
+    long ms;             /* within / for / sleep; ping: the p90 round trip limit */
     int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port */
     wire_framing framing;
     const char *req;     /* the requirement this step checks (docs/spec.md id), static; or NULL */

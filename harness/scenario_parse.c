@@ -252,8 +252,23 @@ uint64_t sc_item_size(const sc_item *it, wire_framing f)
 void sc_item_bytes(const sc_item *it, wire_framing f, uint8_t *out)
 {
     size_t hl = it->framed ? wire_encode_header(f, it->p.len, out) : 0;
-    for (uint64_t i = 0; i < it->p.len; i++)
-        out[hl + i] = payload_byte(&it->p, i);
+    uint8_t *p = out + hl;
+    uint64_t len = it->p.len, period = it->p.kind == SC_P_SIZE ? 256 : 26 * 256;
+    if (it->p.kind == SC_P_BYTES) {
+        if (len > 0)
+            memcpy(p, it->p.bytes, (size_t)len);
+    } else {
+        /* one period of the pattern, then copies of what is done (doubling): a 16 MiB payload
+         * is built in milliseconds, not tens of them */
+        uint64_t done = len < period ? len : period;
+        for (uint64_t i = 0; i < done; i++)
+            p[i] = payload_byte(&it->p, i);
+        while (done < len) {
+            uint64_t k = done <= len - done ? done : len - done;
+            memcpy(p + done, p, (size_t)k);
+            done += k;
+        }
+    }
     if (it->framed && f == WIRE_LINE)
         out[hl + it->p.len] = '\n';
 }
@@ -379,7 +394,9 @@ static int account(pctx *p, const sc_step *st, tok at)
     uint64_t n = 0, one = 0;
     for (size_t i = 0; i < st->nitems; i++)
         one += sc_item_size(&st->items[i], p->s->framing);
-    if (one > 0 && st->reps > SC_MAX_BYTES / one)
+    if (st->kind == SC_FLOOD)
+        n = st->limit + one; /* what it may send */
+    else if (one > 0 && st->reps > SC_MAX_BYTES / one)
         n = SC_MAX_BYTES + 1;
     else
         n = one * st->reps;
@@ -545,6 +562,52 @@ static int kw_expect_bytes(pctx *p, sc_step *st)
     return kw_within(p, st);
 }
 
+/* ping ITEM... [xN] p90 within MS: N round trips of at most 10000 */
+static int kw_ping(pctx *p, sc_step *st)
+{
+    tok k;
+    if (parse_items(p, st, false) < 0 || parse_reps(p, st) < 0)
+        return -1;
+    if (st->reps > 10000)
+        return perr(p, p->start, "ping takes at most x10000 round trips");
+    k = next(p);
+    if (!is(k, "p90"))
+        return perr(p, k.t, "expected 'p90 within MS' (the 90th percentile round trip), got "
+                            "'%.*s%s'", QUOTE(k));
+    return kw_within(p, st);
+}
+
+/* flood ITEM... at-most BYTES within MS */
+static int kw_flood(pctx *p, sc_step *st)
+{
+    tok k;
+    if (parse_items(p, st, false) < 0)
+        return -1;
+    if (step_bytes(p->s, st) == 0)
+        return perr(p, p->start, "flood needs items of at least one byte to send");
+    k = next(p);
+    if (!is(k, "at-most"))
+        return perr(p, k.t, "expected 'at-most BYTES' (what the server may take from a peer that "
+                            "does not read), got '%.*s%s'", QUOTE(k));
+    k = next(p);
+    if (tok_u64(k, 0, 1, SC_MAX_BYTES / 2, &st->limit) < 0)
+        return perr(p, k.t, "at-most needs a byte count 1..%lluM (K/M/G ok), got '%.*s%s'",
+                    (SC_MAX_BYTES / 2) >> 20, QUOTE(k));
+    return kw_within(p, st);
+}
+
+/* expect prefix ITEM... [xN] then eof within MS */
+static int kw_expect_prefix(pctx *p, sc_step *st)
+{
+    tok k;
+    if (parse_items(p, st, false) < 0 || parse_reps(p, st) < 0)
+        return -1;
+    k = next(p);
+    if (!is(k, "then") || !is(next(p), "eof"))
+        return perr(p, k.t, "expected 'then eof within MS' after the items of 'expect prefix'");
+    return kw_within(p, st);
+}
+
 /* ---- printing ---- */
 
 static void print_payload(FILE *out, const sc_payload *pl)
@@ -649,6 +712,27 @@ static void pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st)
     pr_within(out, s, st);
 }
 
+static void pr_ping(FILE *out, const scenario *s, const sc_step *st)
+{
+    print_items(out, st);
+    fputs(" p90", out);
+    pr_within(out, s, st);
+}
+
+static void pr_flood(FILE *out, const scenario *s, const sc_step *st)
+{
+    print_items(out, st);
+    fprintf(out, " at-most %llu", (unsigned long long)st->limit);
+    pr_within(out, s, st);
+}
+
+static void pr_expect_prefix(FILE *out, const scenario *s, const sc_step *st)
+{
+    print_items(out, st);
+    fputs(" then eof", out);
+    pr_within(out, s, st);
+}
+
 /* ---- the table ---- */
 
 typedef struct {
@@ -671,6 +755,8 @@ static const keyword keywords[] = {
     {"stop-reading", NULL, SC_STOP_READING, true, kw_none, pr_none},
     {"resume-reading", NULL, SC_RESUME_READING, true, kw_none, pr_none},
     {"cork", NULL, SC_CORK, true, kw_none, pr_none},
+    {"ping", NULL, SC_PING, true, kw_ping, pr_ping},
+    {"flood", NULL, SC_FLOOD, true, kw_flood, pr_flood},
     {"sleep", NULL, SC_SLEEP, false, kw_sleep, pr_ms},
     {"server", "term", SC_SERVER_TERM, false, kw_none, pr_none},
     {"server", "stop", SC_SERVER_STOP, false, kw_none, pr_none},
@@ -681,6 +767,7 @@ static const keyword keywords[] = {
     {"expect", "open", SC_EXPECT_OPEN, true, kw_for, pr_for},
     {"expect", "server-alive", SC_EXPECT_ALIVE, false, kw_none, pr_none},
     {"expect", "server-released", SC_EXPECT_RELEASED, false, kw_within, pr_within},
+    {"expect", "prefix", SC_EXPECT_PREFIX, true, kw_expect_prefix, pr_expect_prefix},
     {"expect", NULL, SC_EXPECT_BYTES, true, kw_expect_bytes, pr_expect_bytes},
 };
 #define NKEYWORDS (sizeof keywords / sizeof keywords[0])
@@ -694,7 +781,7 @@ static bool is_keyword(tok k)
 }
 
 static const char STEP_LIST[] = "framing, connect, send, shutdown, abort, close, stop-reading, "
-                                "resume-reading, cork, sleep, server, expect";
+                                "resume-reading, cork, ping, flood, sleep, server, expect";
 
 /* The row for `k` and the token after it. */
 static const keyword *lookup(pctx *p, tok k)
@@ -772,7 +859,7 @@ static int conn_rules(pctx *p, const sc_step *st, const char *at)
         return perr(p, at, "connection '%s' was closed at line %d: connect it again first", name,
                     p->conns[st->conn].line);
     case CS_SHUT:
-        if (st->kind == SC_SEND)
+        if (st->kind == SC_SEND || st->kind == SC_PING || st->kind == SC_FLOOD)
             return perr(p, at, "connection '%s' was shut down for writing at line %d: nothing "
                                "can be sent on it", name, p->conns[st->conn].line);
         break;
