@@ -26,12 +26,22 @@ from mutant_list import mutants  # noqa: E402
 
 MAX = 65536
 # what a mutant's server needs so that its bug can show (and the fuzzer must know it)
-SERVER_ARGS = {"no_idle": ["--idle-timeout", "1"]}
-FUZZ_ARGS = {"no_idle": ["--idle-timeout", "1"]}
+SERVER_ARGS = {"no_idle": ["--idle-timeout", "1"], "silence_is_death": ["--keepalive", "1,1,1"]}
+FUZZ_ARGS = {"no_idle": ["--idle-timeout", "1"], "silence_is_death": ["--keepalive", "1,1,1"]}
 # groups whose requirements carry another prefix
 # (RESET-4, "after a reset the server releases that connection", is RESOURCES-2's descriptor
 # check after a reset)
 GROUP_PREFIX = {"resources": ("RESOURCES-", "RESET-4")}
+# mutants the fuzzer finds under another group's requirement for the same bug: reset_parked
+# holds the descriptor of a connection reset between frames; the deadpeer group injects that RST
+# from a middlebox (DEADPEER-5, in a network namespace), the fuzzer's peer sends it itself
+# (RESET-4: after a reset the server releases that connection)
+MUTANT_PREFIX = {"reset_parked": ("DEADPEER-", "RESET-4")}
+# out of the fuzzer's reach: a peer that vanishes (no FIN, no RST) needs a private network
+# namespace and nftables, which `framespec run --netns` has and `framespec fuzz` does not
+OUT_OF_REACH = {"no_keepalive": "a vanished idle peer (DEADPEER-1) needs run --netns",
+                "no_user_timeout": "a vanished peer with echoes in flight (DEADPEER-2) needs "
+                                   "run --netns"}
 
 
 def main():
@@ -55,7 +65,11 @@ def main():
         binary = os.path.join(a.build, "bin", "mutant_" + name)
         if not os.access(binary, os.X_OK):
             sys.exit("%s: not built" % binary)
-        prefixes = GROUP_PREFIX.get(group, (group.upper() + "-",))
+        if name in OUT_OF_REACH:
+            rows.append((name, group, 0, 0, "-", "-", "out of reach: " + OUT_OF_REACH[name], []))
+            print("%-20s %-13s out of reach: %s" % (name, group, OUT_OF_REACH[name]), flush=True)
+            continue
+        prefixes = MUTANT_PREFIX.get(name, GROUP_PREFIX.get(group, (group.upper() + "-",)))
         server = [binary, "--listen", "127.0.0.1:{port}", "--max-frame", str(MAX)]
         server += SERVER_ARGS.get(name, [])
         echod = [os.path.join(a.build, "bin", "echod"), "--listen", "127.0.0.1:{port}",

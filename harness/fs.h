@@ -62,23 +62,48 @@ int fs_requirement_level(const char *id, size_t len);
 /* "MUST" or "SHOULD". */
 const char *fs_level_name(fs_level level);
 
-/* What a case reports. Fixed size, no pointers: the runner maps one in shared memory (mmap
- * MAP_SHARED | MAP_ANONYMOUS, run.c), clears it before each run of a case, the case process
- * writes it in place, and the runner reads it once that process has ended. */
+/*
+ * What a case reports travels as records appended to a file of the runner's (a memfd the case
+ * process inherits, run.c), written as they happen with one write(2) each: a case that hangs
+ * and is killed, or crashes, leaves everything it reported until then. The runner reads the
+ * file once the case process has ended (fs_result_read()). No field has a fixed size; what is
+ * bounded is said where it is read: the wire log keeps its last FS_WIRELOG_KEEP bytes (and says
+ * how many lines it left out), a reproducer FS_REPRO_MAX bytes (and says it was cut), the file
+ * FS_RECORDS_MAX bytes (past it only verdict records are written).
+ */
+#define FS_WIRELOG_KEEP (64u << 10)
+#define FS_REPRO_MAX (16u << 20)
+#define FS_RECORDS_MAX (256u << 20)
+
+/* The case process's side: where its records go, and what it has reported so far (fs_done(),
+ * the first failure wins). */
+typedef struct {
+    int fd;              /* the records file; -1: nothing is kept (the verdict still counts) */
+    int status;          /* FS_PASS, FS_FAIL or FS_SKIP */
+    int should_only;     /* the failure is of a SHOULD requirement (fs_warn): verdict warn */
+    uint64_t written;    /* bytes written to fd */
+    uint64_t repro_len;  /* bytes of scenario recorded */
+    int repro_truncated; /* the scenario reached FS_REPRO_MAX: the tail is missing */
+} fs_result;
+
+/* The runner's side: one run of a case, as its records said. Strings are malloc'd (NULL when
+ * not reported); fs_report_free() frees them. */
 typedef struct {
     int status;
-    char message[512];  /* one line: why it failed or was skipped, or what it saw */
-    char expected[512];
-    char actual[512];
-    char close_kind[32]; /* FIN / RST / timeout / open / "" when not applicable */
-    char note[256];      /* what a passing run measured (a TAP comment line), or "" */
-    int should_only;     /* the failure is of a SHOULD requirement (fs_warn): verdict warn */
-    char wirelog[16384]; /* the wire log, most recent part kept */
-    size_t wirelog_len;  /* bytes used in wirelog[] */
-    char repro[262144];  /* the scenario script this case ran (framespec replay grammar) */
-    size_t repro_len;    /* bytes used in repro[] */
-    int repro_truncated; /* the script outgrew repro[]: the tail is missing */
-} fs_result;
+    int should_only;
+    char *message;     /* one line: why it failed or was skipped, or what it saw */
+    char *expected, *actual;
+    char *close_kind;  /* FIN / RST / timeout / open, or NULL when not applicable */
+    char *note;        /* what a passing run measured (a TAP comment line), or NULL */
+    char *wirelog;     /* the wire log's last FS_WIRELOG_KEEP bytes (whole lines) */
+    char *repro;       /* the scenario script this case ran (framespec replay grammar) */
+    size_t repro_len;
+} fs_report;
+
+/* Read the records of fd (from its start) into *out (zeroed first). Returns 0, or -1 when the
+ * file cannot be read (out holds what was read before). */
+int fs_result_read(int fd, fs_report *out);
+void fs_report_free(fs_report *r);
 
 /* What a case knows about one of its descriptors. */
 typedef struct {
@@ -206,7 +231,10 @@ uint64_t fs_rand(fs_ctx *c);
 
 /* ---- scenario recording (repro.c): every failing case comes with a replayable script ---- */
 
-/* Append one line (printf format) to the case's scenario. */
+/* Append text[0..len) to the case's scenario as it is (fs_repro() adds the line). */
+void fs_result_repro(fs_ctx *c, const char *text, size_t len);
+/* Append one line (printf format) to the case's scenario; past FS_REPRO_MAX bytes a comment
+ * says the rest is missing, and nothing more is recorded. */
 void fs_repro(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* fd's entry in c->fds, growing the table to cover it (new entries zero: no name, SOCK_OPEN).
  * NULL when fd < 0 or out of memory. */

@@ -590,6 +590,18 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
     return text;
 }
 
+/* Line breaks (and the spaces that end the text) become single spaces, in place. */
+static void one_line(char *s)
+{
+    size_t n = 0;
+    for (char *p = s; *p; p++)
+        if (*p != '\r')
+            s[n++] = *p == '\n' ? ' ' : *p;
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    s[n] = '\0';
+}
+
 static void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
 {
 
@@ -652,6 +664,9 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
         if (confirmed == 0)
             return; /* could not reproduce at all: not a finding */
     }
+    /* a comment line each: a server's output quoted in them loses its line breaks */
+    one_line(v.f.expected);
+    one_line(v.f.actual);
     if (asprintf(&header,
              "# framespec fuzz finding: %s (%s) violated: %s\n"
              "# seed %" PRIu64 ", program %" PRIu64 "; shrunk from %zu to %zu scenario lines in %d "

@@ -38,7 +38,8 @@ typedef enum {
     A_SILENCE,   /* nothing for ms milliseconds */
     A_PING,      /* reps round trips of frames[0..nframes), one at a time (LATENCY-1) */
     A_FLOOD,     /* frames of frames[0] bytes, sent without reading until the server stops
-                  * taking them; then every echo (BACKPRESSURE-1, -2) */
+                  * taking them; then every echo (BACKPRESSURE-1, -2); partial 1: SHUT_WR
+                  * first, and then every echo of a whole frame and the close (HALFCLOSE-5) */
     A_TERM,      /* (--exec) reps frames of frames[0] bytes, SIGTERM, as many again: a prefix of
                   * their echoes ending at a frame boundary, then FIN (LIFECYCLE-2); a new
                   * server on a new port for what follows */
@@ -58,7 +59,7 @@ typedef struct {
     uint64_t cuts[FZ_MAX_CUTS];      /* write boundaries (increasing; used when by is 0) */
     size_t ncuts;
     long pause_ms;
-    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE */
+    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD: 0 or 1 */
     long ms;                         /* A_SILENCE */
 } fz_action;
 

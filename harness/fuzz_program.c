@@ -186,6 +186,7 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
         a->frames[0] = 4096 + fz_below(r, 61441);
         if (a->frames[0] > frame_cap(t))
             a->frames[0] = frame_cap(t);
+        a->partial = fz_below(r, 2); /* 1: SHUT_WR once the server stopped reading */
         break;
     case A_TERM:
         /* bursts of 64 KiB to 512 KiB: the server is still reading the first when SIGTERM lands
@@ -338,6 +339,18 @@ static void add(derive *d, sc_step *st)
         d->err = -1;
 }
 
+/* Add step st (its kind, connection, reps, ms, req ...) with frames of sizes[0..n) as its items. */
+static void add_frames(derive *d, sc_step st, const uint64_t *sizes, size_t n)
+{
+    st.items = frame_items(d, sizes, n);
+    st.nitems = n;
+    if (st.items == NULL) {
+        d->err = -1;
+        return;
+    }
+    add(d, &st);
+}
+
 /* Is an older connection than the one named `name` open (so a server serving one at a time
  * would ignore it)? */
 static bool older_open(const derive *d, int name);
@@ -414,14 +427,8 @@ static void await_echoes(derive *d, cmodel *c, const char *context, bool should_
                 req = "SEGMENTATION-4"; /* many frames in one write (one segment, one read) */
         }
         st.req = req;
-        st.items = frame_items(d, a->frames, a->nframes);
-        st.nitems = a->nframes;
         st.ms = ms_scaled(d, 1000 + (double)bytes / 20000.0); /* 1 s + 20 MB/s */
-        if (st.items == NULL) {
-            d->err = -1;
-            return;
-        }
-        add(d, &st);
+        add_frames(d, st, a->frames, a->nframes);
         if (d->alt && !d->err && d->s->n <= d->alt_cap && older_open(d, c->name))
             d->alt[d->s->n - 1] = "CONCURRENCY-1";
     }
@@ -432,25 +439,11 @@ static void await_echoes(derive *d, cmodel *c, const char *context, bool should_
  * open (IDLE-2); a small one after a long silence shows it is still served (DEADPEER-4). */
 static void echo_now(derive *d, cmodel *c, uint64_t size, const char *req)
 {
-    sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
     resume(d, c);
     await_echoes(d, c, "FRAMING-1", false);
-    st.items = frame_items(d, &size, 1);
-    st.nitems = 1;
-    if (st.items == NULL) {
-        d->err = -1;
-        return;
-    }
-    add(d, &st);
-    st.kind = SC_EXPECT_BYTES;
-    st.items = frame_items(d, &size, 1);
-    st.ms = ms_scaled(d, 1000);
-    st.req = req;
-    if (st.items == NULL) {
-        d->err = -1;
-        return;
-    }
-    add(d, &st);
+    add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, &size, 1);
+    add_frames(d, (sc_step){.kind = SC_EXPECT_BYTES, .conn = c->name, .reps = 1,
+                            .ms = ms_scaled(d, 1000), .req = req}, &size, 1);
     c->quiet_ms = 0;
 }
 
@@ -623,13 +616,7 @@ static void one_action(derive *d, size_t i)
             st.ncuts--;
         if (st.by > bytes)
             st.by = 0;
-        st.items = frame_items(d, a->frames, a->nframes);
-        st.nitems = a->nframes;
-        if (st.items == NULL) {
-            d->err = -1;
-            return;
-        }
-        add(d, &st);
+        add_frames(d, st, a->frames, a->nframes);
         c->pending[c->npending++] = i;
         c->quiet_ms = 0;
         return;
@@ -718,72 +705,48 @@ static void one_action(derive *d, size_t i)
     }
     case A_PING: {
         long lim = ms_scaled(d, 20) < 30 ? ms_scaled(d, 20) : 30; /* as latency.ping_pong */
-        sc_step st = {.kind = SC_PING, .conn = c->name, .reps = a->reps, .ms = lim,
-                      .req = "LATENCY-1"};
         if (a->nframes == 0)
             return;
         await_echoes(d, c, "FRAMING-1", false);
-        st.items = frame_items(d, a->frames, a->nframes);
-        st.nitems = a->nframes;
-        if (st.items == NULL) {
-            d->err = -1;
-            return;
-        }
-        add(d, &st);
+        add_frames(d, (sc_step){.kind = SC_PING, .conn = c->name, .reps = a->reps, .ms = lim,
+                                .req = "LATENCY-1"}, a->frames, a->nframes);
         c->quiet_ms = 0;
         return;
     }
     case A_FLOOD: {
-        sc_step st = {.kind = SC_FLOOD, .conn = c->name, .reps = 1, .req = "BACKPRESSURE-1"};
+        uint64_t limit = flood_bound(d->t);
         if (a->nframes == 0)
             return;
         await_echoes(d, c, "FRAMING-1", false);
-        st.limit = flood_bound(d->t);
-        st.ms = ms_scaled(d, 10000 + (double)st.limit / 20000.0); /* 10 s + 20 MB/s */
-        st.items = frame_items(d, a->frames, 1);
-        st.nitems = 1;
-        if (st.items == NULL) {
-            d->err = -1;
-            return;
-        }
-        add(d, &st);
+        add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1, .limit = limit,
+                                .ms = ms_scaled(d, 10000 + (double)limit / 20000.0), /* 20 MB/s */
+                                .how = a->partial == 1 && framed,
+                                .req = "BACKPRESSURE-1"}, a->frames, 1);
         c->quiet_ms = 0;
+        if (a->partial == 1 && framed)
+            finish(d, c, SC_CLOSE); /* shut down, echoed and closed by the server */
         return;
     }
     case A_TERM:
     case A_RESTART: {
         bool term = a->kind == A_TERM;
+        sc_step burst = {.kind = SC_SEND, .conn = c->name, .reps = a->reps};
         /* every connection drained, and one echo on each: the server has accepted it (a
          * connection still in the listen backlog when the server closes its listener is reset
          * by the kernel, and that is no fault of the server's) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1)
                 echo_now(d, &d->c[k], 5, "FRAMING-1");
-        /* A_TERM: a burst, SIGTERM, and as much again (a busy peer does not know yet) */
-        for (int burst = 0; term && burst < 2; burst++) {
-            sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = a->reps};
-            st.items = frame_items(d, a->frames, 1);
-            st.nitems = 1;
-            if (st.items == NULL) {
-                d->err = -1;
-                return;
-            }
-            add(d, &st);
-            if (burst == 0)
-                simple(d, SC_SERVER_TERM, -1, 0, NULL);
-        }
-        if (!term)
-            simple(d, SC_SERVER_TERM, -1, 0, NULL);
+        /* A_TERM: a burst, SIGTERM, and as much again (a busy peer does not know yet): what it
+         * reads is a prefix of the echoes, ending at a frame boundary, then FIN */
+        if (term)
+            add_frames(d, burst, a->frames, 1);
+        simple(d, SC_SERVER_TERM, -1, 0, NULL);
         if (term) {
-            sc_step st = {.kind = SC_EXPECT_PREFIX, .conn = c->name, .reps = 2 * a->reps,
-                          .ms = ms_scaled(d, 5000), .req = "LIFECYCLE-2"};
-            st.items = frame_items(d, a->frames, 1);
-            st.nitems = 1;
-            if (st.items == NULL) {
-                d->err = -1;
-                return;
-            }
-            add(d, &st);
+            add_frames(d, burst, a->frames, 1);
+            add_frames(d, (sc_step){.kind = SC_EXPECT_PREFIX, .conn = c->name,
+                                    .reps = 2 * a->reps, .ms = ms_scaled(d, 5000),
+                                    .req = "LIFECYCLE-2"}, a->frames, 1);
         }
         /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
@@ -793,11 +756,8 @@ static void one_action(derive *d, size_t i)
             if (d->c[k].state == 1)
                 finish(d, &d->c[k], SC_CLOSE);
         simple(d, SC_SERVER_STOP, -1, 0, NULL);
-        {
-            sc_step st = {.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
-                          .req = term ? NULL : "LIFECYCLE-1"};
-            add(d, &st);
-        }
+        add(d, &(sc_step){.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
+                          .req = term ? NULL : "LIFECYCLE-1"});
         return;
     }
     default:
@@ -892,6 +852,8 @@ static bool action_fits(const fz_action *a, const fz_target *t)
         a->partial >= wire_frame_size(t->framing, (size_t)a->frames[0]))
         return false;
     if (a->kind == A_OVERSIZE && a->partial > 65536)
+        return false;
+    if (a->kind == A_FLOOD && a->partial > 1)
         return false;
     for (size_t k = 1; k < a->ncuts; k++)
         if (a->cuts[k] <= a->cuts[k - 1])

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,8 +52,13 @@ static void observe(peer *p, ssize_t n, int err)
 
 size_t peer_pump(peer *p)
 {
+    return peer_pump_at_most(p, SIZE_MAX);
+}
+
+size_t peer_pump_at_most(peer *p, size_t max)
+{
     size_t total = 0;
-    while (may_read(p)) {
+    while (may_read(p) && total < max) {
         ssize_t n;
         if (p->in_cap - p->in_len < 65536) {
             /* 128 KiB, then 1 MiB, then the cap + 64 KiB in one step: pages never written are
@@ -74,6 +80,8 @@ size_t peer_pump(peer *p)
         }
         {
             size_t room = p->in_cap - p->in_len;
+            if (room > max - total)
+                room = max - total;
             n = recv(p->fd, p->inbox + p->in_len, room, 0);
             if (n > 0) {
                 p->in_len += (size_t)n;
@@ -150,6 +158,8 @@ void peer_consume(peer *p, size_t k)
 {
     if (k > p->in_len)
         k = p->in_len;
+    if (k == 0)
+        return; /* nothing taken (and the inbox may not exist yet) */
     memmove(p->inbox, p->inbox + k, p->in_len - k);
     p->in_len -= k;
 }

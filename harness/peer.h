@@ -40,6 +40,8 @@ void peer_free(peer *p);
 /* Read what is available now into the inbox without waiting (nothing when noread, rd_done or
  * full). Records the first close kind. Returns the bytes read. */
 size_t peer_pump(peer *p);
+/* The same, reading at most max bytes: a peer that reads at a pace of its own. */
+size_t peer_pump_at_most(peer *p, size_t max);
 
 /* Wait up to ms (0 or less: do not wait) for input on any of ps[0..n) that may read
  * (n <= 4096), then pump those that have some. With nothing to wait on, sleeps ms. */

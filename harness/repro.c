@@ -17,27 +17,26 @@
 void fs_repro(fs_ctx *c, const char *fmt, ...)
 {
     fs_result *r = c->res;
-    size_t room = sizeof r->repro - r->repro_len;
+    char *text = NULL;
     int n;
     va_list ap;
     if (!c->recording || r->repro_truncated)
         return;
     va_start(ap, fmt);
-    n = vsnprintf(r->repro + r->repro_len, room, fmt, ap);
+    n = vasprintf(&text, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n + 80 >= room) {
-        static const char note[] = "# ... truncated: the case did more than this script holds\n";
-        r->repro[r->repro_len] = '\0';
-        if (room > sizeof note) {
-            memcpy(r->repro + r->repro_len, note, sizeof note);
-            r->repro_len += sizeof note - 1;
-        }
-        r->repro_truncated = 1;
+    if (n < 0)
         return;
+    if (r->repro_len + (uint64_t)n + 1 > FS_REPRO_MAX) {
+        static const char note[] = "# ... truncated: the case did more than this script holds\n";
+        fs_result_repro(c, note, sizeof note - 1);
+        r->repro_truncated = 1;
+    } else {
+        text[n] = '\n'; /* vasprintf left room for its NUL */
+        fs_result_repro(c, text, (size_t)n + 1);
+        r->repro_len += (uint64_t)n + 1;
     }
-    r->repro_len += (size_t)n;
-    r->repro[r->repro_len++] = '\n';
-    r->repro[r->repro_len] = '\0';
+    free(text);
 }
 
 const char *fs_conn_name(fs_ctx *c, int fd, char *buf, size_t n)

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -72,6 +73,7 @@ typedef struct {
     bool should_only; /* failed a SHOULD requirement only (fs_warn) */
     long duration_ms;
     report_diag d;
+    char *note; /* what a passing run measured (a TAP comment), or NULL; the caller frees */
 } run_outcome;
 
 static const char *group_of(const char *id, char *buf, size_t n)
@@ -376,17 +378,34 @@ static uint64_t hash_id(const char *s)
     return h;
 }
 
-static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, run_outcome *o);
+static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, run_outcome *o);
 
-static char *dup_or_null(const char *s)
+/* printf into a malloc'd string, or NULL when out of memory. */
+__attribute__((format(printf, 1, 2))) static char *fmt_or_null(const char *fmt, ...)
 {
-    return s && *s ? strdup(s) : NULL;
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* Did the case process end the way a case ends: exit status 0 (pass), 3 (skip), 4 (fail) or 5
+ * (a SHOULD failure)? Anything else (a signal, a sanitizer's exit status 1) is a framespec bug. */
+static bool case_exited(int st)
+{
+    return WIFEXITED(st) && (WEXITSTATUS(st) == 0 || (WEXITSTATUS(st) >= 3 && WEXITSTATUS(st) <= 5));
 }
 
 /* Run case fc once in its own process (deadline: its timeout x scale), serving its server
- * requests meanwhile; *o gets the outcome. */
-static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_outcome *o)
+ * requests meanwhile; *o gets the outcome. The case's records go to `records` (a memfd,
+ * emptied here), read once its process has ended. */
+static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome *o)
 {
+    fs_report rep = {0};
+    fs_result res = {.fd = records};
     int64_t t0 = sock_now_ms(), deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
     pid_t child, parent;
     int st = 0, ctl[2] = {-1, -1};
@@ -394,8 +413,9 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     char na_buf[192];
     const char *na = not_applicable(rs, fc, na_buf, sizeof na_buf);
 
-    memset(shared, 0, sizeof *shared);
     memset(o, 0, sizeof *o);
+    if (ftruncate(records, 0) < 0 || lseek(records, 0, SEEK_SET) < 0)
+        res.fd = -1; /* the verdict still comes from the exit status below */
     if (na != NULL) {
         o->status = FS_SKIP;
         o->d.message = strdup(na);
@@ -451,7 +471,7 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
     }
     if (child == 0) {
         fs_config cfg = rs->cfg; /* the case's own copy: its server requests update it */
-        fs_ctx ctx = {.cfg = &cfg, .res = shared, .t0_ns = sock_now_ns(), .recording = true,
+        fs_ctx ctx = {.cfg = &cfg, .res = &res, .t0_ns = sock_now_ns(), .recording = true,
                       .rng = rs->cfg.seed ^ hash_id(fc->id), .ctl_fd = ctl[1]};
         if (ctl[0] >= 0)
             close(ctl[0]);
@@ -464,7 +484,8 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
         fc->run(&ctx);
         free(ctx.fds);
         fflush(stderr);
-        _exit(0);
+        /* the verdict is also the exit status: it counts even when no record could be kept */
+        _exit(res.status == FS_PASS ? 0 : res.status == FS_SKIP ? 3 : res.should_only ? 5 : 4);
     }
     if (ctl[1] >= 0)
         close(ctl[1]);
@@ -496,24 +517,28 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
                     err);
     }
     o->duration_ms = (long)(sock_now_ms() - t0);
-    o->status = shared->status;
-    o->should_only = shared->should_only != 0;
+    if (res.fd >= 0 && fs_result_read(records, &rep) < 0)
+        fprintf(stderr, "framespec run: cannot read %s's records: %s\n", fc->id, strerror(errno));
+    o->status = rep.status;
+    o->should_only = rep.should_only != 0;
+    if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) >= 3 && WEXITSTATUS(st) <= 5) {
+        /* the exit status says the verdict (the records may not have been kept) */
+        o->status = WEXITSTATUS(st) == 3 ? FS_SKIP : FS_FAIL;
+        o->should_only = WEXITSTATUS(st) == 5;
+    }
     if (timed_out) {
-        char msg[sizeof shared->message + 128];
+        const char *last = rep.message ? rep.message : "";
         if (overall)
-            snprintf(msg, sizeof msg,
-                     "stopped: the --timeout of %g s for the whole run was reached during this "
-                     "case%s%s", rs->timeout_s, shared->message[0] ? "; last: " : "",
-                     shared->message);
+            o->d.message = fmt_or_null(
+                "stopped: the --timeout of %g s for the whole run was reached during this "
+                "case%s%s", rs->timeout_s, last[0] ? "; last: " : "", last);
         else
-            snprintf(msg, sizeof msg,
-                     "case timed out after %.0f s (the server stopped answering?)%s%s",
-                     fc->timeout_s * rs->cfg.scale, shared->message[0] ? "; last: " : "",
-                     shared->message);
+            o->d.message = fmt_or_null(
+                "case timed out after %.0f s (the server stopped answering?)%s%s",
+                fc->timeout_s * rs->cfg.scale, last[0] ? "; last: " : "", last);
         o->status = FS_FAIL;
         o->should_only = false; /* the runner's own verdict: a MUST failure */
-        o->d.message = strdup(msg);
-    } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    } else if (!case_exited(st)) {
         char how[96], msg[256];
         server_describe_status(st, how, sizeof how);
         snprintf(msg, sizeof msg, "the case process %s (a framespec bug: please report it)", how);
@@ -521,12 +546,17 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
         o->should_only = false;
         o->d.message = strdup(msg);
     } else {
-        o->d.message = dup_or_null(shared->message);
+        o->d.message = rep.message;
+        rep.message = NULL;
     }
-    o->d.expected = dup_or_null(shared->expected);
-    o->d.actual = dup_or_null(shared->actual);
-    o->d.close_kind = dup_or_null(shared->close_kind);
-    o->d.wirelog = dup_or_null(shared->wirelog);
+    o->d.expected = rep.expected;
+    o->d.actual = rep.actual;
+    o->d.close_kind = rep.close_kind;
+    o->d.wirelog = rep.wirelog;
+    o->note = rep.status == FS_PASS ? rep.note : NULL;
+    if (o->note == rep.note)
+        rep.note = NULL;
+    rep.expected = rep.actual = rep.close_kind = rep.wirelog = NULL;
     {
         char how[96];
         if (server_check(rs, fc->id, o->status == FS_FAIL, how, sizeof how)) {
@@ -543,7 +573,8 @@ static void run_once(run_state *rs, const fs_case *fc, fs_result *shared, run_ou
         }
     }
     if (o->status == FS_FAIL)
-        make_repro(rs, fc, shared, o);
+        make_repro(rs, fc, &rep, o);
+    fs_report_free(&rep);
 }
 
 /* Fold run number `run` (1-based) into the case's record: the first failing run's diagnostics
@@ -571,7 +602,7 @@ static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
 }
 
 /* The failing case's scenario: a header naming it, the framing, the recorded steps. */
-static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, run_outcome *rc)
+static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, run_outcome *rc)
 {
     size_t cap = res->repro_len + 1024;
     char *script = malloc(cap), cmd[1400], path[1024] = "";
@@ -587,7 +618,8 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_result *res, r
                  rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
                  rs->exec ? "'" : "", wire_framing_name(rs->cfg.framing));
     if (n > 0 && (size_t)n < cap) {
-        memcpy(script + n, res->repro, res->repro_len);
+        if (res->repro_len > 0)
+            memcpy(script + n, res->repro, res->repro_len);
         script[(size_t)n + res->repro_len] = '\0';
     }
     rc->d.repro = script;
@@ -905,7 +937,7 @@ int run_main(int argc, char **argv)
 {
     run_state *rs = calloc(1, sizeof *rs);
     report r = {0};
-    fs_result *shared;
+    int records;
     size_t nsel = 0, num = 0, gate_failures = 0;
     unsigned must_failures;
     char err[256];
@@ -967,10 +999,12 @@ int run_main(int argc, char **argv)
         }
         close(fd);
     }
-    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* the cases' records (fs.h): a file in memory, never on disk, gone with the last process
+     * that holds it */
+    records = memfd_create("framespec-case-records", MFD_CLOEXEC);
     r.cases = calloc(nsel, sizeof *r.cases);
-    if (shared == MAP_FAILED || r.cases == NULL) {
-        fprintf(stderr, "framespec run: out of memory\n");
+    if (records < 0 || r.cases == NULL) {
+        fprintf(stderr, "framespec run: %s\n", records < 0 ? "memfd_create failed" : "out of memory");
         server_stop(&rs->srv, NULL);
         return 2;
     }
@@ -1019,17 +1053,18 @@ int run_main(int argc, char **argv)
                         rs->repeat);
             else if (tty)
                 fprintf(stderr, "\r\033[K[%zu/%zu] %s ...", num, nsel, fc->id);
-            run_once(rs, fc, shared, &o);
+            run_once(rs, fc, records, &o);
             skipped = o.status == FS_SKIP;
             must_failures += o.status == FS_FAIL && !o.should_only;
-            if (o.status == FS_PASS && shared->note[0]) {
+            if (o.status == FS_PASS && o.note != NULL) {
                 if (tty)
                     fputs("\r\033[K", stderr);
                 if (rs->repeat > 1)
-                    printf("# %s (run %u): %s\n", fc->id, run, shared->note);
+                    printf("# %s (run %u): %s\n", fc->id, run, o.note);
                 else
-                    printf("# %s: %s\n", fc->id, shared->note);
+                    printf("# %s: %s\n", fc->id, o.note);
             }
+            free(o.note);
             take_outcome(rcase, &o, run);
             if (skipped)
                 break; /* does not apply: the same in every run */
@@ -1070,7 +1105,7 @@ int run_main(int argc, char **argv)
     for (size_t i = 0; i < r.n; i++)
         report_diag_free(&r.cases[i].d);
     free(r.cases);
-    munmap(shared, sizeof *shared);
+    close(records);
     free(rs);
     return rc;
 }

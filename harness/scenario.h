@@ -71,7 +71,8 @@ typedef struct {
     size_t ncuts;
     long pause_ms;       /* send: pause between writes */
     long ms;             /* within / for / sleep; ping: the p90 round trip limit */
-    int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port */
+    int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port; flood: 1 then
+                          * shutdown */
     wire_framing framing;
     const char *req;     /* the requirement this step checks (docs/spec.md id), static; or NULL */
 } sc_step;

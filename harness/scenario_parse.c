@@ -577,7 +577,7 @@ static int kw_ping(pctx *p, sc_step *st)
     return kw_within(p, st);
 }
 
-/* flood ITEM... at-most BYTES within MS */
+/* flood ITEM... at-most BYTES [then shutdown] within MS */
 static int kw_flood(pctx *p, sc_step *st)
 {
     tok k;
@@ -593,6 +593,14 @@ static int kw_flood(pctx *p, sc_step *st)
     if (tok_u64(k, 0, 1, SC_MAX_BYTES / 2, &st->limit) < 0)
         return perr(p, k.t, "at-most needs a byte count 1..%lluM (K/M/G ok), got '%.*s%s'",
                     (SC_MAX_BYTES / 2) >> 20, QUOTE(k));
+    if (is(peek(p), "then")) {
+        next(p);
+        k = next(p);
+        if (!is(k, "shutdown"))
+            return perr(p, k.t, "expected 'then shutdown' (SHUT_WR once the server stops "
+                                "reading), got '%.*s%s'", QUOTE(k));
+        st->how = 1;
+    }
     return kw_within(p, st);
 }
 
@@ -722,7 +730,8 @@ static void pr_ping(FILE *out, const scenario *s, const sc_step *st)
 static void pr_flood(FILE *out, const scenario *s, const sc_step *st)
 {
     print_items(out, st);
-    fprintf(out, " at-most %llu", (unsigned long long)st->limit);
+    fprintf(out, " at-most %llu%s", (unsigned long long)st->limit,
+            st->how == 1 ? " then shutdown" : "");
     pr_within(out, s, st);
 }
 
@@ -867,7 +876,8 @@ static int conn_rules(pctx *p, const sc_step *st, const char *at)
     if (st->kind == SC_CLOSE || st->kind == SC_ABORT) {
         p->conns[st->conn].state = CS_CLOSED;
         p->conns[st->conn].line = p->line;
-    } else if (st->kind == SC_SHUTDOWN && st->how != SHUT_RD) {
+    } else if ((st->kind == SC_SHUTDOWN && st->how != SHUT_RD) ||
+               (st->kind == SC_FLOOD && st->how == 1)) {
         p->conns[st->conn].state = CS_SHUT;
         p->conns[st->conn].line = p->line;
     }

@@ -36,13 +36,20 @@ static void vlog(const run *r, const char *fmt, ...) __attribute__((format(print
 static void vlog(const run *r, const char *fmt, ...)
 {
     va_list ap;
-    if (!r->env->verbose)
+    char *line = NULL;
+    size_t len = 0;
+    FILE *m;
+    if (!r->env->verbose || (m = open_memstream(&line, &len)) == NULL)
         return;
-    fprintf(stderr, "[%9.3f ms] ", (double)(sock_now_ns() - r->t0) / 1e6);
+    fprintf(m, "[%9.3f ms] ", (double)(sock_now_ns() - r->t0) / 1e6);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(m, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fputc('\n', m);
+    fclose(m);
+    /* one write a line: the fuzzer's workers and its progress share stderr */
+    fwrite(line, 1, len, stderr);
+    free(line);
 }
 
 /* Wait for input until deadline_ms at most (100 ms per call, so the caller looks again). */
@@ -355,6 +362,70 @@ static int do_ping(run *r, size_t i, peer *c)
     return rc;
 }
 
+/* The end of the last whole item at or before stream offset pos, for items of st repeated
+ * (one copy: `one` bytes). */
+static uint64_t item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos)
+{
+    uint64_t base = one ? pos - pos % one : 0, at = 0, best = base;
+    for (size_t k = 0; k < st->nitems; k++) {
+        at += sc_item_size(&st->items[k], s->framing);
+        if (base + at <= pos)
+            best = base + at;
+    }
+    return best;
+}
+
+/* flood ... then shutdown: the server stopped reading with its queues full; SHUT_WR now (its
+ * FIN waits behind what it has not read), then read: the echo of every whole item sent, then
+ * FIN, or after a partial item a close (HALFCLOSE-5: echoes the server holds when it reads the
+ * FIN are all sent first; HALFCLOSE-1, -2). */
+static int flood_then_shutdown(run *r, size_t i, peer *c, const uint8_t *buf, uint64_t blen,
+                               uint64_t one, uint64_t sent)
+{
+    const sc_step *st = &r->s->steps[i];
+    uint64_t whole = item_boundary(r->s, st, one, sent);
+    int64_t deadline = sock_now_ms() + st->ms;
+    stream s = {buf, blen, whole, 0};
+    char exp[256], act[256];
+    int rc;
+    shutdown(c->fd, SHUT_WR);
+    vlog(r, "%s: shutdown wr after %llu bytes (%llu in whole items)", r->s->names[st->conn],
+         (unsigned long long)sent, (unsigned long long)whole);
+    /* read at about 32 MB/s (64 KiB every 2 ms), as halfclose.queued_echoes does: the server's
+     * own queue is then still full when it reaches our FIN (a fast reader drains it before) */
+    c->noread = true;
+    while (s.pos < whole && !ended(c) && sock_now_ms() < deadline) {
+        struct timespec ts = {0, 2000000};
+        if (sock_wait_readable(c->fd, sock_now_ms() + 100) > 0) {
+            c->noread = false;
+            peer_pump_at_most(c, 65536);
+            c->noread = true;
+        }
+        if (stream_take(c, &s, exp, act) < 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    c->noread = false;
+    rc = await_stream(r, i, c, &s, deadline, st->ms);
+    if (rc != 0) {
+        r->f->req = "HALFCLOSE-5";
+        return rc;
+    }
+    while (!ended(c) && c->in_len == 0 && sock_now_ms() < deadline)
+        pump_until(r, deadline);
+    snprintf(exp, sizeof exp, "after the echo of the %llu bytes of whole items, %s",
+             (unsigned long long)whole, whole == sent ? "FIN" : "a close");
+    if (c->in_len > 0 || !ended(c) || (whole == sent && c->closed != SOCK_EOF)) {
+        snprintf(act, sizeof act, "%s", c->in_len > 0 ? "more bytes"
+                                        : !ended(c)     ? "still open"
+                                                        : sock_close_name(c->closed));
+        rc = fail(r, i, c->in_len > 0 ? "bytes" : !ended(c) ? "open" : sock_close_name(c->closed),
+                  exp, act);
+        r->f->req = whole == sent ? "HALFCLOSE-1" : "HALFCLOSE-2";
+    }
+    return rc;
+}
+
 /* flood: a peer that does not read sends the items again and again until the server stops
  * taking bytes (nothing taken for FLOOD_QUIET_MS x scale) or more than st->limit were taken
  * (the step's failure: BACKPRESSURE-1 in the fuzzer's programs). Then it reads again, sends the
@@ -403,6 +474,10 @@ static int do_flood(run *r, size_t i, peer *c)
         rc = fail(r, i, "send", "the server holds the connection while the peer does not read",
                   act);
         r->f->req = "BACKPRESSURE-2";
+        goto out;
+    }
+    if (st->how == 1) {
+        rc = flood_then_shutdown(r, i, c, buf, blen, one, sent);
         goto out;
     }
     {
@@ -656,9 +731,15 @@ static int step(run *r, size_t i)
     const char *name = st->conn >= 0 ? r->s->names[st->conn] : "";
     char act[2048];
     if (r->env->verbose) {
-        fprintf(stderr, "[%9.3f ms] line %d: ", (double)(sock_now_ns() - r->t0) / 1e6, st->line);
-        sc_print_step(stderr, r->s, st);
-        fputc('\n', stderr);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (m != NULL) {
+            sc_print_step(m, r->s, st);
+            fclose(m);
+            vlog(r, "line %d: %s", st->line, text);
+        }
+        free(text);
     }
     switch (st->kind) {
     case SC_FRAMING:

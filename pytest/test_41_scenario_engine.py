@@ -85,8 +85,9 @@ def test_new_steps_against_echod(bin_dir, tmp_path):
 
 # Each of the engine's measuring steps, against echod (holds) and against the mutant it exists
 # for (fails at that step): ping (LATENCY-1), flood (BACKPRESSURE-1), SIGTERM between two bursts
-# then `expect prefix` (LIFECYCLE-2), a restart on the same port (LIFECYCLE-1), and the orderly
-# close of `expect server-alive`'s probe (HALFCLOSE-1).
+# then `expect prefix` (LIFECYCLE-2), a restart on the same port (LIFECYCLE-1), the orderly
+# close of `expect server-alive`'s probe (HALFCLOSE-1), and a flood then SHUT_WR whose echoes
+# the server still holds when it reads the FIN (HALFCLOSE-5).
 STEP_TEETH = [
     ("ping", "split_write",
      "connect c\nc ping frame size:16 x10 p90 within 20\nc close\n", 2),
@@ -102,6 +103,8 @@ STEP_TEETH = [
      "c expect eof within 5000\nc close\nserver stop\nserver start same-port\n"
      "expect server-alive\n", 8),
     ("alive", "no_halfclose_close", "expect server-alive\n", 1),
+    ("flood-then-shutdown", "eof_drops_queue",
+     "connect c\nc flood frame size:65536 at-most 200M then shutdown within 30000\n", 2),
 ]
 
 
