@@ -364,7 +364,7 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                 cand.a[i].conn = 0;
                 TRY(cand);
             }
-            if (a->reps > 1 && a->kind != A_TERM) {
+            if (a->reps > 1) {
                 cand = *best;
                 cand.a[i].reps = 1;
                 TRY(cand);
@@ -402,10 +402,9 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                     cand.a[i].nframes--;
                     TRY(cand);
                 }
-            /* a flood's frame size stays: smaller frames only make it slower (a server that
-             * buffers without bound takes a byte at a time as readily as a frame); so do the
-             * bursts around a SIGTERM: smaller ones are all read before the signal lands, and
-             * then nothing is left to lose */
+            /* a flood's frame size stays (the one before a SIGTERM's too): smaller frames
+             * only make it slower (a server that buffers without bound takes a byte at a time
+             * as readily as a frame) */
             for (size_t f = 0; f < best->a[i].nframes && best->a[i].kind != A_FLOOD &&
                                best->a[i].kind != A_TERM && BUDGET();
                  f++) {

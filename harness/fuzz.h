@@ -40,9 +40,9 @@ typedef enum {
     A_FLOOD,     /* frames of frames[0] bytes, sent without reading until the server stops
                   * taking them; then every echo (BACKPRESSURE-1, -2); partial 1: SHUT_WR
                   * first, and then every echo of a whole frame and the close (HALFCLOSE-5) */
-    A_TERM,      /* (--exec) reps frames of frames[0] bytes, SIGTERM, as many again: a prefix of
-                  * their echoes ending at a frame boundary, then FIN (LIFECYCLE-2); a new
-                  * server on a new port for what follows */
+    A_TERM,      /* (--exec) frames of frames[0] bytes flooded until the server stops reading,
+                  * then SIGTERM: a prefix of their echoes ending at a frame boundary, then FIN
+                  * (LIFECYCLE-2); a new server on a new port for what follows */
     A_RESTART,   /* (--exec) SIGTERM with the connections open and drained; their FIN
                   * (LIFECYCLE-2); the server started again on the same port at once, while
                   * those connections are in TIME_WAIT on its side (LIFECYCLE-1) */

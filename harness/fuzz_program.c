@@ -189,14 +189,11 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
         a->partial = fz_below(r, 2); /* 1: SHUT_WR once the server stopped reading */
         break;
     case A_TERM:
-        /* bursts of 64 KiB to 512 KiB: the server is still reading the first when SIGTERM lands
-         * (and the second arrives after it) */
+        /* frames of 1-4 KiB, flooded until the server stops reading, then SIGTERM */
         a->nframes = 1;
         a->frames[0] = 1024 + fz_below(r, 3073);
         if (a->frames[0] > frame_cap(t))
             a->frames[0] = frame_cap(t);
-        a->reps = (64u << 10) / wire_frame_size(t->framing, (size_t)a->frames[0]) + 1;
-        a->reps += fz_below(r, a->reps * 7);
         break;
     case A_SILENCE:
         if (t->keepalive_s > 0 && fz_below(r, 4) == 0 &&
@@ -730,24 +727,23 @@ static void one_action(derive *d, size_t i)
     case A_TERM:
     case A_RESTART: {
         bool term = a->kind == A_TERM;
-        sc_step burst = {.kind = SC_SEND, .conn = c->name, .reps = a->reps};
+        uint64_t limit = flood_bound(d->t);
         /* every connection drained, and one echo on each: the server has accepted it (a
          * connection still in the listen backlog when the server closes its listener is reset
          * by the kernel, and that is no fault of the server's) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1)
                 echo_now(d, &d->c[k], 5, "FRAMING-1");
-        /* A_TERM: a burst, SIGTERM, and as much again (a busy peer does not know yet): what it
-         * reads is a prefix of the echoes, ending at a frame boundary, then FIN */
+        /* A_TERM: a flood until the server stops reading (it holds unread input and echoes
+         * not yet sent), SIGTERM, then what it reads is a prefix of the echoes, ending at a
+         * frame boundary, then FIN; A_RESTART: SIGTERM with every connection idle */
         if (term)
-            add_frames(d, burst, a->frames, 1);
-        simple(d, SC_SERVER_TERM, -1, 0, NULL);
-        if (term) {
-            add_frames(d, burst, a->frames, 1);
-            add_frames(d, (sc_step){.kind = SC_EXPECT_PREFIX, .conn = c->name,
-                                    .reps = 2 * a->reps, .ms = ms_scaled(d, 5000),
-                                    .req = "LIFECYCLE-2"}, a->frames, 1);
-        }
+            add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1,
+                                    .limit = limit, .how = 2, .req = "LIFECYCLE-2",
+                                    .ms = ms_scaled(d, 10000 + (double)limit / 20000.0)},
+                       a->frames, 1);
+        else
+            simple(d, SC_SERVER_TERM, -1, 0, NULL);
         /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1 && !(term && &d->c[k] == c))

@@ -72,7 +72,7 @@ typedef struct {
     long pause_ms;       /* send: pause between writes */
     long ms;             /* within / for / sleep; ping: the p90 round trip limit */
     int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port; flood: 1 then
-                          * shutdown */
+                          * shutdown, 2 then term */
     wire_framing framing;
     const char *req;     /* the requirement this step checks (docs/spec.md id), static; or NULL */
 } sc_step;

@@ -577,7 +577,7 @@ static int kw_ping(pctx *p, sc_step *st)
     return kw_within(p, st);
 }
 
-/* flood ITEM... at-most BYTES [then shutdown] within MS */
+/* flood ITEM... at-most BYTES [then shutdown | then term] within MS */
 static int kw_flood(pctx *p, sc_step *st)
 {
     tok k;
@@ -596,10 +596,13 @@ static int kw_flood(pctx *p, sc_step *st)
     if (is(peek(p), "then")) {
         next(p);
         k = next(p);
-        if (!is(k, "shutdown"))
+        if (is(k, "shutdown"))
+            st->how = 1;
+        else if (is(k, "term"))
+            st->how = 2;
+        else
             return perr(p, k.t, "expected 'then shutdown' (SHUT_WR once the server stops "
-                                "reading), got '%.*s%s'", QUOTE(k));
-        st->how = 1;
+                                "reading) or 'then term' (SIGTERM then), got '%.*s%s'", QUOTE(k));
     }
     return kw_within(p, st);
 }
@@ -731,7 +734,7 @@ static void pr_flood(FILE *out, const scenario *s, const sc_step *st)
 {
     print_items(out, st);
     fprintf(out, " at-most %llu%s", (unsigned long long)st->limit,
-            st->how == 1 ? " then shutdown" : "");
+            st->how == 1 ? " then shutdown" : st->how == 2 ? " then term" : "");
     pr_within(out, s, st);
 }
 

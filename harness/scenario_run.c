@@ -362,6 +362,9 @@ static int do_ping(run *r, size_t i, peer *c)
     return rc;
 }
 
+static int prefix_then_eof(run *r, size_t i, peer *c, stream *s, uint64_t one,
+                           int64_t deadline_ms, long ms);
+
 /* The end of the last whole item at or before stream offset pos, for items of st repeated
  * (one copy: `one` bytes). */
 static uint64_t item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos)
@@ -466,6 +469,7 @@ static int do_flood(run *r, size_t i, peer *c)
         snprintf(act, sizeof act, "it took %llu bytes and was still reading (it buffers without "
                  "bound)", (unsigned long long)sent);
         rc = fail(r, i, "unbounded", exp, act);
+        r->f->req = "BACKPRESSURE-1"; /* whatever the step's tag says (then term: LIFECYCLE-2) */
         goto out;
     }
     if (err < 0 && err != -ETIMEDOUT) {
@@ -478,6 +482,19 @@ static int do_flood(run *r, size_t i, peer *c)
     }
     if (st->how == 1) {
         rc = flood_then_shutdown(r, i, c, buf, blen, one, sent);
+        goto out;
+    }
+    if (st->how == 2) {
+        /* then term: SIGTERM to a server that stopped reading (unread input waits in its
+         * receive queue, echoes in its own queue); what arrives is a prefix of the echoes
+         * that ends at an item boundary, then FIN (LIFECYCLE-2) */
+        server_term(r->env->srv);
+        r->termed = true;
+        vlog(r, "%s: SIGTERM after %llu bytes", r->s->names[st->conn], (unsigned long long)sent);
+        s = (stream){buf, blen, sent, 0};
+        rc = prefix_then_eof(r, i, c, &s, one, sock_now_ms() + st->ms, st->ms);
+        if (rc != 0)
+            r->f->req = "LIFECYCLE-2";
         goto out;
     }
     {
@@ -516,56 +533,56 @@ out:
 
 /* expect prefix: what arrives until the close is a prefix of the items' bytes (x reps) that ends
  * where an item ends, and the close is FIN. */
+/* What arrives on c until it closes (deadline_ms) is a prefix of the stream s (from s->pos on)
+ * that ends where an item of st ends (item_boundary()), and the close is FIN. 0, or 1 after
+ * failing step i. */
+static int prefix_then_eof(run *r, size_t i, peer *c, stream *s, uint64_t one,
+                           int64_t deadline_ms, long ms)
+{
+    const sc_step *st = &r->s->steps[i];
+    char exp[256], act[256];
+    bool boundary;
+    c->noread = false;
+    for (;;) {
+        if (stream_take(c, s, exp, act) < 0)
+            return fail(r, i, "mismatch", exp, act);
+        if (c->in_len > 0) {
+            snprintf(act, sizeof act, "%zu bytes more than all %llu", c->in_len,
+                     (unsigned long long)s->total);
+            return fail(r, i, "bytes", "a prefix of the items, then FIN", act);
+        }
+        if (ended(c) || sock_now_ms() >= deadline_ms)
+            break;
+        pump_until(r, deadline_ms);
+    }
+    snprintf(exp, sizeof exp, "a prefix of the %llu bytes that ends where an item ends, then FIN "
+             "within %ld ms", (unsigned long long)s->total, ms);
+    if (!ended(c)) {
+        snprintf(act, sizeof act, "%llu bytes, then still open", (unsigned long long)s->pos);
+        return fail(r, i, "open", exp, act);
+    }
+    boundary = one == 0 || item_boundary(r->s, st, one, s->pos) == s->pos;
+    vlog(r, "%s: %llu of %llu bytes, then %s", r->s->names[st->conn], (unsigned long long)s->pos,
+         (unsigned long long)s->total, sock_close_name(c->closed));
+    if (!boundary || c->closed != SOCK_EOF) {
+        snprintf(act, sizeof act, "%llu bytes%s, then %s", (unsigned long long)s->pos,
+                 boundary ? "" : " (inside an item)", sock_close_name(c->closed));
+        return fail(r, i, boundary ? sock_close_name(c->closed) : "partial", exp, act);
+    }
+    return 0;
+}
+
 static int do_expect_prefix(run *r, size_t i, peer *c)
 {
     const sc_step *st = &r->s->steps[i];
-    uint64_t one, blen, at = 0;
+    uint64_t one, blen;
     uint8_t *want = step_buffer(r->s, st, &one, &blen);
-    int64_t deadline = sock_now_ms() + st->ms;
-    char exp[256], act[256];
-    bool boundary = false;
-    int rc = 0;
     stream s = {want, blen, 0, 0};
+    int rc;
     if (want == NULL)
         return fail(r, i, "memory", "the expected bytes", "out of memory");
     s.total = one * st->reps;
-    c->noread = false;
-    for (;;) {
-        if (stream_take(c, &s, exp, act) < 0) {
-            rc = fail(r, i, "mismatch", exp, act);
-            goto out;
-        }
-        if (c->in_len > 0) {
-            snprintf(act, sizeof act, "%zu bytes more than all %llu", c->in_len,
-                     (unsigned long long)s.total);
-            rc = fail(r, i, "bytes", "a prefix of the items, then FIN", act);
-            goto out;
-        }
-        if (ended(c) || sock_now_ms() >= deadline)
-            break;
-        pump_until(r, deadline);
-    }
-    snprintf(exp, sizeof exp, "a prefix of the %llu bytes that ends where an item ends, then FIN "
-             "within %ld ms", (unsigned long long)s.total, st->ms);
-    if (!ended(c)) {
-        snprintf(act, sizeof act, "%llu bytes, then still open", (unsigned long long)s.pos);
-        rc = fail(r, i, "open", exp, act);
-        goto out;
-    }
-    for (size_t k = 0; k <= st->nitems && !boundary && one > 0; k++) {
-        boundary = s.pos % one == at % one;
-        if (k < st->nitems)
-            at += sc_item_size(&st->items[k], r->s->framing);
-    }
-    boundary = boundary || one == 0;
-    vlog(r, "%s: %llu of %llu bytes, then %s", r->s->names[st->conn], (unsigned long long)s.pos,
-         (unsigned long long)s.total, sock_close_name(c->closed));
-    if (!boundary || c->closed != SOCK_EOF) {
-        snprintf(act, sizeof act, "%llu bytes%s, then %s", (unsigned long long)s.pos,
-                 boundary ? "" : " (inside an item)", sock_close_name(c->closed));
-        rc = fail(r, i, boundary ? sock_close_name(c->closed) : "partial", exp, act);
-    }
-out:
+    rc = prefix_then_eof(r, i, c, &s, one, sock_now_ms() + st->ms, st->ms);
     free(want);
     return rc;
 }
@@ -711,7 +728,8 @@ static int check_env(const run *r)
     for (size_t i = 0; i < r->s->n; i++) {
         const sc_step *st = &r->s->steps[i];
         if ((st->kind == SC_SERVER_TERM || st->kind == SC_SERVER_STOP ||
-             st->kind == SC_SERVER_START || st->kind == SC_EXPECT_RELEASED) &&
+             st->kind == SC_SERVER_START || st->kind == SC_EXPECT_RELEASED ||
+             (st->kind == SC_FLOOD && st->how == 2)) &&
             (r->env->srv == NULL || r->env->srv->exec == NULL)) {
             fprintf(stderr, "%s:%d:1: error: '", r->file, st->line);
             sc_print_step(stderr, r->s, st);
