@@ -26,22 +26,24 @@ from mutant_list import mutants  # noqa: E402
 
 MAX = 65536
 # what a mutant's server needs so that its bug can show (and the fuzzer must know it)
-SERVER_ARGS = {"no_idle": ["--idle-timeout", "1"], "silence_is_death": ["--keepalive", "1,1,1"]}
-FUZZ_ARGS = {"no_idle": ["--idle-timeout", "1"], "silence_is_death": ["--keepalive", "1,1,1"]}
+# (the deadpeer ones: peers vanish in framespec's network namespace, which needs root)
+PROMISES = ["--keepalive", "1,1,2", "--user-timeout", "3000"]
+SERVER_ARGS = {"no_idle": ["--idle-timeout", "1"], "silence_is_death": ["--keepalive", "1,1,1"],
+               "no_keepalive": PROMISES, "no_user_timeout": PROMISES, "reset_parked": PROMISES}
+FUZZ_ARGS = SERVER_ARGS
 # groups whose requirements carry another prefix
 # (RESET-4, "after a reset the server releases that connection", is RESOURCES-2's descriptor
 # check after a reset)
 GROUP_PREFIX = {"resources": ("RESOURCES-", "RESET-4")}
-# mutants the fuzzer finds under another group's requirement for the same bug: reset_parked
+# mutants the fuzzer may find under another group's requirement for the same bug: reset_parked
 # holds the descriptor of a connection reset between frames; the deadpeer group injects that RST
-# from a middlebox (DEADPEER-5, in a network namespace), the fuzzer's peer sends it itself
-# (RESET-4: after a reset the server releases that connection)
-MUTANT_PREFIX = {"reset_parked": ("DEADPEER-", "RESET-4")}
-# out of the fuzzer's reach: a peer that vanishes (no FIN, no RST) needs a private network
-# namespace and nftables, which `framespec run --netns` has and `framespec fuzz` does not
-OUT_OF_REACH = {"no_keepalive": "a vanished idle peer (DEADPEER-1) needs run --netns",
-                "no_user_timeout": "a vanished peer with echoes in flight (DEADPEER-2) needs "
-                                   "run --netns"}
+# from a middlebox (DEADPEER-5), and the fuzzer's own peer may send it first (RESET-4: after a
+# reset the server releases that connection)
+MUTANT_PREFIX = {"reset_parked": ("DEADPEER-5", "RESET-4"),
+                 # the deadpeer group's requirements, each mutant's own
+                 "no_keepalive": ("DEADPEER-1",), "no_user_timeout": ("DEADPEER-2",),
+                 "silence_is_death": ("DEADPEER-4",)}
+OUT_OF_REACH = {}
 
 
 def main():

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "netns.h"
 #include "fuzz.h"
 #include "opts.h"
 #include "replay.h"
@@ -140,6 +141,9 @@ static int ensure_server(worker *w)
         return -1;
     w->env.addr = w->srv.addr;
     w->env.srv = &w->srv;
+    w->env.netns = w->cfg->t.netns;
+    if (w->env.addr.family == AF_UNIX)
+        w->t.netns = w->env.netns = false; /* a unix socket has no packets to drop */
     /* servers may open descriptors lazily: one echo first, so that the first program's count of
      * them (its baseline, RESOURCES-2) is taken from a server that has served */
     {
@@ -184,12 +188,13 @@ static const char *where_it_stopped(const worker *w, const scenario *s, const sc
 }
 
 /* Was the server down on purpose when step `upto` failed: that step starts it, or a `server
- * term`/`server stop` came before it with no `server start` since? */
+ * term`, `server stop` or `flood ... then term` came before it with no `server start` since? */
 static bool down_on_purpose(const scenario *s, size_t upto)
 {
     bool down = false;
     for (size_t i = 0; i <= upto && i < s->n; i++) {
-        if (s->steps[i].kind == SC_SERVER_TERM || s->steps[i].kind == SC_SERVER_STOP)
+        if (s->steps[i].kind == SC_SERVER_TERM || s->steps[i].kind == SC_SERVER_STOP ||
+            (s->steps[i].kind == SC_FLOOD && s->steps[i].how == 2))
             down = true;
         else if (s->steps[i].kind == SC_SERVER_START)
             down = i == upto; /* a start that failed */
@@ -327,7 +332,20 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
 #define BUDGET()                                                                                 \
     (*trials < SHRINK_TRIALS && sock_now_ms() < (g_stop && end > stop_end() ? stop_end() : end))
     bool progress = true;
-    size_t chunk = best->n / 2 ? best->n / 2 : 1;
+    size_t chunk;
+    /* first, each action alone, the last first (the violation is usually one action's, and
+     * each candidate that does not violate is over in milliseconds): a program whose runs
+     * take seconds (a vanished peer, a long silence) shrinks in a few trials */
+    for (size_t i = best->n; i-- > 0 && best->n > 1 && BUDGET();) {
+        fz_program cand = *best;
+        cand.a[0] = best->a[i];
+        cand.n = 1;
+        TRY(cand);
+        if (best->n == 1)
+            break;
+    }
+    chunk = best->n / 2 ? best->n / 2 : 1;
+    progress = true;
     while (BUDGET()) {
         progress = false;
         for (size_t i = 0; i < best->n && BUDGET();) {
@@ -900,7 +918,8 @@ static void usage(FILE *out)
 {
     fputs("usage: framespec fuzz (--target HOST:PORT | --exec 'CMD ... {port} ...')\n"
           "                      [--framing 0|1|2|4|line] [--max-frame BYTES] [--idle-timeout S]\n"
-          "                      [--keepalive I,N,C] [--seconds S | --runs N] [--seed N]\n"
+          "                      [--keepalive I,N,C] [--user-timeout MS]\n"
+          "                      [--seconds S | --runs N] [--seed N]\n"
           "                      [--jobs J] [--out DIR] [--pcap] [--timeout-scale X]\n"
           "                      [--until REQ,...] [--max-findings N] [-v]\n"
           "\n"
@@ -917,6 +936,10 @@ static void usage(FILE *out)
           "  --idle-timeout S   the server's idle timeout: silences past it must end in FIN\n"
           "  --keepalive I,N,C  the server's TCP keepalive (TCP_KEEPIDLE s, TCP_KEEPINTVL s,\n"
           "                     TCP_KEEPCNT): silences past I + N x C must not close a peer\n"
+          "  --user-timeout MS  the server's TCP_USER_TIMEOUT. With --exec, a TCP server and\n"
+          "                     root, this or --keepalive (or --idle-timeout) lets peers\n"
+          "                     vanish (nftables, in a network namespace of framespec's):\n"
+          "                     the server must release them within its promise\n"
           "  --seconds S        run for S seconds (default 60)\n"
           "  --runs N           run N programs instead (with --seed: the same N programs)\n"
           "  --seed N           programs come from this seed (default 1)\n"
@@ -947,6 +970,7 @@ int fuzz_main(int argc, char **argv)
         {"max-findings", required_argument, NULL, 'M'},
         {"until", required_argument, NULL, 'U'},
         {"keepalive", required_argument, NULL, 'K'},
+        {"user-timeout", required_argument, NULL, 'u'},
         {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1017,8 +1041,15 @@ int fuzz_main(int argc, char **argv)
                 return opts_bad("fuzz", "--keepalive", optarg,
                                 "expected IDLE,INTVL,CNT (seconds, seconds, probes: 1..32767)");
             cfg.t.keepalive_s = ka[0] + (double)ka[1] * ka[2];
+            memcpy(cfg.t.keepalive, ka, sizeof ka);
             break;
         }
+        case 'u':
+            if (opts_u64(optarg, 1, 2147483647, &v) < 0)
+                return opts_bad("fuzz", "--user-timeout", optarg,
+                                "expected milliseconds 1..2147483647");
+            cfg.t.user_timeout_ms = (int64_t)v;
+            break;
         case 'M':
             if (opts_u64(optarg, 1, 1000000, &v) < 0)
                 return opts_bad("fuzz", "--max-findings", optarg, "expected a count >= 1");
@@ -1057,6 +1088,21 @@ int fuzz_main(int argc, char **argv)
         fprintf(stderr, "framespec fuzz: note: raw framing has no keepalive frame, so the "
                         "programs' silences stay short of --idle-timeout\n");
     cfg.t.exec = cfg.exec != NULL;
+    if (cfg.exec && (cfg.t.keepalive[0] > 0 || cfg.t.user_timeout_ms > 0)) {
+        /* peers that vanish need the server in a namespace of ours, where nftables rules drop
+         * a connection's packets: entered now, before any server or worker starts */
+        const char *why = netns_unavailable();
+        char nerr[512];
+        int rc_ns = why ? -2 : netns_enter(0, nerr, sizeof nerr);
+        if (rc_ns == 0)
+            cfg.t.netns = true;
+        else if (rc_ns == -1) {
+            fprintf(stderr, "framespec fuzz: cannot set up a network namespace: %s\n", nerr);
+            return 2;
+        } else
+            fprintf(stderr, "framespec fuzz: note: no peers vanish in this campaign (DEADPEER-1, "
+                            "-2, -5): %s\n", why ? why : nerr);
+    }
     if (cfg.target) {
         /* an unreachable target is a setup error, not a finding */
         sock_addr a;

@@ -46,6 +46,9 @@ typedef enum {
     A_RESTART,   /* (--exec) SIGTERM with the connections open and drained; their FIN
                   * (LIFECYCLE-2); the server started again on the same port at once, while
                   * those connections are in TIME_WAIT on its side (LIFECYCLE-1) */
+    A_VANISH,    /* (in framespec's network namespace) the peer vanishes, idle (partial 0:
+                  * DEADPEER-1), with an echo in flight (1: DEADPEER-2) or by a middlebox's RST
+                  * (2: DEADPEER-5); the server must release the connection in time */
     A_NKINDS
 } fz_akind;
 
@@ -59,7 +62,8 @@ typedef struct {
     uint64_t cuts[FZ_MAX_CUTS];      /* write boundaries (increasing; used when by is 0) */
     size_t ncuts;
     long pause_ms;
-    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD: 0 or 1 */
+    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD: 0 or 1;
+                                      * A_VANISH: 0, 1 or 2 */
     long ms;                         /* A_SILENCE */
 } fz_action;
 
@@ -75,6 +79,10 @@ typedef struct {
     double idle_s;        /* its idle timeout (0: none) */
     double keepalive_s;   /* its keepalive promise IDLE + INTVL x CNT, s (0: none): a peer
                            * silent longer than that still echoes (DEADPEER-4) */
+    int keepalive[3];     /* --keepalive IDLE,INTVL,CNT ({0}: none) */
+    int64_t user_timeout_ms; /* --user-timeout (0: none) */
+    bool netns;           /* workers and servers run in framespec's network namespace: peers can
+                           * vanish (A_VANISH) */
     bool exec;            /* framespec launched it: its descriptors can be counted */
     bool skip_released;   /* do not count them: a descriptor finding is already recorded, and
                            * each program that leaks would wait 5 s for nothing */

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
+#include "vanish.h"
 
 /* Bytes a connection may owe in echoes while it does not read (what was owed when it stopped,
  * and what it sends meanwhile): they must fit the kernel's queues (the peer's receive buffer and
@@ -195,8 +196,20 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
         if (a->frames[0] > frame_cap(t))
             a->frames[0] = frame_cap(t);
         break;
+    case A_VANISH: {
+        /* the kinds the server has a promise for: idle (keepalive or an idle timeout), with an
+         * echo in flight (a user timeout or an idle timeout), a middlebox's RST (always) */
+        uint64_t kinds[3], nk = 0;
+        if (t->keepalive[0] > 0 || t->idle_s > 0)
+            kinds[nk++] = 0;
+        if (t->user_timeout_ms > 0 || t->idle_s > 0)
+            kinds[nk++] = 1;
+        kinds[nk++] = 2;
+        a->partial = kinds[fz_below(r, nk)];
+        break;
+    }
     case A_SILENCE:
-        if (t->keepalive_s > 0 && fz_below(r, 4) == 0 &&
+        if (t->keepalive_s > 0 && fz_below(r, 16) == 0 &&
             (t->idle_s <= 0 || t->idle_s > t->keepalive_s + 1.5)) {
             a->ms = (long)(t->keepalive_s * 1000) + 500; /* past the keepalive time */
             break;
@@ -263,12 +276,16 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
         random_action(r, t, &out->a[i], nconn);
     {
         /* the costly actions (a flood fills the kernel's queues: ~0.1-0.3 s; SIGTERM and a
-         * restart start a process: ~0.15 s) replace one action in a few programs of 10,000, so
-         * that they cost the campaign a few percent of its programs per second */
+         * restart start a process: ~0.15 s; a peer that vanishes waits for the server's
+         * promise: seconds) replace one action in a few programs of 10,000, so that they cost
+         * the campaign a few percent of its programs per second. A vanish, in 3 programs of
+         * 100, costs seconds each time: where the server makes promises, testing them takes
+         * most of the campaign */
         unsigned rare = (unsigned)fz_below(r, 10000);
         fz_action *a = &out->a[fz_below(r, out->n)];
         fz_akind k = rare < 3 ? A_FLOOD : rare < 7 && t->exec && t->framing != WIRE_RAW ? A_TERM
-                     : rare < 11 && t->exec ? A_RESTART : A_NKINDS;
+                     : rare < 11 && t->exec ? A_RESTART : rare < 311 && t->netns ? A_VANISH
+                                                                               : A_NKINDS;
         if (k != A_NKINDS) {
             int conn = a->conn;
             memset(a, 0, sizeof *a);
@@ -724,6 +741,36 @@ static void one_action(derive *d, size_t i)
             finish(d, c, SC_CLOSE); /* shut down, echoed and closed by the server */
         return;
     }
+    case A_VANISH: {
+        /* the promise (vanish.h) from the last activity: an echo just before it vanishes */
+        int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000);
+        bool via_idle = false;
+        const char *req = "DEADPEER-5";
+        if (!d->t->netns)
+            return;
+        if (a->partial == 0) {
+            promise = vn_keepalive_ms(d->t->keepalive, d->t->user_timeout_ms);
+            req = "DEADPEER-1";
+        } else if (a->partial == 1) {
+            promise = d->t->user_timeout_ms;
+            req = "DEADPEER-2";
+        }
+        if (a->partial < 2 && idle > 0 && (promise == 0 || idle < promise)) {
+            promise = idle;
+            via_idle = true;
+        }
+        if (promise == 0)
+            return; /* nothing promised (a corpus entry from another campaign) */
+        echo_now(d, c, 5, "FRAMING-1");
+        add(d, &(sc_step){.kind = a->partial == 2 ? SC_MIDDLEBOX_RESET : SC_VANISH,
+                          .conn = c->name, .reps = 1, .how = a->partial == 1});
+        simple(d, SC_EXPECT_GONE, c->name,
+               a->partial == 2 ? ms_scaled(d, 2000)
+                               : ms_scaled(d, (double)(promise + vn_tolerance_ms(promise, via_idle))),
+               req);
+        finish(d, c, SC_ABORT);
+        return;
+    }
     case A_TERM:
     case A_RESTART: {
         bool term = a->kind == A_TERM;
@@ -849,7 +896,7 @@ static bool action_fits(const fz_action *a, const fz_target *t)
         return false;
     if (a->kind == A_OVERSIZE && a->partial > 65536)
         return false;
-    if (a->kind == A_FLOOD && a->partial > 1)
+    if ((a->kind == A_FLOOD && a->partial > 1) || (a->kind == A_VANISH && a->partial > 2))
         return false;
     for (size_t k = 1; k < a->ncuts; k++)
         if (a->cuts[k] <= a->cuts[k - 1])

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "opts.h"
 #include "scenario.h"
 #include "scratch.h"
@@ -196,6 +197,26 @@ int replay_main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (sc_needs_netns(&sc)) {
+        /* vanish, middlebox-reset: the server and the rules live in a namespace of our own */
+        const char *why = netns_unavailable();
+        char nerr[512];
+        int rc_ns;
+        if (exec == NULL || why != NULL) {
+            fprintf(stderr, "framespec replay: %s makes peers vanish (nftables rules): %s\n", file,
+                    exec == NULL ? "that needs --exec (framespec starts the server inside its "
+                                   "own network namespace)" : why);
+            sc_free(&sc);
+            return 2;
+        }
+        rc_ns = netns_enter(0, nerr, sizeof nerr);
+        if (rc_ns < 0) {
+            fprintf(stderr, "framespec replay: cannot enter a network namespace: %s\n", nerr);
+            sc_free(&sc);
+            return 2;
+        }
+        env.netns = true;
+    }
     if (target && sock_parse_addr(target, &env.addr, err, sizeof err) < 0) {
         fprintf(stderr, "framespec replay: --target: %s\n", err);
         sc_free(&sc);

@@ -39,6 +39,7 @@ typedef enum {
     SC_RESUME_READING, SC_CORK, SC_SLEEP, SC_SERVER_TERM, SC_SERVER_STOP, SC_SERVER_START,
     SC_EXPECT_BYTES, SC_EXPECT_EOF, SC_EXPECT_RESET, SC_EXPECT_CLOSED, SC_EXPECT_OPEN,
     SC_EXPECT_ALIVE, SC_EXPECT_RELEASED, SC_PING, SC_FLOOD, SC_EXPECT_PREFIX,
+    SC_VANISH, SC_MIDDLEBOX_RESET, SC_EXPECT_GONE,
 } sc_kind;
 
 /* A payload as written: "text" / hex:HEX (bytes held), size:N (byte i = i mod 256), or text:N
@@ -72,7 +73,7 @@ typedef struct {
     long pause_ms;       /* send: pause between writes */
     long ms;             /* within / for / sleep; ping: the p90 round trip limit */
     int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port; flood: 1 then
-                          * shutdown, 2 then term */
+                          * shutdown, 2 then term; vanish: 1 pending (an echo in flight) */
     wire_framing framing;
     const char *req;     /* the requirement this step checks (docs/spec.md id), static; or NULL */
 } sc_step;
@@ -139,7 +140,12 @@ typedef struct {
     double scale;        /* send deadlines x this (--timeout-scale; 0 means 1) */
     bool probe_on_fail;  /* after a failure, while its connections are still open, see whether a
                           * fresh connection is echoed (sc_failure.fresh_echo) */
+    bool netns;          /* this process is in framespec's network namespace (netns.h), with the
+                          * server: vanish, middlebox-reset and expect released can run */
 } sc_env;
+
+/* Does s have steps that need framespec's network namespace (vanish, middlebox-reset)? */
+bool sc_needs_netns(const scenario *s);
 
 typedef struct {
     size_t step;         /* index of the step that failed */

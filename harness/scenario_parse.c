@@ -25,7 +25,8 @@ typedef struct {
     bool unterminated;  /* a "string without its closing quote */
 } tok;
 
-enum { CS_NONE, CS_OPEN, CS_SHUT, CS_CLOSED }; /* a connection's state while parsing */
+enum { CS_NONE, CS_OPEN, CS_SHUT, CS_CLOSED, CS_GONE }; /* a connection's state while parsing
+                                                         * (CS_GONE: its peer vanished) */
 
 typedef struct {
     scenario *s;
@@ -619,6 +620,17 @@ static int kw_expect_prefix(pctx *p, sc_step *st)
     return kw_within(p, st);
 }
 
+/* vanish [pending] */
+static int kw_vanish(pctx *p, sc_step *st)
+{
+    tok k = peek(p);
+    if (is(k, "pending")) {
+        next(p);
+        st->how = 1;
+    }
+    return 0;
+}
+
 /* ---- printing ---- */
 
 static void print_payload(FILE *out, const sc_payload *pl)
@@ -723,6 +735,13 @@ static void pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st)
     pr_within(out, s, st);
 }
 
+static void pr_vanish(FILE *out, const scenario *s, const sc_step *st)
+{
+    (void)s;
+    if (st->how == 1)
+        fputs(" pending", out);
+}
+
 static void pr_ping(FILE *out, const scenario *s, const sc_step *st)
 {
     print_items(out, st);
@@ -769,6 +788,8 @@ static const keyword keywords[] = {
     {"cork", NULL, SC_CORK, true, kw_none, pr_none},
     {"ping", NULL, SC_PING, true, kw_ping, pr_ping},
     {"flood", NULL, SC_FLOOD, true, kw_flood, pr_flood},
+    {"vanish", NULL, SC_VANISH, true, kw_vanish, pr_vanish},
+    {"middlebox-reset", NULL, SC_MIDDLEBOX_RESET, true, kw_none, pr_none},
     {"sleep", NULL, SC_SLEEP, false, kw_sleep, pr_ms},
     {"server", "term", SC_SERVER_TERM, false, kw_none, pr_none},
     {"server", "stop", SC_SERVER_STOP, false, kw_none, pr_none},
@@ -780,6 +801,7 @@ static const keyword keywords[] = {
     {"expect", "server-alive", SC_EXPECT_ALIVE, false, kw_none, pr_none},
     {"expect", "server-released", SC_EXPECT_RELEASED, false, kw_within, pr_within},
     {"expect", "prefix", SC_EXPECT_PREFIX, true, kw_expect_prefix, pr_expect_prefix},
+    {"expect", "released", SC_EXPECT_GONE, true, kw_within, pr_within},
     {"expect", NULL, SC_EXPECT_BYTES, true, kw_expect_bytes, pr_expect_bytes},
 };
 #define NKEYWORDS (sizeof keywords / sizeof keywords[0])
@@ -793,7 +815,8 @@ static bool is_keyword(tok k)
 }
 
 static const char STEP_LIST[] = "framing, connect, send, shutdown, abort, close, stop-reading, "
-                                "resume-reading, cork, ping, flood, sleep, server, expect";
+                                "resume-reading, cork, ping, flood, vanish, middlebox-reset, sleep, "
+                                "server, expect";
 
 /* The row for `k` and the token after it. */
 static const keyword *lookup(pctx *p, tok k)
@@ -870,13 +893,25 @@ static int conn_rules(pctx *p, const sc_step *st, const char *at)
     case CS_CLOSED:
         return perr(p, at, "connection '%s' was closed at line %d: connect it again first", name,
                     p->conns[st->conn].line);
+    case CS_GONE:
+        if (st->kind != SC_EXPECT_GONE && st->kind != SC_CLOSE && st->kind != SC_ABORT)
+            return perr(p, at, "the peer of connection '%s' vanished at line %d: only 'expect "
+                               "released', close and abort can follow", name,
+                        p->conns[st->conn].line);
+        break;
     case CS_SHUT:
         if (st->kind == SC_SEND || st->kind == SC_PING || st->kind == SC_FLOOD)
             return perr(p, at, "connection '%s' was shut down for writing at line %d: nothing "
                                "can be sent on it", name, p->conns[st->conn].line);
         break;
     }
-    if (st->kind == SC_CLOSE || st->kind == SC_ABORT) {
+    if (st->kind == SC_EXPECT_GONE && p->conns[st->conn].state != CS_GONE)
+        return perr(p, at, "'expect released' on '%s' needs its peer to vanish first (vanish or "
+                           "middlebox-reset)", name);
+    if (st->kind == SC_VANISH || st->kind == SC_MIDDLEBOX_RESET) {
+        p->conns[st->conn].state = CS_GONE;
+        p->conns[st->conn].line = p->line;
+    } else if (st->kind == SC_CLOSE || st->kind == SC_ABORT) {
         p->conns[st->conn].state = CS_CLOSED;
         p->conns[st->conn].line = p->line;
     } else if ((st->kind == SC_SHUTDOWN && st->how != SHUT_RD) ||
@@ -1174,4 +1209,12 @@ void sc_print(FILE *out, const scenario *s)
         sc_print_step(out, s, &s->steps[i]);
         fputc('\n', out);
     }
+}
+
+bool sc_needs_netns(const scenario *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->steps[i].kind == SC_VANISH || s->steps[i].kind == SC_MIDDLEBOX_RESET)
+            return true;
+    return false;
 }

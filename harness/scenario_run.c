@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "scenario.h"
+#include "netns.h"
+#include "vanish.h"
 
 /* A send buffer holds whole copies of a step's items, at most this many bytes (or one copy). */
 #define SEND_BUF_MAX (1u << 20)
@@ -29,6 +32,8 @@ typedef struct {
     int server_fds;     /* the server's descriptors before the first connect (-1 unknown) */
     bool termed;        /* a `server term` ran: the server may close any connection, so a send
                          * that meets the close does not fail (the expects judge it) */
+    vn_conn *gone;      /* per connection: its server end, once its peer vanished (vanish.h) */
+    char chain[32];     /* this run's nftables chain, or "" until the first vanish */
     sc_failure *f;
 } run;
 
@@ -701,6 +706,103 @@ static int do_expect_released(run *r, size_t i)
     return fail(r, i, "fds", exp, act);
 }
 
+/* Run an nft script in the namespace for step i. 0, or 1 after failing it. */
+static int nft(run *r, size_t i, const char *script)
+{
+    char err[512];
+    vlog(r, "nft: %.*s", (int)strcspn(script, "\n"), script);
+    if (netns_nft(script, (int)(5000 * scale(r)), err, sizeof err) < 0)
+        return fail(r, i, "nft", "the namespace's rules are set", err);
+    return 0;
+}
+
+/* vanish and middlebox-reset: find the server's end of c, then drop every packet of the
+ * connection (both directions; pending: first the server's, then an echo is sent into the void,
+ * then ours), or answer the server's packets with an RST (middlebox). The rules go to a chain of
+ * this run's, removed when it ends. The peer is then gone: nothing more is read or sent on it. */
+static int do_vanish(run *r, size_t i, peer *c)
+{
+    const sc_step *st = &r->s->steps[i];
+    vn_conn *v = &r->gone[st->conn];
+    bool middlebox = st->kind == SC_MIDDLEBOX_RESET, pending = st->how == 1;
+    char why[256], script[512];
+    if (vn_identify(c->fd, (int)(1000 * scale(r)), v, why, sizeof why) < 0)
+        return fail(r, i, "identify", "the server's end of the connection in /proc/net/tcp", why);
+    if (r->chain[0] == '\0') {
+        snprintf(r->chain, sizeof r->chain, "v%d", (int)getpid());
+        snprintf(script, sizeof script, "add chain inet framespec %s { type filter hook output "
+                 "priority -10 ; }\n", r->chain);
+        if (nft(r, i, script) != 0) {
+            r->chain[0] = '\0';
+            return 1;
+        }
+    }
+    if (!middlebox && !pending && !vn_wait_acked(v, (int)(1000 * scale(r))))
+        return fail(r, i, "unacked", "the server's echoes acknowledged before the peer vanishes "
+                    "(its send queue empty)", "its send queue still holds bytes after 1 s");
+    vn_rules(r->chain, v, true, !middlebox && !pending, middlebox, script, sizeof script);
+    if (nft(r, i, script) != 0)
+        return 1;
+    if (middlebox || pending) {
+        /* a frame whose echo meets the rule: the middlebox's RST, or bytes in flight for ever */
+        sc_item it = {.framed = r->s->framing != WIRE_RAW,
+                      .p = {.kind = r->s->framing == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE,
+                            .len = r->s->max_frame > 4097 ? 4096 : r->s->max_frame - 1}};
+        uint64_t n = sc_item_size(&it, r->s->framing);
+        uint8_t *buf = malloc((size_t)n);
+        size_t sent = 0;
+        int err;
+        if (buf == NULL)
+            return fail(r, i, "memory", "a frame is sent", "out of memory");
+        sc_item_bytes(&it, r->s->framing, buf);
+        err = peer_send(c, buf, (size_t)n, sock_now_ms() + (int64_t)(2000 * scale(r)), r->all,
+                        r->s->nnames, &sent);
+        free(buf);
+        if (err < 0 && !middlebox)
+            return fail(r, i, "send", "a frame is sent before the peer vanishes",
+                        sock_errno_name(-err));
+    }
+    if (pending) {
+        int state = 0;
+        unsigned long txq = 0, inode;
+        int64_t until = sock_now_ms() + (int64_t)(2000 * scale(r));
+        while (!(vn_tcp_entry(v, &state, &txq, &inode) && txq > 0)) {
+            if (sock_now_ms() > until)
+                return fail(r, i, "no-echo", "the server echoes the frame into the void (its "
+                            "send queue holds unacknowledged bytes)", vn_state_name(state));
+            poll(NULL, 0, 5);
+        }
+        vlog(r, "%s: the server has %lu bytes unacknowledged", r->s->names[st->conn], txq);
+        vn_rules(r->chain, v, false, true, false, script, sizeof script);
+        if (nft(r, i, script) != 0)
+            return 1;
+    }
+    c->noread = true;
+    return 0;
+}
+
+/* expect released: the server no longer holds c's connection (vanish.h), within st->ms. */
+static int do_expect_gone(run *r, size_t i, peer *c)
+{
+    const sc_step *st = &r->s->steps[i];
+    int64_t t0 = sock_now_ms(), deadline = t0 + st->ms;
+    pid_t pid = r->env->srv ? r->env->srv->pid : 0;
+    char why[256], exp[128];
+    (void)c;
+    for (;;) {
+        if (vn_released(pid, &r->gone[st->conn], why, sizeof why)) {
+            vlog(r, "%s: released after %lld ms", r->s->names[st->conn],
+                 (long long)(sock_now_ms() - t0));
+            return 0;
+        }
+        if (sock_now_ms() > deadline)
+            break;
+        poll(NULL, 0, 20);
+    }
+    snprintf(exp, sizeof exp, "the server releases the connection within %ld ms", st->ms);
+    return fail(r, i, "held", exp, why);
+}
+
 /* A server started by the scenario: its descriptors (expect server-released) are counted from
  * here, after one echo (a server may open some lazily), at the fewest seen in 20 ms (the echo's
  * connection may take that long to go). */
@@ -727,6 +829,14 @@ static int check_env(const run *r)
 {
     for (size_t i = 0; i < r->s->n; i++) {
         const sc_step *st = &r->s->steps[i];
+        if ((st->kind == SC_VANISH || st->kind == SC_MIDDLEBOX_RESET) &&
+            (!r->env->netns || r->env->addr.family == AF_UNIX)) {
+            fprintf(stderr, "%s:%d:1: error: '", r->file, st->line);
+            sc_print_step(stderr, r->s, st);
+            fprintf(stderr, "' needs framespec's network namespace: run it as root with --exec "
+                            "and a TCP server (it enters one itself)\n");
+            return 2;
+        }
         if ((st->kind == SC_SERVER_TERM || st->kind == SC_SERVER_STOP ||
              st->kind == SC_SERVER_START || st->kind == SC_EXPECT_RELEASED ||
              (st->kind == SC_FLOOD && st->how == 2)) &&
@@ -848,6 +958,11 @@ static int step(run *r, size_t i)
         return do_flood(r, i, c);
     case SC_EXPECT_PREFIX:
         return do_expect_prefix(r, i, c);
+    case SC_VANISH:
+    case SC_MIDDLEBOX_RESET:
+        return do_vanish(r, i, c);
+    case SC_EXPECT_GONE:
+        return do_expect_gone(r, i, c);
     case SC_EXPECT_RELEASED:
         return do_expect_released(r, i);
     }
@@ -871,9 +986,11 @@ int sc_run(const scenario *s, sc_env *env, const char *file, sc_failure *f)
     in_max += 1u << 20;
     r.peers = calloc(s->nnames ? s->nnames : 1, sizeof *r.peers);
     r.all = calloc(s->nnames ? s->nnames : 1, sizeof *r.all);
-    if (r.peers == NULL || r.all == NULL) {
+    r.gone = calloc(s->nnames ? s->nnames : 1, sizeof *r.gone);
+    if (r.peers == NULL || r.all == NULL || r.gone == NULL) {
         free(r.peers);
         free(r.all);
+        free(r.gone);
         fprintf(stderr, "%s: out of memory for %zu connections\n", file, s->nnames);
         return 2;
     }
@@ -890,7 +1007,16 @@ int sc_run(const scenario *s, sc_env *env, const char *file, sc_failure *f)
         r.f->fresh_echo = fresh_echo(&r, 500);
     for (size_t i = 0; i < s->nnames; i++)
         peer_free(&r.peers[i]);
+    if (r.chain[0] != '\0') {
+        /* this run's rules go with it, however it ended */
+        char script[160], err[512];
+        snprintf(script, sizeof script, "flush chain inet framespec %s\ndelete chain inet "
+                 "framespec %s\n", r.chain, r.chain);
+        if (netns_nft(script, 5000, err, sizeof err) < 0)
+            fprintf(stderr, "%s: cannot remove the chain %s: %s\n", file, r.chain, err);
+    }
     free(r.peers);
     free(r.all);
+    free(r.gone);
     return rc;
 }

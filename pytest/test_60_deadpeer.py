@@ -309,3 +309,63 @@ def test_servers_reject_a_bad_user_timeout(bin_dir, name, value):
 def test_echod_documents_user_timeout(bin_dir):
     p = subprocess.run([os.path.join(bin_dir, "echod"), "--help"], capture_output=True, text=True)
     assert "--user-timeout MS" in p.stdout and "TCP_USER_TIMEOUT" in p.stdout
+
+
+# The scenario engine's steps for vanished peers (docs/replay.md): `vanish`, `vanish pending`,
+# `middlebox-reset` and `expect released`, replayed in a namespace `framespec replay` enters
+# itself. Each passes echod and fails the mutant that breaks that promise, at that step.
+VANISH_STEPS = [
+    ("idle", "no_keepalive", "c vanish\nc expect released within 4000\n"),
+    ("pending", "no_user_timeout", "c vanish pending\nc expect released within 4000\n"),
+    ("middlebox", "reset_parked", "c middlebox-reset\nc expect released within 2000\n"),
+]
+
+
+@needs_netns
+@pytest.mark.parametrize("name,mutant,steps", VANISH_STEPS, ids=[v[0] for v in VANISH_STEPS])
+def test_vanish_steps_replay_in_a_namespace(bin_dir, tmp_path, name, mutant, steps):
+    before_ns, before_host = net_namespaces(), host_state()
+    f = tmp_path / ("%s.scenario" % name)
+    f.write_text("framing 4\nconnect c\nc send frame size:5\nc expect frame size:5 within 2000\n"
+                 + steps + "c abort\nexpect server-alive\n")
+    for binary, want in (("echod", 0), ("mutant_" + mutant, 1)):
+        r = run_fs(["replay", str(f), "--exec", server(bin_dir, binary)], timeout=60)
+        assert r.rc == want, (binary, r.tail())
+        if want == 1:
+            assert "FAIL %s:6: c expect released" % f in r.stdout, r.tail()
+        assert r.proc_leftovers == [] and r.tmp_leftovers == [], r.tail()
+    time.sleep(0.2)
+    assert net_namespaces() <= before_ns, "a network namespace outlived framespec"
+    assert host_state() == before_host, "framespec changed the host's namespaces or rules"
+
+
+def test_vanish_steps_need_the_namespace(bin_dir, tmp_path, target):
+    f = tmp_path / "v.scenario"
+    f.write_text("connect c\nc vanish\nc expect released within 100\n")
+    r = run_fs(["replay", str(f), "--target", target.addr], timeout=30)
+    assert r.rc == 2 and "needs --exec" in r.stderr, r.tail()
+    f.write_text("connect c\nc expect released within 100\n")
+    r = run_fs(["replay", str(f), "--target", target.addr], timeout=30)
+    assert r.rc == 2 and "needs its peer to vanish first" in r.stderr, r.tail()
+    f.write_text("connect c\nc vanish\nc send frame size:1\n")
+    r = run_fs(["replay", str(f), "--target", target.addr], timeout=30)
+    assert r.rc == 2 and "vanished at line 2" in r.stderr, r.tail()
+
+
+@needs_netns
+@pytest.mark.skipif(SCALE != "1", reason="a 30 s campaign: the plain build runs it; the "
+                    "sanitizer build replays the same steps (test_vanish_steps_replay_in_a_namespace)")
+def test_fuzz_finds_a_server_that_keeps_vanished_peers(bin_dir, tmp_path):
+    # --keepalive with --exec as root: the campaign runs in a namespace and peers vanish
+    before_ns, before_host = net_namespaces(), host_state()
+    r = run_fs(["fuzz", "--exec", server(bin_dir, "mutant_no_user_timeout"), "--seed", "1",
+                "--seconds", "120", "--until", "DEADPEER-2", "--out", str(tmp_path),
+                "--timeout-scale", SCALE] + PROMISE, timeout=400)
+    assert r.rc == 1, r.tail()
+    found = [n for n in os.listdir(tmp_path / "findings") if n.startswith("DEADPEER-2-")]
+    assert found, (os.listdir(tmp_path / "findings"), r.tail())
+    text = (tmp_path / "findings" / found[0]).read_text()
+    assert "vanish pending" in text and "expect released within" in text, text
+    time.sleep(0.2)
+    assert net_namespaces() <= before_ns, "a network namespace outlived framespec"
+    assert host_state() == before_host, "framespec changed the host's namespaces or rules"
