@@ -33,7 +33,8 @@ typedef enum {
     A_SHUT_WR,   /* shutdown(SHUT_WR) at a frame boundary */
     A_SHUT_MID,  /* `partial` bytes of a frame of frames[0] bytes, then SHUT_WR */
     A_ABORT,     /* `partial` bytes of a frame of frames[0] bytes (0: none), then RST */
-    A_CLOSE,     /* close(2), echoes possibly in flight */
+    A_CLOSE,     /* close(2), echoes possibly in flight; partial 1: echoes awaited, then 8 small
+                  * frames and the FIN in one segment (TCP_CORK) */
     A_OVERSIZE,  /* a header announcing frames[0] > max, then `partial` payload bytes */
     A_SILENCE,   /* nothing for ms milliseconds */
     A_PING,      /* reps round trips of frames[0..nframes), one at a time (LATENCY-1) */
@@ -62,8 +63,8 @@ typedef struct {
     uint64_t cuts[FZ_MAX_CUTS];      /* write boundaries (increasing; used when by is 0) */
     size_t ncuts;
     long pause_ms;
-    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD: 0 or 1;
-                                      * A_VANISH: 0, 1 or 2 */
+    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD, A_CLOSE: 0
+                                      * or 1; A_VANISH: 0, 1 or 2 */
     long ms;                         /* A_SILENCE */
 } fz_action;
 

@@ -196,6 +196,9 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
         if (a->frames[0] > frame_cap(t))
             a->frames[0] = frame_cap(t);
         break;
+    case A_CLOSE:
+        a->partial = fz_below(r, 2); /* 1: frames and the FIN in one segment (RESET-5) */
+        break;
     case A_VANISH: {
         /* the kinds the server has a promise for: idle (keepalive or an idle timeout), with an
          * echo in flight (a user timeout or an idle timeout), a middlebox's RST (always) */
@@ -317,6 +320,7 @@ typedef struct {
     int nconnected;
     bool reset_seen;       /* an RST from us: abort, or close with unread input */
     bool inflight_close;   /* close with echoes in flight */
+    bool corked_close;     /* frames and FIN in one segment, their echoes due after it */
     bool oversize_seen;
     const char **alt;
     size_t alt_cap;
@@ -678,7 +682,16 @@ static void one_action(derive *d, size_t i)
         d->reset_seen = true;
         return;
     case A_CLOSE:
-        if (c->npending > 0) {
+        if (a->partial == 1 && framed) {
+            /* RESET-5: nothing unread on our side, then frames and the FIN in one segment
+             * (cork): the server reads both, and its echoes meet a closed socket (CLOSE-WAIT:
+             * the first draws an RST, the next write fails with EPIPE, SIGPIPE unless ignored) */
+            uint64_t one = 1;
+            await_echoes(d, c, "FRAMING-1", false);
+            simple(d, SC_CORK, c->name, 0, NULL);
+            add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 8}, &one, 1);
+            d->corked_close = true;
+        } else if (c->npending > 0) {
             d->inflight_close = true;
             d->reset_seen = true; /* unread echoes: the kernel sends RST */
         }
@@ -828,7 +841,8 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
         }
     /* the server survives all of it, and releases every connection */
     simple(&d, SC_EXPECT_ALIVE, -1, 0,
-           d.inflight_close  ? "RESET-2"
+           d.corked_close    ? "RESET-5"
+           : d.inflight_close ? "RESET-2"
            : d.reset_seen    ? "RESET-1"
            : d.oversize_seen ? "LIMITS-5"
            : d.nconnected    ? "RESOURCES-1"
@@ -896,7 +910,8 @@ static bool action_fits(const fz_action *a, const fz_target *t)
         return false;
     if (a->kind == A_OVERSIZE && a->partial > 65536)
         return false;
-    if ((a->kind == A_FLOOD && a->partial > 1) || (a->kind == A_VANISH && a->partial > 2))
+    if (((a->kind == A_FLOOD || a->kind == A_CLOSE) && a->partial > 1) ||
+        (a->kind == A_VANISH && a->partial > 2))
         return false;
     for (size_t k = 1; k < a->ncuts; k++)
         if (a->cuts[k] <= a->cuts[k - 1])

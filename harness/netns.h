@@ -8,10 +8,13 @@
  * kernel frees the namespace, with its nftables table and every socket in it, when the last
  * process in it exits: SIGINT, --timeout or a crash of framespec cannot leave it behind.
  *
- * Rules live in one table, `inet framespec`, with two chains on the output hook (on loopback
- * every packet, in both directions, passes output once):
+ * Rules live in one table, `inet framespec`, with chains on the output hook (on loopback every
+ * packet, in both directions, passes output once):
  *   drops  priority -10: per-connection rules the deadpeer cases add (drop a 4-tuple, reject
  *          with tcp reset); flushed after every deadpeer case;
+ *   vPID   priority -10: the same rules of one scenario run (`vanish`, `middlebox-reset`: replay
+ *          and each fuzz worker's programs), added on its first vanish and deleted when the run
+ *          ends (scenario_run.c);
  *   loss   priority 0:   with --loss PCT, `meta l4proto tcp numgen random mod 10000 < PCT*100
  *          counter drop` (nft(8) numgen; the counter shows that loss really happened).
  */

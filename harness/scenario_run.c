@@ -287,17 +287,23 @@ static int await_stream(run *r, size_t i, peer *c, stream *s, int64_t deadline_m
     }
 }
 
-static int do_expect_bytes(run *r, size_t i, peer *c)
+static int prefix_then_eof(run *r, size_t i, peer *c, stream *s, uint64_t one,
+                           int64_t deadline_ms, long ms);
+
+/* expect ITEMS (every byte of them) and expect prefix ITEMS then eof (prefix). */
+static int do_expect_stream(run *r, size_t i, peer *c, bool prefix)
 {
     const sc_step *st = &r->s->steps[i];
     uint64_t one, blen;
     uint8_t *want = step_buffer(r->s, st, &one, &blen);
     stream s = {want, blen, 0, 0};
+    int64_t deadline = sock_now_ms() + st->ms;
     int rc;
     if (want == NULL)
         return fail(r, i, "memory", "the expected bytes", "out of memory");
     s.total = one * st->reps;
-    rc = await_stream(r, i, c, &s, sock_now_ms() + st->ms, st->ms);
+    rc = prefix ? prefix_then_eof(r, i, c, &s, one, deadline, st->ms)
+                : await_stream(r, i, c, &s, deadline, st->ms);
     free(want);
     return rc;
 }
@@ -366,9 +372,6 @@ static int do_ping(run *r, size_t i, peer *c)
     free(us);
     return rc;
 }
-
-static int prefix_then_eof(run *r, size_t i, peer *c, stream *s, uint64_t one,
-                           int64_t deadline_ms, long ms);
 
 /* The end of the last whole item at or before stream offset pos, for items of st repeated
  * (one copy: `one` bytes). */
@@ -575,21 +578,6 @@ static int prefix_then_eof(run *r, size_t i, peer *c, stream *s, uint64_t one,
         return fail(r, i, boundary ? sock_close_name(c->closed) : "partial", exp, act);
     }
     return 0;
-}
-
-static int do_expect_prefix(run *r, size_t i, peer *c)
-{
-    const sc_step *st = &r->s->steps[i];
-    uint64_t one, blen;
-    uint8_t *want = step_buffer(r->s, st, &one, &blen);
-    stream s = {want, blen, 0, 0};
-    int rc;
-    if (want == NULL)
-        return fail(r, i, "memory", "the expected bytes", "out of memory");
-    s.total = one * st->reps;
-    rc = prefix_then_eof(r, i, c, &s, one, sock_now_ms() + st->ms, st->ms);
-    free(want);
-    return rc;
 }
 
 static int do_expect_close(run *r, size_t i, peer *c)
@@ -931,7 +919,7 @@ static int step(run *r, size_t i)
         return 0;
     }
     case SC_EXPECT_BYTES:
-        return do_expect_bytes(r, i, c);
+        return do_expect_stream(r, i, c, false);
     case SC_EXPECT_EOF:
     case SC_EXPECT_RESET:
     case SC_EXPECT_CLOSED:
@@ -957,7 +945,7 @@ static int step(run *r, size_t i)
     case SC_FLOOD:
         return do_flood(r, i, c);
     case SC_EXPECT_PREFIX:
-        return do_expect_prefix(r, i, c);
+        return do_expect_stream(r, i, c, true);
     case SC_VANISH:
     case SC_MIDDLEBOX_RESET:
         return do_vanish(r, i, c);
