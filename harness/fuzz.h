@@ -30,7 +30,8 @@ typedef enum {
     A_DRAIN,     /* await every echo pending on the connection */
     A_STOP_READ, /* stop reading (the kernel's queues fill) */
     A_RESUME,    /* read again */
-    A_SHUT_WR,   /* shutdown(SHUT_WR) at a frame boundary */
+    A_SHUT_WR,   /* shutdown(SHUT_WR) at a frame boundary; partial 1: frames[0..nframes) first,
+                  * corked, so that they and the FIN arrive in one segment */
     A_SHUT_MID,  /* `partial` bytes of a frame of frames[0] bytes, then SHUT_WR */
     A_ABORT,     /* `partial` bytes of a frame of frames[0] bytes (0: none), then RST */
     A_CLOSE,     /* close(2), echoes possibly in flight; partial 1: echoes awaited, then 8 small
@@ -63,8 +64,8 @@ typedef struct {
     uint64_t cuts[FZ_MAX_CUTS];      /* write boundaries (increasing; used when by is 0) */
     size_t ncuts;
     long pause_ms;
-    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD, A_CLOSE: 0
-                                      * or 1; A_VANISH: 0, 1 or 2 */
+    uint64_t partial;                /* A_SHUT_MID, A_ABORT, A_OVERSIZE; A_FLOOD, A_CLOSE,
+                                      * A_SHUT_WR: 0 or 1; A_VANISH: 0, 1 or 2 */
     long ms;                         /* A_SILENCE */
 } fz_action;
 

@@ -199,6 +199,18 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
     case A_CLOSE:
         a->partial = fz_below(r, 2); /* 1: frames and the FIN in one segment (RESET-5) */
         break;
+    case A_SHUT_WR:
+        /* half of the time, 1-3 small frames and the FIN in one segment (cork): the server
+         * reads the EOF with echoes still to write, whatever the scheduling (HALFCLOSE-1) */
+        if (fz_below(r, 2) == 0) {
+            a->partial = 1;
+            a->nframes = 1 + (size_t)fz_below(r, 3);
+            for (size_t i = 0; i < a->nframes; i++) {
+                uint64_t v = fz_below(r, 65);
+                a->frames[i] = v < frame_cap(t) ? v : frame_cap(t);
+            }
+        }
+        break;
     case A_VANISH: {
         /* the kinds the server has a promise for: idle (keepalive or an idle timeout), with an
          * echo in flight (a user timeout or an idle timeout), a middlebox's RST (always) */
@@ -663,6 +675,13 @@ static void one_action(derive *d, size_t i)
         bool mid = a->kind == A_SHUT_MID && framed && a->partial > 0;
         if (mid)
             send_partial(d, c, a->frames[0], a->partial);
+        if (a->kind == A_SHUT_WR && a->partial == 1 && framed && a->nframes > 0) {
+            /* the frames and the FIN in one segment: TCP_CORK holds the frames until the
+             * shutdown sends the FIN with them */
+            simple(d, SC_CORK, c->name, 0, NULL);
+            add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, a->frames,
+                       a->nframes);
+        }
         {
             sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
             add(d, &st);
@@ -910,7 +929,7 @@ static bool action_fits(const fz_action *a, const fz_target *t)
         return false;
     if (a->kind == A_OVERSIZE && a->partial > 65536)
         return false;
-    if (((a->kind == A_FLOOD || a->kind == A_CLOSE) && a->partial > 1) ||
+    if (((a->kind == A_FLOOD || a->kind == A_CLOSE || a->kind == A_SHUT_WR) && a->partial > 1) ||
         (a->kind == A_VANISH && a->partial > 2))
         return false;
     for (size_t k = 1; k < a->ncuts; k++)
