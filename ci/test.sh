@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash ci/setup.sh afl++ tcpdump
+bash ci/setup.sh afl++ tcpdump python3-jinja2 chromium
 jobs=$(nproc)
 
 echo "== build: gcc, -Werror (build/)"

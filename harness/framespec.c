@@ -7,6 +7,7 @@
 #include "bench.h"
 #include "fuzz.h"
 #include "replay.h"
+#include "report_html.h"
 #include "run.h"
 
 static void usage(FILE *out)
@@ -20,6 +21,7 @@ static void usage(FILE *out)
           "  replay   run a scenario script (a reproducer) against a server\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
+          "  report   render JSON reports as one HTML page: matrix, failures, wire timelines\n"
           "\n"
           "Run 'framespec COMMAND --help' for a command's options.\n",
           out);
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
         return replay_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fuzz"))
         return fuzz_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report"))
+        return report_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))
         return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "framespec: unknown command '%s'\n", argv[1]);

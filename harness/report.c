@@ -436,6 +436,7 @@ static json_t *case_json(const report *r, const report_case *rc)
         json_array_append_new(failed, json_integer(rc->failed_run[i]));
     headline(rc, line, sizeof line);
     json_object_set_new(o, "id", json_string(rc->c->id));
+    json_object_set_new(o, "description", json_string(rc->c->description));
     json_object_set_new(o, "requirements", reqs);
     json_object_set_new(o, "level", json_string(fs_level_name(rc->level)));
     json_object_set_new(o, "status", json_string(report_verdict_name(rc->verdict)));
@@ -472,6 +473,7 @@ int report_json(const report *r, const char *path)
     json_object_set_new(summary, "strict", json_boolean(r->strict));
     json_object_set_new(root, "summary", summary);
     json_object_set_new(root, "target", str_or_null(r->target_text));
+    json_object_set_new(root, "label", str_or_null(r->label));
     json_object_set_new(root, "framing", json_string(wire_framing_name(r->cfg->framing)));
     json_object_set_new(root, "max_frame", json_integer((json_int_t)r->cfg->max_frame));
     json_object_set_new(root, "seed", json_integer((json_int_t)r->cfg->seed));

@@ -52,6 +52,7 @@ typedef struct {
     size_t n;
     long total_ms;
     const char *target_text; /* what was judged: address or exec command */
+    const char *label;       /* --label: the implementation's name, or NULL */
     unsigned repeat;         /* --repeat N (1 by default) */
     bool strict;             /* --strict: warnings fail */
 } report;
@@ -93,8 +94,12 @@ int report_preflight(const char *cmd, const char *opt, const char *path);
  * when the file cannot be written. */
 int report_junit(const report *r, const char *path);
 
-/* Write the JSON report to `path`: {"summary": {...}, "cases": [...]} (docs/cases.md describes
- * the fields). Returns 0, or -1 with errno set. */
+/* Write the JSON report to `path`: {"summary": {passed, failed, warnings, flaky, skipped, total,
+ * duration_ms, repeat, strict}, "target", "label" (--label or null), "framing", "max_frame",
+ * "seed", "cases": [{id, description, requirements, level, status, fails_gate, runs, failures,
+ * failed_runs, duration_ms, detail, expected, actual, close, repro, repro_command, wire_log}]}
+ * (strings null when absent; wire_log only for cases that did not pass). framespec report renders
+ * it (report_html.h). Returns 0, or -1 with errno set. */
 int report_json(const report *r, const char *path);
 
 /* s (NULL: "") as a new JSON string for jansson: escaping is jansson's; bytes of a string that is

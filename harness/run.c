@@ -40,6 +40,7 @@
 #include "netns.h"
 #include "opts.h"
 #include "report.h"
+#include "report_html.h"
 #include "scratch.h"
 #include "server.h"
 
@@ -50,6 +51,8 @@ typedef struct {
     const char *target;
     const char *exec;
     const char *junit, *json, *repro_dir;
+    const char *html;  /* --html FILE: the page framespec report renders from the JSON report */
+    const char *label; /* --label TEXT: the implementation's name in the reports */
     const char *cases[MAX_GLOBS], *excludes[MAX_GLOBS];
     size_t ncases, nexcludes;
     bool idle_given;
@@ -642,11 +645,35 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
 
 /* ---- the command ---- */
 
+/* --html FILE: the JSON report (--json's file, else one in the private directory) rendered by
+ * framespec report. Returns 0, or 2 with a message. */
+static int write_html(const run_state *rs, const report *r)
+{
+    char tmp[4096];
+    const char *json = rs->json;
+    if (json == NULL) {
+        int fd = scratch_create("report.json", tmp, sizeof tmp);
+        if (fd < 0) {
+            fprintf(stderr, "framespec run: cannot create a JSON report for --html: %s\n",
+                    strerror(errno));
+            return 2;
+        }
+        close(fd);
+        if (report_json(r, tmp) < 0) {
+            fprintf(stderr, "framespec run: cannot write %s for --html: %s\n", tmp, strerror(errno));
+            return 2;
+        }
+        json = tmp;
+    }
+    return report_html("run --html", rs->html, &json, 1);
+}
+
 static void run_usage(FILE *out)
 {
     fputs("usage: framespec run (--target HOST:PORT | --target unix:PATH | --exec 'CMD ... {port} ...')\n"
           "                     [--framing F] [--max-frame BYTES] [--idle-timeout SECONDS]\n"
           "                     [--case GLOB]... [--exclude GLOB]... [--junit FILE] [--json FILE]\n"
+          "                     [--html FILE] [--label TEXT]\n"
           "                     [--seed N] [--timeout-scale X] [--repeat N] [--strict]\n"
           "                     [--conns N] [--cycles N] [--repro-dir DIR] [--timeout SECONDS]\n"
           "                     [--keep-logs] [--keepalive I,N,C] [--user-timeout MS]\n"
@@ -664,6 +691,9 @@ static void run_usage(FILE *out)
           "  --case GLOB          run only matching ids or groups (repeatable), e.g. 'halfclose.*'\n"
           "  --exclude GLOB       skip matching ids or groups (repeatable)\n"
           "  --junit FILE         write JUnit XML;  --json FILE: write the JSON report\n"
+          "  --html FILE          write the HTML report (framespec report: matrix, reproducers,\n"
+          "                       wire timelines; needs Debian's python3-jinja2)\n"
+          "  --label TEXT         the implementation's name in the JSON and HTML reports\n"
           "  --seed N             seed for random slicing (default: from the clock; printed)\n"
           "  --timeout-scale X    multiply every deadline and timing threshold (slow machines,\n"
           "                       sanitizer builds), default 1\n"
@@ -714,6 +744,7 @@ static int parse_run(int argc, char **argv, run_state *rs)
         {"timeout", required_argument, NULL, 'W'},     {"keep-logs", no_argument, NULL, 'K'},
         {"netns", no_argument, NULL, 'N'},             {"keepalive", required_argument, NULL, 'k'},
         {"user-timeout", required_argument, NULL, 'u'}, {"loss", required_argument, NULL, 'L'},
+        {"html", required_argument, NULL, 'H'},        {"label", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -766,6 +797,14 @@ static int parse_run(int argc, char **argv, run_state *rs)
             break;
         case 'j':
             rs->json = optarg;
+            break;
+        case 'H':
+            rs->html = optarg;
+            break;
+        case 'l':
+            if (*optarg == '\0' || strlen(optarg) > 200)
+                return opts_bad("run", "--label", optarg, "expected a name of 1..200 characters");
+            rs->label = optarg;
             break;
         case 'R':
             rs->repro_dir = optarg;
@@ -970,7 +1009,8 @@ int run_main(int argc, char **argv)
     /* A report that cannot be written is a usage error found now, not after the run; an old
      * report at the path is emptied, so that CI never reads a stale one. */
     if ((rs->junit && report_preflight("run", "--junit", rs->junit) < 0) ||
-        (rs->json && report_preflight("run", "--json", rs->json) < 0)) {
+        (rs->json && report_preflight("run", "--json", rs->json) < 0) ||
+        (rs->html && report_preflight("run", "--html", rs->html) < 0)) {
         free(rs);
         return 2;
     }
@@ -1013,6 +1053,7 @@ int run_main(int argc, char **argv)
                 strerror(errno));
     r.cfg = &rs->cfg;
     r.target_text = rs->exec ? rs->exec : rs->cfg.addr.text;
+    r.label = rs->label;
     r.repeat = rs->repeat;
     r.strict = rs->strict;
 
@@ -1102,6 +1143,8 @@ int run_main(int argc, char **argv)
         fprintf(stderr, "framespec run: cannot write --json %s: %s\n", rs->json, strerror(errno));
         rc = 2;
     }
+    if (rs->html && write_html(rs, &r) != 0)
+        rc = 2;
     for (size_t i = 0; i < r.n; i++)
         report_diag_free(&r.cases[i].d);
     free(r.cases);
