@@ -681,6 +681,7 @@ static void one_action(derive *d, size_t i)
             simple(d, SC_CORK, c->name, 0, NULL);
             add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, a->frames,
                        a->nframes);
+            c->pending[c->npending++] = i; /* their echoes are owed before the FIN */
         }
         {
             sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
