@@ -4,8 +4,8 @@ physical references — all in one run — and write docs/benchmarks.md.
 
 Servers (each skipped with a note when its runtime is missing):
   echod, echod --threads 2, baseline_echod (thread per connection, blocking),
-  Erlang gen_tcp {packet,4} {active,once} (peers/echo_gen_tcp.erl, escript),
-  Python asyncio (peers/echo_asyncio.py), socat (raw echo: raw-framing loads only).
+  Erlang gen_tcp {packet,4} {active,once} (peers/gen_tcp/echo_gen_tcp.erl, escript),
+  Python asyncio (peers/asyncio/echo_asyncio.py), socat (raw echo: raw-framing loads only).
 Physical references: iperf3 single-stream loopback bandwidth; sockperf TCP ping-pong round trip.
 
 Every load runs against every server in interleaved rounds (A, B, C, A, B, C, ...) so that a slow
@@ -57,8 +57,8 @@ def servers(build):
         ("baseline", "%s/baseline_echod --listen 127.0.0.1:{port} --framing {framing}" % b, "all"),
     ]
     if shutil.which("escript"):
-        out.append(("erlang gen_tcp", "escript %s/peers/echo_gen_tcp.erl {port}" % ROOT, "4"))
-    out.append(("python asyncio", "%s %s/peers/echo_asyncio.py {port}" % (PY, ROOT), "4"))
+        out.append(("erlang gen_tcp", "escript %s/peers/gen_tcp/echo_gen_tcp.erl {port}" % ROOT, "4"))
+    out.append(("python asyncio", "%s %s/peers/asyncio/echo_asyncio.py {port}" % (PY, ROOT), "4"))
     if shutil.which("socat"):
         out.append(("socat", "socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork PIPE", "raw"))
     return out

@@ -1,24 +1,26 @@
 """echo_asyncio — a framed echo server as a Python programmer writes it: asyncio streams,
-4-byte big-endian length prefix (Erlang {packet,4}). Not written for framespec: a peer to judge
-and to benchmark against.  Run: python3 peers/echo_asyncio.py PORT [MAX_FRAME]"""
+4-byte big-endian length prefix (Erlang {packet,4}), asyncio.wait_for() for the idle timeout.
+Not written for framespec: a peer to judge and to benchmark against.
+Run: /usr/bin/python3 peers/asyncio/echo_asyncio.py PORT [IDLE_SECONDS] [--fixed]"""
 import asyncio
 import struct
 import sys
 
-MAX = int(sys.argv[2]) if len(sys.argv) > 2 else 16 << 20
+MAX = 16 << 20
+IDLE = next((int(a) for a in sys.argv[2:] if a != "--fixed"), None)
 
 
 async def handle(reader, writer):
     try:
         while True:
-            header = await reader.readexactly(4)
+            header = await asyncio.wait_for(reader.readexactly(4), IDLE)
             (n,) = struct.unpack(">I", header)
             if n > MAX:
                 break
             payload = await reader.readexactly(n)
             writer.write(header + payload)
             await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
         pass
     finally:
         writer.close()

@@ -1,0 +1,149 @@
+/*
+ * echo — a framed echo server as a libevent programmer writes it, after the libevent book's echo
+ * server (evconnlistener + bufferevent, "Ref8_listener": echo_read_cb moves the input buffer to
+ * the output buffer; echo_event_cb frees the bufferevent on BEV_EVENT_EOF or BEV_EVENT_ERROR),
+ * with a 4-byte big-endian length prefix (Erlang {packet,4}) and a bufferevent read timeout for
+ * the idle timeout. Not written for framespec: a peer to judge.
+ *
+ * Build: cc -O2 -o echo echo.c $(pkg-config --cflags --libs libevent)   (Debian libevent-dev)
+ * Run:   echo PORT [IDLE_SECONDS] [--fixed]
+ *
+ * --fixed applies what peers/libevent/README.md says a user should change: ignore SIGPIPE; on
+ * EOF, stop reading
+ * and free the bufferevent only once its output buffer is written (le-proxy.c's
+ * close_on_finished_writecb), and stop reading while more than HWM bytes of echoes wait
+ * (le-proxy.c's readcb / drained_writecb with bufferevent_setwatermark).
+ */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define MAX_FRAME (16u << 20)
+#define HWM (256u << 10) /* --fixed: stop reading above this many bytes of pending echoes */
+
+static struct timeval idle_tv;
+static int fixed;
+
+static void close_when_written(struct bufferevent *bev, void *ctx)
+{
+    (void)ctx;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_free(bev);
+}
+
+static void drained(struct bufferevent *bev, void *ctx);
+
+static void echo_read_cb(struct bufferevent *bev, void *ctx)
+{
+    struct evbuffer *input = bufferevent_get_input(bev);
+    struct evbuffer *output = bufferevent_get_output(bev);
+    unsigned char hdr[4];
+    (void)ctx;
+    while (evbuffer_get_length(input) >= 4) {
+        uint32_t n;
+        evbuffer_copyout(input, hdr, 4);
+        n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+        if (n > MAX_FRAME) {
+            bufferevent_free(bev);
+            return;
+        }
+        if (evbuffer_get_length(input) < 4 + (size_t)n)
+            break;
+        evbuffer_remove_buffer(input, output, 4 + (size_t)n);
+    }
+    if (fixed && evbuffer_get_length(output) > HWM) {
+        /* le-proxy.c: wait until the output has drained to half, then read again */
+        bufferevent_setwatermark(bev, EV_WRITE, HWM / 2, 0);
+        bufferevent_setcb(bev, echo_read_cb, drained, NULL, NULL);
+        bufferevent_disable(bev, EV_READ);
+    }
+}
+
+static void echo_event_cb(struct bufferevent *bev, short events, void *ctx);
+
+static void drained(struct bufferevent *bev, void *ctx)
+{
+    (void)ctx;
+    bufferevent_setcb(bev, echo_read_cb, NULL, echo_event_cb, NULL);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_enable(bev, EV_READ);
+    echo_read_cb(bev, NULL); /* frames that arrived meanwhile are in the input buffer */
+}
+
+static void echo_event_cb(struct bufferevent *bev, short events, void *ctx)
+{
+    (void)ctx;
+    if (fixed && (events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        /* le-proxy.c close_on_finished_writecb: flush, then free (which closes: FIN) */
+        bufferevent_disable(bev, EV_READ);
+        bufferevent_setcb(bev, NULL, close_when_written, echo_event_cb, NULL);
+        bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+        return;
+    }
+    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        bufferevent_free(bev);
+}
+
+static void accept_conn_cb(struct evconnlistener *listener, evutil_socket_t fd,
+                           struct sockaddr *address, int socklen, void *ctx)
+{
+    struct event_base *base = evconnlistener_get_base(listener);
+    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    int one = 1;
+    (void)address;
+    (void)socklen;
+    (void)ctx;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bufferevent_setcb(bev, echo_read_cb, NULL, echo_event_cb, NULL);
+    if (idle_tv.tv_sec > 0)
+        bufferevent_set_timeouts(bev, &idle_tv, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+int main(int argc, char **argv)
+{
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct sockaddr_in sin;
+    int port;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: echo PORT [IDLE_SECONDS] [--fixed]\n");
+        return 2;
+    }
+    port = atoi(argv[1]);
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--fixed"))
+            fixed = 1;
+        else
+            idle_tv.tv_sec = atoi(argv[i]);
+    }
+    if (fixed)
+        signal(SIGPIPE, SIG_IGN); /* the book's example does not: a write to a reset peer kills it */
+    base = event_base_new();
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((unsigned short)port);
+    listener = evconnlistener_new_bind(base, accept_conn_cb, NULL,
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+                                       (struct sockaddr *)&sin, sizeof sin);
+    if (!listener) {
+        perror("evconnlistener_new_bind");
+        return 1;
+    }
+    printf("listening on 127.0.0.1:%d\n", port);
+    fflush(stdout);
+    event_base_dispatch(base);
+    return 0;
+}

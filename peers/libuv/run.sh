@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Start peers/libuv on 127.0.0.1:PORT (built by build.sh).  Usage: run.sh PORT [IDLE_SECONDS] [--fixed]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+exec "${FRAMESPEC_PEER_BUILD:-$here/../../build/peers}/libuv/echo" "$@"

@@ -1,0 +1,108 @@
+// EchoServer — a framed echo server as a Netty programmer writes it, after Netty's own
+// io.netty.example.echo.EchoServer (ServerBootstrap, NioEventLoopGroup, a handler whose
+// channelRead writes the message back, channelReadComplete flushes, exceptionCaught closes),
+// with a LengthFieldBasedFrameDecoder(maxFrameLength, 0, 4, 0, 0) in front: a 4-byte big-endian
+// length (Erlang {packet,4}), the frame passed on whole with its header, so that writing it back
+// is the echo. IdleStateHandler closes an idle connection. Not written for framespec: a peer to
+// judge.
+//
+// Build: javac -cp "$(ls /usr/share/java/netty-*.jar | paste -sd:)" EchoServer.java
+//        (Debian libnetty-java, default-jdk-headless)
+// Run:   java -cp ... EchoServer PORT [IDLE_SECONDS] [--fixed]
+//
+// --fixed applies what peers/netty/README.md says a user should change: maxFrameLength counts
+// the header (16 MiB + 4); ALLOW_HALF_CLOSURE, and on ChannelInputShutdownEvent a flush whose
+// future closes the channel; autoRead follows channelWritabilityChanged (the write buffer's
+// high-water mark stops reading).
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+
+public final class EchoServer {
+    static final int MAX = 16 << 20;
+    static int idle = 0;
+    static boolean fixed = false;
+
+    static final class EchoHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof IdleStateEvent) {
+                ctx.close();
+            } else if (fixed && evt instanceof ChannelInputShutdownEvent) {
+                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (fixed) {
+                ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0]);
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--fixed")) {
+                fixed = true;
+            } else {
+                idle = Integer.parseInt(args[i]);
+            }
+        }
+        EventLoopGroup boss = new NioEventLoopGroup(1);
+        EventLoopGroup workers = new NioEventLoopGroup();
+        try {
+            ServerBootstrap b = new ServerBootstrap();
+            b.group(boss, workers)
+             .channel(NioServerSocketChannel.class)
+             .option(ChannelOption.SO_BACKLOG, 1024)
+             .childOption(ChannelOption.TCP_NODELAY, true)
+             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, fixed)
+             .childHandler(new ChannelInitializer<SocketChannel>() {
+                 @Override
+                 public void initChannel(SocketChannel ch) {
+                     if (idle > 0) {
+                         ch.pipeline().addLast(new IdleStateHandler(idle, 0, 0));
+                     }
+                     ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(fixed ? MAX + 4 : MAX, 0, 4, 0, 0));
+                     ch.pipeline().addLast(new EchoHandler());
+                 }
+             });
+            b.bind("127.0.0.1", port).sync();
+            System.out.println("listening on 127.0.0.1:" + port);
+            System.out.flush();
+            b.config().group().terminationFuture().sync();
+        } finally {
+            boss.shutdownGracefully();
+            workers.shutdownGracefully();
+        }
+    }
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Start peers/netty on 127.0.0.1:PORT (built by build.sh).  Usage: run.sh PORT [IDLE_SECONDS] [--fixed]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${FRAMESPEC_PEER_BUILD:-$here/../../build/peers}/netty
+exec java -Xmx512m -cp "$out:$(cat "$out/classpath")" EchoServer "$@"

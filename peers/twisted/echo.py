@@ -1,0 +1,67 @@
+"""echo — a framed echo server as a Twisted programmer writes it: the stock
+twisted.protocols.basic.Int32StringReceiver (a 4-byte big-endian length prefix, Erlang
+{packet,4}) whose stringReceived() calls sendString(), with its default MAX_LENGTH, and
+twisted.protocols.policies.TimeoutMixin for the idle timeout. Not written for framespec: a peer
+to judge.
+
+Run: /usr/bin/python3 echo.py PORT [IDLE_SECONDS] [--fixed]      (Debian python3-twisted)
+
+--fixed applies what peers/twisted/README.md says a user should change: MAX_LENGTH set to the
+maximum the server promises (16 MiB); the protocol provides IHalfCloseableProtocol, so that a
+peer's FIN calls readConnectionLost() and loseConnection() there closes after the queued echoes
+are written; and the transport is registered as its own streaming producer, so that it stops
+reading while its write buffer is full (pauseProducing) and reads again when it drained.
+"""
+import sys
+
+from twisted.internet import interfaces, protocol, reactor
+from twisted.protocols import basic, policies
+from zope.interface import implementer
+
+IDLE = 0
+FIXED = "--fixed" in sys.argv[2:]
+for a in sys.argv[2:]:
+    if a != "--fixed":
+        IDLE = int(a)
+
+
+class Echo(basic.Int32StringReceiver, policies.TimeoutMixin):
+    def connectionMade(self):
+        if IDLE:
+            self.setTimeout(IDLE)
+
+    def dataReceived(self, data):
+        if IDLE:
+            self.resetTimeout()
+        basic.Int32StringReceiver.dataReceived(self, data)
+
+    def stringReceived(self, string):
+        self.sendString(string)
+
+    def timeoutConnection(self):
+        self.transport.loseConnection()
+
+
+@implementer(interfaces.IHalfCloseableProtocol)
+class FixedEcho(Echo):
+    MAX_LENGTH = 16 << 20
+
+    def connectionMade(self):
+        Echo.connectionMade(self)
+        self.transport.registerProducer(self.transport, True)
+
+    def readConnectionLost(self):
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self):
+        pass
+
+
+class Factory(protocol.ServerFactory):
+    protocol = FixedEcho if FIXED else Echo
+
+
+port = reactor.listenTCP(int(sys.argv[1]), Factory(), interface="127.0.0.1")
+print("listening on 127.0.0.1:%s" % sys.argv[1], flush=True)
+reactor.run()
