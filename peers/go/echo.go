@@ -14,16 +14,16 @@ package main
 
 import (
 	"bufio"
-	"os/signal"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 

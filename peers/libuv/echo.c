@@ -9,9 +9,11 @@
  * Run:   echo PORT [IDLE_SECONDS] [--fixed]
  *
  * --fixed applies what peers/libuv/README.md says a user should change: ignore SIGPIPE; on
- * UV_EOF, uv_shutdown()
- * (which completes after the queued writes) and close in its callback; uv_read_stop() while the
- * stream's write_queue_size is above HWM, uv_read_start() again when a write completes below it.
+ * UV_EOF, uv_shutdown() (which completes after the queued writes) and close in its callback;
+ * uv_read_stop() while the stream's write_queue_size is above HWM, uv_read_start() again when a
+ * write completes below it; and on SIGTERM (uv_signal_t) close the listener, uv_read_stop() and
+ * uv_shutdown() every connection, read and discard until the peer's FIN, and let uv_run() return
+ * when the last one is closed (an unreferenced timer closes the stragglers after GRACE_MS).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,18 +23,22 @@
 
 #define MAX_FRAME (16u << 20)
 #define HWM (256u << 10)
+#define GRACE_MS 3000 /* --fixed, SIGTERM: how long connections may take to flush and see the FIN */
 
-typedef struct {
+typedef struct conn {
     uv_tcp_t tcp; /* first: the handle's address is the connection's */
     uv_timer_t idle;
     char *buf;
     size_t len, cap;
-    int closing, reading;
+    int closing, reading, shutting;
+    struct conn *prev, *next; /* every open connection, for SIGTERM */
 } conn;
 
 static uv_loop_t *loop;
+static uv_tcp_t server;
 static uint64_t idle_ms;
 static int fixed;
+static conn *conns;
 
 static void on_idle_closed(uv_handle_t *h)
 {
@@ -42,6 +48,12 @@ static void on_idle_closed(uv_handle_t *h)
 static void on_close(uv_handle_t *h)
 {
     conn *c = (conn *)h;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (conns == c)
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c->buf);
     if (idle_ms) {
         c->idle.data = c;
@@ -76,7 +88,7 @@ static void echo_write(uv_write_t *req, int status)
     if (status)
         fprintf(stderr, "Write error %s\n", uv_strerror(status));
     free(req);
-    if (fixed && !c->closing && !c->reading && c->tcp.write_queue_size < HWM / 2) {
+    if (fixed && !c->closing && !c->shutting && !c->reading && c->tcp.write_queue_size < HWM / 2) {
         c->reading = 1;
         uv_read_start((uv_stream_t *)&c->tcp, alloc_buffer, echo_read);
     }
@@ -149,6 +161,7 @@ static void echo_read(uv_stream_t *client, ssize_t nread, const uv_buf_t *buf)
             uv_shutdown_t *req = malloc(sizeof *req);
             req->data = c;
             uv_read_stop(client);
+            c->shutting = 1;
             if (uv_shutdown(req, client, on_shutdown) == 0) {
                 free(buf->base);
                 return;
@@ -169,6 +182,10 @@ static void on_new_connection(uv_stream_t *server, int status)
     }
     c = calloc(1, sizeof *c);
     uv_tcp_init(loop, &c->tcp);
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) == 0) {
         uv_tcp_nodelay(&c->tcp, 1);
         if (idle_ms) {
@@ -184,9 +201,60 @@ static void on_new_connection(uv_stream_t *server, int status)
     }
 }
 
+/* SIGTERM, after our FIN: input is read and discarded until the peer's FIN, so that the close does
+ * not meet unread input (which would send RST, RFC 1122 4.2.2.13) */
+static void discard_read(uv_stream_t *client, ssize_t nread, const uv_buf_t *buf)
+{
+    free(buf->base);
+    if (nread < 0)
+        close_conn((conn *)client);
+}
+
+static void on_term_shutdown(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    free(req);
+    if (status == 0 && !c->closing)
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_buffer, discard_read);
+    else
+        close_conn(c);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    (void)t;
+    for (conn *c = conns; c != NULL; c = c->next)
+        close_conn(c);
+}
+
+static void on_sigterm(uv_signal_t *sig, int signum)
+{
+    static uv_timer_t grace;
+    (void)signum;
+    uv_close((uv_handle_t *)sig, NULL);
+    uv_close((uv_handle_t *)&server, NULL);
+    for (conn *c = conns; c != NULL; c = c->next) {
+        uv_shutdown_t *req;
+        if (c->closing || c->shutting)
+            continue; /* already flushing after the peer's FIN */
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+        c->shutting = 1;
+        req = malloc(sizeof *req);
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_term_shutdown) != 0) {
+            free(req);
+            close_conn(c);
+        }
+    }
+    uv_timer_init(loop, &grace);
+    uv_timer_start(&grace, on_grace, GRACE_MS, 0);
+    uv_unref((uv_handle_t *)&grace); /* uv_run() returns when the connections are closed */
+}
+
 int main(int argc, char **argv)
 {
-    uv_tcp_t server;
+    static uv_signal_t term;
     struct sockaddr_in addr;
     int r, port;
     if (argc < 2) {
@@ -210,6 +278,10 @@ int main(int argc, char **argv)
     if (r) {
         fprintf(stderr, "Listen error %s\n", uv_strerror(r));
         return 1;
+    }
+    if (fixed) {
+        uv_signal_init(loop, &term);
+        uv_signal_start(&term, on_sigterm, SIGTERM);
     }
     printf("listening on 127.0.0.1:%d\n", port);
     fflush(stdout);

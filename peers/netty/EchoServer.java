@@ -13,15 +13,21 @@
 // --fixed applies what peers/netty/README.md says a user should change: maxFrameLength counts
 // the header (16 MiB + 4); ALLOW_HALF_CLOSURE, and on ChannelInputShutdownEvent a flush whose
 // future closes the channel; autoRead follows channelWritabilityChanged (the write buffer's
-// high-water mark stops reading).
+// high-water mark stops reading); exceptionCaught (an oversized frame) flushes before it closes;
+// and a JVM shutdown hook (SIGTERM) closes the server channel, flushes every child channel and
+// shutdownOutput()s it (FIN), discards what still arrives until the peer's FIN closes it (at most
+// GRACE_MS), then shuts the event loops down.
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
@@ -29,15 +35,25 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.util.concurrent.TimeUnit;
 
 public final class EchoServer {
     static final int MAX = 16 << 20;
     static int idle = 0;
     static boolean fixed = false;
+    static final long GRACE_MS = 3000;
+    static final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    static volatile boolean stopping = false;
 
     static final class EchoHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (stopping) {
+                ReferenceCountUtil.release(msg); // after SIGTERM: discard until the peer's FIN
+                return;
+            }
             ctx.write(msg);
         }
 
@@ -64,7 +80,12 @@ public final class EchoServer {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            ctx.close();
+            if (fixed) {
+                // the echoes written before the oversized frame go out before the close
+                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                ctx.close();
+            }
         }
     }
 
@@ -89,6 +110,9 @@ public final class EchoServer {
              .childHandler(new ChannelInitializer<SocketChannel>() {
                  @Override
                  public void initChannel(SocketChannel ch) {
+                     if (fixed) {
+                         channels.add(ch);
+                     }
                      if (idle > 0) {
                          ch.pipeline().addLast(new IdleStateHandler(idle, 0, 0));
                      }
@@ -96,7 +120,21 @@ public final class EchoServer {
                      ch.pipeline().addLast(new EchoHandler());
                  }
              });
-            b.bind("127.0.0.1", port).sync();
+            Channel server = b.bind("127.0.0.1", port).sync().channel();
+            if (fixed) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    stopping = true;
+                    server.close().syncUninterruptibly();
+                    for (Channel ch : channels) {
+                        ch.writeAndFlush(Unpooled.EMPTY_BUFFER)
+                          .addListener(f -> ((SocketChannel) ch).shutdownOutput());
+                    }
+                    channels.newCloseFuture().awaitUninterruptibly(GRACE_MS);
+                    channels.close().awaitUninterruptibly(1000);
+                    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2000);
+                    workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2000);
+                }));
+            }
             System.out.println("listening on 127.0.0.1:" + port);
             System.out.flush();
             b.config().group().terminationFuture().sync();

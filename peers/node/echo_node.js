@@ -3,16 +3,24 @@
 // 'timeout' event only notifies; the handler ends the socket). Not written for framespec: a peer
 // to judge.  Run: node peers/node/echo_node.js PORT [IDLE_SECONDS] [--fixed]
 // --fixed applies what peers/node/README.md says a user should change: pause() when write()
-// returns false and resume() on 'drain'; destroy() (not end()) on the idle timeout.
+// returns false and resume() on 'drain'; destroy() (not end()) on the idle timeout; on SIGTERM
+// (process.on) server.close(), end() every socket (FIN after its queued writes), discard what
+// still arrives, and let the process exit when the last socket closes (a GRACE timer destroys
+// those whose peer never sends its FIN).
 'use strict';
 const net = require('net');
 const port = parseInt(process.argv[2], 10);
 const MAX = 16 * 1024 * 1024;
 const FIXED = process.argv.includes('--fixed');
 const IDLE = process.argv.slice(3).filter((a) => a !== '--fixed').map(Number)[0] || 0;
+const GRACE = 3000;
+const sockets = new Set();
+let stopping = false;
 
-net.createServer((sock) => {
+const server = net.createServer((sock) => {
   sock.setNoDelay(true);
+  sockets.add(sock);
+  sock.on('close', () => sockets.delete(sock));
   if (IDLE) {
     sock.setTimeout(IDLE * 1000);
     // --fixed: destroy(): end() only sends a FIN, and a vanished peer never answers it
@@ -20,6 +28,7 @@ net.createServer((sock) => {
   }
   let buf = Buffer.alloc(0);
   sock.on('data', (chunk) => {
+    if (stopping) return; // after SIGTERM: discard until the peer's FIN
     buf = Buffer.concat([buf, chunk]);
     while (buf.length >= 4) {
       const n = buf.readUInt32BE(0);
@@ -31,6 +40,14 @@ net.createServer((sock) => {
     }
   });
   if (FIXED) sock.on('drain', () => sock.resume());
+  sock.stop = () => { stopping = true; sock.resume(); sock.end(); };
   sock.on('end', () => sock.end());
   sock.on('error', () => {});
 }).listen(port, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${port}`));
+if (FIXED) {
+  process.on('SIGTERM', () => {
+    server.close();
+    for (const sock of sockets) sock.stop();
+    setTimeout(() => { for (const sock of sockets) sock.destroy(); }, GRACE).unref();
+  });
+}

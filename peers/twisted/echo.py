@@ -10,15 +10,21 @@ Run: /usr/bin/python3 echo.py PORT [IDLE_SECONDS] [--fixed]      (Debian python3
 maximum the server promises (16 MiB); the protocol provides IHalfCloseableProtocol, so that a
 peer's FIN calls readConnectionLost() and loseConnection() there closes after the queued echoes
 are written; and the transport is registered as its own streaming producer, so that it stops
-reading while its write buffer is full (pauseProducing) and reads again when it drained.
+reading while its write buffer is full (pauseProducing) and reads again when it drained; and a
+"before shutdown" system event trigger (reactor.addSystemEventTrigger) that, when SIGTERM stops
+the reactor, stops listening and half-closes every connection with loseWriteConnection() (FIN
+after the buffered echoes), discards what the peer still sends, and returns a Deferred that
+fires when each connection is lost (at most GRACE seconds), so the reactor waits for them.
 """
 import sys
 
-from twisted.internet import interfaces, protocol, reactor
+from twisted.internet import defer, interfaces, protocol, reactor
 from twisted.protocols import basic, policies
 from zope.interface import implementer
 
 IDLE = 0
+GRACE = 3
+live = set()  # --fixed: the open connections, for SIGTERM
 FIXED = "--fixed" in sys.argv[2:]
 for a in sys.argv[2:]:
     if a != "--fixed":
@@ -48,7 +54,26 @@ class FixedEcho(Echo):
 
     def connectionMade(self):
         Echo.connectionMade(self)
+        self.stopping = False
+        self.lost = defer.Deferred()
+        live.add(self)
         self.transport.registerProducer(self.transport, True)
+
+    def dataReceived(self, data):
+        if not self.stopping:  # after SIGTERM: read and discard until the peer's FIN
+            Echo.dataReceived(self, data)
+
+    def connectionLost(self, reason):
+        self.setTimeout(None)
+        live.discard(self)
+        self.lost.callback(None)
+
+    def stop(self):
+        self.stopping = True
+        self.transport.unregisterProducer()
+        self.transport.loseWriteConnection()
+        self.setTimeout(GRACE)  # a peer that never sends its FIN: timeoutConnection
+        return self.lost
 
     def readConnectionLost(self):
         self.transport.unregisterProducer()
@@ -63,5 +88,11 @@ class Factory(protocol.ServerFactory):
 
 
 port = reactor.listenTCP(int(sys.argv[1]), Factory(), interface="127.0.0.1")
+if FIXED:
+    def graceful_stop():
+        port.stopListening()
+        return defer.DeferredList([p.stop() for p in list(live)])
+
+    reactor.addSystemEventTrigger("before", "shutdown", graceful_stop)
 print("listening on 127.0.0.1:%s" % sys.argv[1], flush=True)
 reactor.run()
