@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: install missing packages (as root), build with gcc (warnings are errors), build
 # with clang + ASan/UBSan, run ctest (unit tests, pytest scenarios, mutants, fuzz regressions) in
-# both builds, then a short fuzzing smoke run of every target (libFuzzer, and AFL++).
+# both builds, judge the peers CI runs against their expected verdicts (ci/matrix.sh --ci), then a
+# short fuzzing smoke run of every target (libFuzzer, and AFL++).
 # Usage: ci/test.sh            (from the repository root, or anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 echo "== ctest (gcc build)"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== implementation matrix: the peers whose toolchains install in seconds (peers/peers.txt), 3 runs each"
+bash ci/matrix.sh --ci
 echo "== ctest (ASan+UBSan build)"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 

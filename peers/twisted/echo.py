@@ -6,7 +6,8 @@ to judge.
 
 Run: /usr/bin/python3 echo.py PORT [IDLE_SECONDS] [--fixed]      (Debian python3-twisted)
 
---fixed applies what peers/twisted/README.md says a user should change: MAX_LENGTH set to the
+--fixed applies what peers/twisted/README.md says a user should change: a listen backlog of 1024
+(listenTCP's default is 50); MAX_LENGTH set to the
 maximum the server promises (16 MiB); the protocol provides IHalfCloseableProtocol, so that a
 peer's FIN calls readConnectionLost() and loseConnection() there closes after the queued echoes
 are written; and the transport is registered as its own streaming producer, so that it stops
@@ -87,7 +88,9 @@ class Factory(protocol.ServerFactory):
     protocol = FixedEcho if FIXED else Echo
 
 
-port = reactor.listenTCP(int(sys.argv[1]), Factory(), interface="127.0.0.1")
+# --fixed: a listen backlog for a burst of connections (listenTCP's default is 50)
+port = reactor.listenTCP(int(sys.argv[1]), Factory(), backlog=1024 if FIXED else 50,
+                         interface="127.0.0.1")
 if FIXED:
     def graceful_stop():
         port.stopListening()
