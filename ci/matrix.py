@@ -202,6 +202,9 @@ def main():
                            ["--title", "framespec: the implementation matrix"])
         if p.returncode != 0:
             problems.append("framespec report exited %d" % p.returncode)
+        elif a.docs and len(rows) == len(allp) and not want and not a.ci:
+            problems += screenshot(os.path.join(a.out, "matrix.html"),
+                                   os.path.join(os.path.dirname(a.docs), "matrix.png"))
     print()
     if problems:
         print("ci/matrix.py: %d problem(s):\n  %s" % (len(problems), "\n  ".join(problems)))
@@ -209,6 +212,30 @@ def main():
     print("ci/matrix.py: %d peers, every verdict as expected (%d runs each); %s/matrix.html" %
           (len(rows), a.repeat, a.out))
     return 0
+
+
+def screenshot(html, png):
+    """Headless Chromium's picture of the HTML page (docs/matrix.png, next to docs/matrix.md);
+    returns a list of problems (no Chromium is one: --docs promises the picture)."""
+    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                    if shutil.which(n)), None)
+    if browser is None:
+        return ["--docs: chromium is not installed, so %s was not taken (apt-get install chromium)"
+                % png]
+    prof = os.path.join(os.path.dirname(html), "chromium-profile")
+    try:
+        p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + prof,
+                            "--hide-scrollbars", "--window-size=1400,1000",
+                            "--screenshot=" + os.path.abspath(png),
+                            "file://" + os.path.abspath(html)],
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return ["--docs: chromium took more than 120 s to take %s" % png]
+    if p.returncode != 0 or not os.path.exists(png) or os.path.getsize(png) < 10000:
+        return ["--docs: chromium did not write %s: %s" % (png, p.stderr[-500:])]
+    print("ci/matrix.py: wrote %s" % png)
+    return []
 
 
 def markdown(rows, repeat, idle):
@@ -233,7 +260,7 @@ def markdown(rows, repeat, idle):
                 ids.append(c["id"])
     interesting = [cid for cid in ids
                    if any(next((c["status"] for c in r[5]["cases"] if c["id"] == cid), "pass")
-                          not in ("pass", "skip") for r in rows)]
+                          not in ("pass", "skip") or cid in r[6] for r in rows)]
     out.append("| case | " + " | ".join(r[0] for r in rows) + " |")
     out.append("|---|" + "---|" * len(rows))
     for cid in interesting:
@@ -247,9 +274,15 @@ def markdown(rows, repeat, idle):
             if c["status"] in ("flaky",) or (c["status"] in ("fail", "warn") and c["runs"] > 1
                                              and c["failures"] < c["runs"]):
                 sym += " %d/%d" % (c["failures"], c["runs"])
+            if c["status"] == "pass" and r[6].get(cid, ("pass",))[0] == "flaky":
+                sym += " 0/%d (flaky)" % c["runs"]
+            if c["status"] != "pass" or cid in r[6]:
+                sym = "[%s](../peers/%s/README.md)" % (sym, r[0])
             cells.append(sym)
         out.append("| `%s` | %s |" % (cid, " | ".join(cells)))
-    out += ["", "Every other case passes (or skips: it does not apply) for every peer.", ""]
+    out += ["", "Every other case passes (or skips: it does not apply) for every peer. Each cell "
+            "links to the peer's README, where the library's docs or source explain it; "
+            "\"0/3 (flaky)\" is a timing-dependent failure that did not happen in this run.", ""]
     return "\n".join(out)
 
 
