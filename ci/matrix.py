@@ -111,7 +111,7 @@ def main():
     chosen = [p for p in allp if (not want or p[0] in want) and (not a.ci or p[1])]
     os.makedirs(a.out, exist_ok=True)
     env = dict(os.environ, FRAMESPEC_PEER_BUILD=os.path.join(a.build, "peers"))
-    problems, reports, rows = [], [], []
+    problems, reports, fixed_reports, rows = [], [], [], []
     for name, _, command, packages, library in chosen:
         d = os.path.join(PEERS, name)
         if shutil.which(command) is None:
@@ -169,7 +169,7 @@ def main():
                 fcmd += ["--case", cid]
             frc, _ = run(fcmd, os.path.join(a.out, name + "-fixed.tap"), 1000)
             if os.path.exists(fjs):
-                reports.append("%s --fixed=%s" % (name, fjs))
+                fixed_reports.append("%s --fixed=%s" % (name, fjs))
                 with open(fjs) as f:
                     frep = json.load(f)
                 still = [c["id"] + " " + c["status"] for c in frep["cases"]
@@ -197,6 +197,12 @@ def main():
     elif a.docs:
         print("ci/matrix.py: --docs %s not written: only %d of %d peers ran" %
               (a.docs, len(rows), len(allp)), file=sys.stderr)
+    if fixed_reports:
+        # the --fixed runs (only the cases each peer fails) on a page of their own
+        p = subprocess.run([fs, "report", os.path.join(a.out, "fixed.html")] + fixed_reports +
+                           ["--title", "framespec: the peers' --fixed variants"])
+        if p.returncode != 0:
+            problems.append("framespec report (fixed.html) exited %d" % p.returncode)
     if reports:
         p = subprocess.run([fs, "report", os.path.join(a.out, "matrix.html")] + reports +
                            ["--title", "framespec: the implementation matrix"])
@@ -226,7 +232,7 @@ def screenshot(html, png):
     try:
         p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
                             "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + prof,
-                            "--hide-scrollbars", "--window-size=1400,1000",
+                            "--hide-scrollbars", "--window-size=1600,1100",
                             "--screenshot=" + os.path.abspath(png),
                             "file://" + os.path.abspath(html)],
                            capture_output=True, text=True, timeout=120)

@@ -161,9 +161,14 @@ def parse_wire(log):
             ev.update(kind="recv", fd=fd, n=int(b.group(4)),
                       label="received %s B" % f"{int(b.group(4)):,}")
             kind = {"FIN": "fin_in", "RST": "rst_in"}.get(k, "timeout")
-            seen = any(e.get("fd") == fd and e["kind"] == kind for e in events)
-            events.append(ev)
-            if not seen:  # the close was logged when it was read
+            seen = [i for i, e in enumerate(events) if e.get("fd") == fd and e["kind"] == kind]
+            if seen:
+                # the close was logged when it was read, and these bytes came before it: the
+                # summary line is written after, but the arrow goes before the close's
+                ev["t"] = events[seen[-1]]["t"]
+                events.insert(seen[-1], ev)
+            else:
+                events.append(ev)
                 events.append({"t": t, "fd": fd, "n": 0, "hex": None, "label": k, "kind": kind})
             continue
         elif (b := CONN_RE.match(text)):
