@@ -298,8 +298,8 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
          * most of the campaign */
         unsigned rare = (unsigned)fz_below(r, 10000);
         fz_action *a = &out->a[fz_below(r, out->n)];
-        fz_akind k = rare < 3 ? A_FLOOD : rare < 7 && t->exec && t->framing != WIRE_RAW ? A_TERM
-                     : rare < 11 && t->exec ? A_RESTART : rare < 311 && t->netns ? A_VANISH
+        fz_akind k = rare < 6 ? A_FLOOD : rare < 10 && t->exec && t->framing != WIRE_RAW ? A_TERM
+                     : rare < 14 && t->exec ? A_RESTART : rare < 314 && t->netns ? A_VANISH
                                                                                : A_NKINDS;
         if (k != A_NKINDS) {
             int conn = a->conn;
