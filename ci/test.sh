@@ -28,5 +28,5 @@ bash ci/matrix.sh --ci
 echo "== ctest (ASan+UBSan build)"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 
-echo "== fuzz smoke (libFuzzer 20 s and AFL++ 10 s per target)"
+echo "== fuzz smoke (libFuzzer 10 s and AFL++ 10 s per target)"
 bash ci/fuzz-smoke.sh

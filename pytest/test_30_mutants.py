@@ -62,6 +62,10 @@ def test_rss_fails_an_unbounded_server_whatever_ran_before(bin_dir, tmp_path):
 
 @pytest.mark.parametrize("server", ["echod", "baseline_echod"])
 def test_bug_free_servers_pass_the_whole_suite(bin_dir, tmp_path, server):
+    if server == "baseline_echod" and os.environ.get("FRAMESPEC_SANITIZED") == "1":
+        # the sanitizers watch framespec: the whole suite against echod drives the same harness
+        # code; the plain build judges baseline_echod (CI's time: ~1.5 min under ASan)
+        pytest.skip("baseline_echod's whole-suite run is in the plain build")
     p, rep = run_framespec(bin_dir, server, ["--strict"], tmp_path)
     bad = [(c["id"], c["status"], c["detail"]) for c in rep["cases"]
            if c["status"] not in ("pass", "skip")]
