@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """The implementation matrix: run the catalogue against every peer of peers/peers.txt, compare
 each verdict with the peer's checked-in expected file, check that the fixed variant passes what
-the peer fails, and write the matrix (markdown) and the HTML report (framespec report).
+the peer fails, and write the matrix (markdown), the HTML report (framespec report) and, with
+--docs, a screenshot of it.
 
 For each peer NAME (peers/NAME/):
   build.sh (when there is one) builds it into build/peers/NAME;
   framespec run --exec 'peers/NAME/run.sh {port} IDLE' --idle-timeout IDLE --repeat N
       --json OUT/NAME.json --label NAME [the words of peers/NAME/args];
   every case's verdict must be what peers/NAME/expected says (a case not listed: pass, or skip
-      when it does not apply);
+      when it does not apply; fail or warn: every run; flaky: any outcome, a note when it passed
+      every run this time);
   framespec run --exec 'peers/NAME/run.sh {port} IDLE --fixed' --case C... for the cases it
-      fails: each must pass (the change the README describes works).
+      fails: each must pass every run (the change the README describes works).
+Writes OUT/matrix.md, OUT/matrix.html (the peers) and OUT/fixed.html (their --fixed runs); with
+--docs FILE and every peer run, FILE (docs/matrix.md) and matrix.png beside it (headless
+Chromium; missing Chromium is a problem).
 A peer whose toolchain is missing fails the matrix (peers/install.sh NAME installs it): nothing is
 skipped in silence.
 
@@ -191,7 +196,8 @@ def main():
     md = markdown(rows, a.repeat, a.idle)
     with open(os.path.join(a.out, "matrix.md"), "w") as f:
         f.write(md)
-    if a.docs and len(rows) == len(allp) and not want and not a.ci:
+    full_docs = a.docs and len(rows) == len(allp) and not want and not a.ci
+    if full_docs:
         with open(a.docs, "w") as f:
             f.write(md)
     elif a.docs:
@@ -208,7 +214,7 @@ def main():
                            ["--title", "framespec: the implementation matrix"])
         if p.returncode != 0:
             problems.append("framespec report exited %d" % p.returncode)
-        elif a.docs and len(rows) == len(allp) and not want and not a.ci:
+        elif full_docs:
             problems += screenshot(os.path.join(a.out, "matrix.html"),
                                    os.path.join(os.path.dirname(a.docs), "matrix.png"))
     print()
@@ -223,8 +229,8 @@ def main():
 def screenshot(html, png):
     """Headless Chromium's picture of the HTML page (docs/matrix.png, next to docs/matrix.md);
     returns a list of problems (no Chromium is one: --docs promises the picture)."""
-    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                    if shutil.which(n)), None)
+    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
+                                                   "google-chrome"))), None)
     if browser is None:
         return ["--docs: chromium is not installed, so %s was not taken (apt-get install chromium)"
                 % png]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The implementation matrix: install the peers' toolchains (as root), build framespec, run every
 # peer of peers/peers.txt with --repeat 3, fail when a verdict differs from peers/NAME/expected
-# or a --fixed variant does not pass, and regenerate docs/matrix.md and out/matrix/matrix.html.
+# or a --fixed variant does not pass, and write out/matrix/ (matrix.md, matrix.html, fixed.html);
+# with every peer, regenerate docs/matrix.md and docs/matrix.png.
 # Usage: ci/matrix.sh [--ci | --peers NAME,...] [ci/matrix.py options]
 #   --ci   only the peers whose toolchain installs in seconds (ci/test.sh runs this)
 set -euo pipefail

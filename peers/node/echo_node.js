@@ -40,14 +40,14 @@ const server = net.createServer((sock) => {
     }
   });
   if (FIXED) sock.on('drain', () => sock.resume());
-  sock.stop = () => { stopping = true; sock.resume(); sock.end(); };
   sock.on('end', () => sock.end());
   sock.on('error', () => {});
 }).listen(port, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${port}`));
 if (FIXED) {
   process.on('SIGTERM', () => {
+    stopping = true;
     server.close();
-    for (const sock of sockets) sock.stop();
+    for (const sock of sockets) { sock.resume(); sock.end(); }
     setTimeout(() => { for (const sock of sockets) sock.destroy(); }, GRACE).unref();
   });
 }
