@@ -13,21 +13,32 @@ SOURCE = os.path.join(ROOT, "target", "baseline_echod.c")
 
 def mutants():
     """[(name, group, description)] in the file's order. Raises ValueError naming the problem."""
+    return [(n, g, d) for n, g, _, d in mutants_with_framing()]
+
+
+def mutant_framing(name):
+    """The --framing a mutant is judged under: its GROUP@FRAMING, or "4"."""
+    return {n: f for n, _, f, _ in mutants_with_framing()}[name]
+
+
+def mutants_with_framing():
+    """[(name, group, framing, description)]: framing is "4" unless the line says GROUP@FRAMING."""
     out = []
     with open(LIST) as f:
         for num, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            m = re.match(r"^([a-z0-9_]+)[ \t]+([a-z]+)[ \t]+([^ \t].*)$", line)
+            m = re.match(r"^([a-z0-9_]+)[ \t]+([a-z]+)(?:@([^ \t]+))?[ \t]+([^ \t].*)$", line)
             if m is None or ";" in line:
-                raise ValueError("%s:%d: not NAME GROUP DESCRIPTION (no ';'): %r" % (LIST, num, line))
-            if m.group(1) in [n for n, _, _ in out]:
+                raise ValueError("%s:%d: not NAME GROUP[@FRAMING] DESCRIPTION (no ';'): %r" % (
+                    LIST, num, line))
+            if m.group(1) in [n for n, _, _, _ in out]:
                 raise ValueError("%s:%d: mutant %r is listed twice" % (LIST, num, m.group(1)))
-            out.append((m.group(1), m.group(2), m.group(3).strip()))
+            out.append((m.group(1), m.group(2), m.group(3) or "4", m.group(4).strip()))
     with open(SOURCE) as f:
         macros = set(re.findall(r"MUTANT_([A-Z0-9_]+)", f.read()))
-    listed = {n.upper() for n, _, _ in out}
+    listed = {n.upper() for n, _, _, _ in out}
     if listed - macros:
         raise ValueError("%s: baseline_echod.c has no MUTANT_<NAME> for %s" % (
             LIST, ", ".join(sorted(n.lower() for n in listed - macros))))

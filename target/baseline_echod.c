@@ -52,7 +52,7 @@
 
 #define RBUF_SIZE 65536
 
-static framing_t g_framing = FRAMING_U32;
+static framing_t g_framing = {.kind = FRAMING_LEN, .size = 4};
 static uint64_t g_max = FRAME_DEFAULT_MAX;
 static double g_idle = 0.0;
 static int g_keepalive[3];      /* --keepalive IDLE,INTVL,CNT */
@@ -150,6 +150,64 @@ static int read_exact(reader *r, uint8_t *dst, size_t len)
         r->off += take;
         got += take;
     }
+    return 1;
+}
+
+/*
+ * Read a frame's header (preamble and length field) into hdr[0..FRAME_MAX_HEADER), setting *hl
+ * to its size and *field to the length field's value. Returns 1; 0 on EOF before the first byte;
+ * -1 on EOF later or an error; -2 for a varint over 10 bytes or past 2^64 (frame.h).
+ */
+static int read_header(reader *r, uint8_t *hdr, size_t *hl, uint64_t *field)
+{
+    const framing_t *f = &g_framing;
+    size_t n = f->offset;
+    uint64_t v = 0;
+    int rc;
+
+    if (f->kind == FRAMING_LEN) {
+        n += f->size;
+        if ((rc = read_exact(r, hdr, n)) <= 0)
+            return rc;
+        for (size_t i = 0; i < f->size; i++) {
+#ifdef MUTANT_LITTLE_ENDIAN
+            bool le = !f->le; /* MUTANT little_endian (framing): reads the header LE */
+#else
+            bool le = f->le;
+#endif
+            v = (v << 8) | hdr[le ? n - 1 - i : f->offset + i];
+        }
+        *hl = n;
+        *field = v;
+        return 1;
+    }
+    if (n > 0 && (rc = read_exact(r, hdr, n)) <= 0)
+        return rc;
+    for (size_t i = 0;; i++) {
+        uint8_t b;
+#ifdef MUTANT_VARINT_ELEVEN
+        /* MUTANT varint_eleven (limits): reads up to 11 varint bytes, and no range check on the
+         * tenth: bits past 2^64 are dropped, so an overlong varint reads as a small length */
+        if (i == 11)
+            return -2;
+#else
+        if (i == FRAME_VARINT_MAX)
+            return -2;
+#endif
+        if ((rc = read_exact(r, hdr + n, 1)) <= 0)
+            return n == 0 ? rc : -1;
+        b = hdr[n++];
+#ifndef MUTANT_VARINT_ELEVEN
+        if (i == FRAME_VARINT_MAX - 1 && b > 1)
+            return -2;
+#endif
+        if (7 * i < 64)
+            v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0)
+            break;
+    }
+    *hl = n;
+    *field = v;
     return 1;
 }
 
@@ -377,12 +435,10 @@ static void *serve(void *arg)
     int fd = (int)(intptr_t)arg;
     reader *r = malloc(sizeof *r);
     uint8_t *payload = NULL;
-    size_t cap = 0, hlen = frame_header_size(g_framing);
-    uint32_t max = frame_max_expressible(g_framing);
+    size_t cap = 0, hlen = frame_header_size(&g_framing, 0);
+    uint64_t max = frame_effective_max(&g_framing, g_max);
+    uint64_t under = (uint64_t)-(int64_t)g_framing.adjust; /* the field counts this much more */
     int one = 1;
-
-    if (g_max < max)
-        max = (uint32_t)g_max;
     {
         char err[NET_ERR_LEN];
 #ifndef MUTANT_NO_KEEPALIVE
@@ -425,15 +481,15 @@ static void *serve(void *arg)
         r->idle_ms = (g_keepalive[0] + g_keepalive[1] * g_keepalive[2]) * 1000;
 #endif
     for (;;) {
-        uint8_t hdr[4];
-        uint64_t len = 0;
+        uint8_t hdr[FRAME_MAX_HEADER];
+        uint64_t len = 0, field = 0;
         struct iovec iov[2];
         int rc;
 
         if (stopping())
             break; /* SIGTERM: the frame before this one is echoed; close now */
 
-        if (g_framing == FRAMING_RAW) {
+        if (g_framing.kind == FRAMING_RAW) {
             ssize_t n = fill(r);
             if (n <= 0)
                 break;
@@ -444,8 +500,8 @@ static void *serve(void *arg)
                 break;
             continue;
         }
-        if (g_framing == FRAMING_LINE) {
-            ssize_t n = read_line(r, &payload, &cap, max);
+        if (g_framing.kind == FRAMING_LINE) {
+            ssize_t n = read_line(r, &payload, &cap, (uint32_t)max);
             if (n <= 0)
                 break;
             iov[0].iov_base = payload;
@@ -461,7 +517,7 @@ static void *serve(void *arg)
             (void)rc;
             if (n < (ssize_t)hlen)
                 break;
-            for (size_t i = 0; i < hlen; i++)
+            for (size_t i = g_framing.offset; i < hlen; i++)
                 len = (len << 8) | r->buf[i];
             iov[0].iov_base = r->buf;
             iov[0].iov_len = (size_t)n < hlen + len ? (size_t)n : hlen + (size_t)len;
@@ -477,28 +533,31 @@ static void *serve(void *arg)
             while (!stopping())
                 poll(NULL, 0, 100);
 #endif
-        rc = read_exact(r, hdr, hlen);
+        rc = read_header(r, hdr, &hlen, &field);
 #ifdef MUTANT_NO_HALFCLOSE_CLOSE
         if (rc == 0) /* MUTANT no_halfclose_close (halfclose): ignores the peer's FIN forever */
             for (;;)
                 pause();
 #endif
         if (rc <= 0)
-            break; /* EOF at a frame boundary, mid-header, or an error */
-#ifdef MUTANT_LITTLE_ENDIAN
-        for (size_t i = hlen; i-- > 0;) /* MUTANT little_endian (framing): reads the header LE */
-            len = (len << 8) | hdr[i];
+            break; /* EOF at a frame boundary, mid-header, an error, or a malformed varint */
+        if (field < under)
+            break; /* announces less than the header it is part of: malformed */
+#ifdef MUTANT_ADJUST_SIGN
+        len = field + under; /* MUTANT adjust_sign (framing): subtracts the (negative) adjust */
 #else
-        for (size_t i = 0; i < hlen; i++)
-            len = (len << 8) | hdr[i];
+        len = field - under;
 #endif
 #if defined(MUTANT_NO_MAX_CHECK)
         /* MUTANT no_max_check (limits): trusts the header and waits for the payload */
 #elif defined(MUTANT_REJECT_EXACT_MAX)
         if (len >= max) /* MUTANT reject_exact_max (limits): off by one */
             break;
+#elif defined(MUTANT_OFF_BY_HEADER)
+        if (len > max) /* MUTANT off_by_header (limits): the payload against a whole-frame max */
+            break;
 #else
-        if (len > max)
+        if (g_framing.limit_frame ? max < hlen || len > max - hlen : len > max)
             break; /* oversized: close without reading the payload */
 #endif
 #ifdef MUTANT_CLOSE_ON_ZERO
@@ -663,8 +722,8 @@ int main(int argc, char **argv)
             spec = optarg;
             break;
         case 'f':
-            if (frame_parse_framing(optarg, &g_framing) < 0) {
-                fprintf(stderr, "baseline_echod: invalid --framing '%s'\n", optarg);
+            if (frame_parse_framing(optarg, &g_framing, err, sizeof err) < 0) {
+                fprintf(stderr, "baseline_echod: invalid --framing '%s': %s\n", optarg, err);
                 return 2;
             }
             break;

@@ -11,7 +11,7 @@
 /* A buffer grown past this for a large frame is given back once it empties. */
 #define CONN_SHRINK_ABOVE (1024u * 1024u)
 
-int conn_init(conn *c, framing_t framing, uint64_t max, size_t hwm)
+int conn_init(conn *c, const framing_t *framing, uint64_t max, size_t hwm)
 {
     memset(c, 0, sizeof *c);
     frame_decoder_init(&c->dec, framing, max);
@@ -108,12 +108,13 @@ size_t conn_on_read(conn *c, size_t n)
             c->need = f.need;
             break;
         }
-        /* FRAME_ERR_TOO_LONG: keep the echoes before it, drop the bad header and what follows. */
+        /* FRAME_ERR_TOO_LONG or _MALFORMED: keep the echoes before it, drop the bad header and
+         * what follows. */
         c->announced = f.announced;
         c->len = c->dpos;
         c->need = 0;
         c->state = CONN_DRAINING;
-        c->why = CONN_WHY_TOO_LONG;
+        c->why = r == FRAME_ERR_MALFORMED ? CONN_WHY_MALFORMED : CONN_WHY_TOO_LONG;
         break;
     }
     c->frames_in += frames;
@@ -193,6 +194,7 @@ const char *conn_why_name(conn_why why)
         [CONN_WHY_EOF_MID] = "eof-mid-frame", [CONN_WHY_TOO_LONG] = "frame-too-long",
         [CONN_WHY_IDLE] = "idle-timeout", [CONN_WHY_SHUTDOWN] = "shutdown",
         [CONN_WHY_ERROR] = "socket-error", [CONN_WHY_NOMEM] = "out-of-memory",
+        [CONN_WHY_MALFORMED] = "malformed-header",
     };
     if ((unsigned)why < sizeof names / sizeof names[0])
         return names[why];

@@ -47,6 +47,7 @@ typedef enum {
     CONN_WHY_SHUTDOWN, /* server shutting down (SIGTERM) */
     CONN_WHY_ERROR,    /* ECONNRESET, EPIPE or another socket error */
     CONN_WHY_NOMEM,    /* buffer allocation failed */
+    CONN_WHY_MALFORMED, /* a varint over 10 bytes or 2^64, or a length under the header */
 } conn_why;
 
 typedef struct {
@@ -67,11 +68,11 @@ typedef struct {
 } conn;
 
 /*
- * Initialise a connection for `framing` with maximum payload `max` bytes (0 = 16 MiB, clamped to
- * the header) and echo-queue high-water mark `hwm` bytes (0 = 256 KiB). Allocates the initial
+ * Initialise a connection for `framing` (copied) with maximum `max` bytes (payload, or whole
+ * frame with limit=frame; 0 = 16 MiB; clamped as frame_effective_max()) and echo-queue high-water mark `hwm` bytes (0 = 256 KiB). Allocates the initial
  * 16 KiB buffer. Returns 0, or -1 when out of memory (nothing to free then).
  */
-int conn_init(conn *c, framing_t framing, uint64_t max, size_t hwm);
+int conn_init(conn *c, const framing_t *framing, uint64_t max, size_t hwm);
 
 /* Release the buffer; the connection becomes CONN_CLOSED. Safe to call twice. */
 void conn_free(conn *c);
@@ -86,8 +87,8 @@ uint8_t *conn_read_space(conn *c, size_t *room);
 
 /*
  * Account for `n` bytes (1 <= n <= *room of the last conn_read_space) read into the read space and
- * decode the complete frames among them. A header over the maximum moves the connection to
- * CONN_DRAINING (CONN_WHY_TOO_LONG): earlier echoes are still flushed, nothing after the bad
+ * decode the complete frames among them. A header over the maximum (or a malformed one) moves
+ * the connection to CONN_DRAINING (CONN_WHY_TOO_LONG, CONN_WHY_MALFORMED): earlier echoes are still flushed, nothing after the bad
  * header is kept. Returns the number of new complete frames.
  */
 size_t conn_on_read(conn *c, size_t n);

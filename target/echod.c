@@ -7,7 +7,8 @@
  * conn.c; this file only does syscalls, timers and signals.
  *
  * Behaviours and where they come from:
- *  - framing: Erlang gen_tcp {packet,0|1|2|4|line} (inet:setopts/2), see frame.h.
+ *  - framing: Erlang gen_tcp {packet,0|1|2|4|line} (inet:setopts/2), and length fields of other
+ *    sizes, byte orders, offsets and adjustments, and varints: see frame.h.
  *  - half-close: when the peer's FIN arrives (read returns 0) every complete frame is echoed, then
  *    shutdown(SHUT_WR) sends our FIN (RFC 9293 3.6: a half-closed connection may still send).
  *  - close: before close(2) we shut down our side and read until the peer's FIN for at most
@@ -247,8 +248,12 @@ static int do_read(loop *L, econn *e)
         conn_on_read(&e->c, (size_t)n);
         touch(L, e);
         if (e->c.why == CONN_WHY_TOO_LONG)
-            logmsg(1, "fd %d: header announces %llu bytes, max is %u; closing", e->fd,
-                   (unsigned long long)e->c.announced, (unsigned)e->c.dec.max);
+            logmsg(1, "fd %d: header announces %llu bytes, max is %llu%s; closing", e->fd,
+                   (unsigned long long)e->c.announced, (unsigned long long)e->c.dec.max,
+                   S.framing.limit_frame ? " (whole frame)" : "");
+        else if (e->c.why == CONN_WHY_MALFORMED)
+            logmsg(1, "fd %d: malformed header (varint over 10 bytes or 2^64, or a length under "
+                   "the header's own size); closing", e->fd);
         return (size_t)n == room ? 2 : 1;
     }
     if (n == 0) {
@@ -338,7 +343,7 @@ static void add_conn(loop *L, int fd)
     struct epoll_event ev;
     econn *e = calloc(1, sizeof *e);
 
-    if (e == NULL || conn_init(&e->c, S.framing, S.max_frame, (size_t)S.hwm) < 0) {
+    if (e == NULL || conn_init(&e->c, &S.framing, S.max_frame, (size_t)S.hwm) < 0) {
         logmsg(0, "out of memory for a new connection; closing fd %d", fd);
         free(e);
         close(fd);
@@ -504,9 +509,13 @@ static void usage(FILE *out)
           "A framed echo server: every complete frame is sent back byte-identical.\n"
           "\n"
           "  --listen ADDR          where to listen (default 127.0.0.1:0; port 0 picks a free port)\n"
-          "  --framing F            0|raw, 1|u8, 2|u16, 4|u32 (default), line — Erlang {packet,N}\n"
-          "  --max-frame BYTES      largest payload accepted (default 16M; K/M/G suffixes);\n"
-          "                         clamped to what the header can express\n"
+          "  --framing F            0|raw, 1|u8, 2|u16, 4|u32 (default), line — Erlang {packet,N};\n"
+          "                         u24, u64, u16le, u24le, u32le, u64le, varint; parameters after\n"
+          "                         commas: be|le, offset=N, adjust=N, strip=N, limit=payload|frame\n"
+          "                         (e.g. 4,adjust=-4 counts the header; docs/spec.md, Framings)\n"
+          "  --max-frame BYTES      largest payload accepted, or whole frame with limit=frame\n"
+          "                         (default 16M; K/M/G suffixes); clamped to what the header\n"
+          "                         can express\n"
           "  --idle-timeout SECONDS close a connection silent this long (default: never)\n"
           "  --keepalive I,N,C      SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL N s, TCP_KEEPCNT C:\n"
           "                         an idle connection whose peer vanished is dropped after\n"
@@ -549,7 +558,7 @@ static void parse_args(int argc, char **argv)
     double secs;
 
     S.listen_spec = "127.0.0.1:0";
-    S.framing = FRAMING_U32;
+    S.framing = (framing_t){.kind = FRAMING_LEN, .size = 4};
     S.max_frame = FRAME_DEFAULT_MAX;
     S.hwm = CONN_DEFAULT_HWM;
     S.threads = 1;
@@ -560,8 +569,11 @@ static void parse_args(int argc, char **argv)
             S.listen_spec = optarg;
             break;
         case 'f':
-            if (frame_parse_framing(optarg, &S.framing) < 0)
-                bad_option("--framing", optarg, "expected 0|raw, 1|u8, 2|u16, 4|u32 or line");
+            {
+                char why[256];
+                if (frame_parse_framing(optarg, &S.framing, why, sizeof why) < 0)
+                    bad_option("--framing", optarg, why);
+            }
             break;
         case 'm':
             if (cli_parse_size(optarg, 0xFFFFFFFFu, &S.max_frame) < 0 || S.max_frame == 0)
@@ -611,6 +623,12 @@ static void parse_args(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "echod: unexpected argument '%s'\nTry 'echod --help'.\n", argv[optind]);
+        exit(2);
+    }
+    if (S.framing.limit_frame && S.max_frame <= frame_header_size(&S.framing, 0)) {
+        fprintf(stderr, "echod: --max-frame %llu leaves no room for a payload: under limit=frame the "
+                "maximum counts the %zu-byte header too\nTry 'echod --help'.\n",
+                (unsigned long long)S.max_frame, frame_header_size(&S.framing, 0));
         exit(2);
     }
 }
@@ -686,7 +704,7 @@ static int loop_init(loop *L, int lfd, bool shared, int stopfd)
 
 int main(int argc, char **argv)
 {
-    char err[NET_ERR_LEN], name[256];
+    char err[NET_ERR_LEN], name[256], fname[FRAME_NAME_LEN];
     struct signalfd_siginfo si;
     sigset_t mask;
     loop *loops;
@@ -742,10 +760,10 @@ int main(int argc, char **argv)
 
     printf("listening on %s\n", name);
     fflush(stdout);
-    logmsg(1, "framing %s, max frame %u bytes, idle timeout %llu ms, %u thread(s), descriptors %ld",
-           frame_framing_name(S.framing),
-           frame_max_expressible(S.framing) < S.max_frame ? (unsigned)frame_max_expressible(S.framing)
-                                                          : (unsigned)S.max_frame,
+    logmsg(1, "framing %s, max frame %llu bytes (%s), idle timeout %llu ms, %u thread(s), "
+           "descriptors %ld", frame_framing_name(&S.framing, fname, sizeof fname),
+           (unsigned long long)frame_effective_max(&S.framing, S.max_frame),
+           S.framing.limit_frame ? "whole frame" : "payload",
            (unsigned long long)S.idle_ms, S.threads, nofile);
 
     for (unsigned i = 0; i < S.threads; i++) {

@@ -8,7 +8,14 @@
 //
 // Build: javac -cp "$(ls /usr/share/java/netty-*.jar | paste -sd:)" EchoServer.java
 //        (Debian libnetty-java, default-jdk-headless)
-// Run:   java -cp ... EchoServer PORT [IDLE_SECONDS] [--fixed]
+// Run:   java -cp ... EchoServer PORT [IDLE_SECONDS] [--fixed] [--le-inclusive]
+//
+// --le-inclusive (peers/netty_le) swaps the framing for a non-Erlang one: a 2-byte preamble
+// (echoed unchanged), then a 4-byte little-endian length that counts the whole frame (preamble +
+// length field + payload), then the payload (framespec `len=4,le,offset=2,adjust=-6,
+// limit=frame`), decoded by LengthFieldBasedFrameDecoder(ByteOrder.LITTLE_ENDIAN, MAX, 2, 4, -6,
+// 0, true), again passed on whole. maxFrameLength is MAX in both variants: under limit=frame the
+// maximum counts the header, as Netty's does, so --fixed's "+ 4" does not apply.
 //
 // --fixed applies what peers/netty/README.md says a user should change: maxFrameLength counts
 // the header (16 MiB + 4); ALLOW_HALF_CLOSURE, and on ChannelInputShutdownEvent a flush whose
@@ -37,12 +44,14 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
 
 public final class EchoServer {
     static final int MAX = 16 << 20;
     static int idle = 0;
     static boolean fixed = false;
+    static boolean leInclusive = false;
     static final long GRACE_MS = 3000;
     static final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     static volatile boolean stopping = false;
@@ -94,6 +103,8 @@ public final class EchoServer {
         for (int i = 1; i < args.length; i++) {
             if (args[i].equals("--fixed")) {
                 fixed = true;
+            } else if (args[i].equals("--le-inclusive")) {
+                leInclusive = true;
             } else {
                 idle = Integer.parseInt(args[i]);
             }
@@ -116,7 +127,12 @@ public final class EchoServer {
                      if (idle > 0) {
                          ch.pipeline().addLast(new IdleStateHandler(idle, 0, 0));
                      }
-                     ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(fixed ? MAX + 4 : MAX, 0, 4, 0, 0));
+                     if (leInclusive) {
+                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(
+                                 ByteOrder.LITTLE_ENDIAN, MAX, 2, 4, -6, 0, true));
+                     } else {
+                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(fixed ? MAX + 4 : MAX, 0, 4, 0, 0));
+                     }
                      ch.pipeline().addLast(new EchoHandler());
                  }
              });
