@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzing campaigns on framespec's targets (the list: fuzz/targets.txt).
 #
-#   ci/fuzz.sh [--engine libfuzzer|afl] [--seconds N] [--jobs N] [--merge] TARGET|all
+#   ci/fuzz.sh [--engine libfuzzer|afl] [--seconds N] [--jobs N] [--family F] [--merge] TARGET|all
 #
 # libfuzzer: builds build-fuzz/ (clang, -fsanitize=fuzzer,address,undefined) and runs TARGET for
 #            N seconds with -jobs=N -workers=N (default: all cores), corpus in out/fuzz/TARGET/.
@@ -12,6 +12,8 @@
 # (fuzz.regress.TARGET) with any compiler. Commit them with the fix. Exit 1 when a crash was found,
 # or when an engine did not start or executed nothing (its log is printed): a fuzzer that never
 # ran must not read as a clean run. Each run prints its executions and execs/s.
+# --family erlang|length|varint: the codec targets (decode, roundtrip, conn) use only that family
+# of framings (fuzz/fuzz_framings.h; FRAMESPEC_FUZZ_FAMILY); default all of them.
 # --merge folds the new corpus into corpus/TARGET/ (minimized, files named by content hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,11 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --merge) merge=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --family)
+      case "$2" in erlang|length|varint) export FRAMESPEC_FUZZ_FAMILY=$2 ;;
+        *) echo "ci/fuzz.sh: --family: '$2' is not erlang, length or varint" >&2; exit 2 ;; esac
+      shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "ci/fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) target=$1; shift ;;
   esac

@@ -9,7 +9,8 @@
  *  - the buffer stays under its bound: 2 x (high-water mark + max frame + header + 4 KiB), or the
  *    initial 16 KiB;
  *  - once the connection is done (drained), it has echoed exactly the complete frames an
- *    independent model of the framing finds in the input, stopping at an oversized header;
+ *    independent model of the framing finds in the input, stopping at an oversized or
+ *    malformed header;
  *  - after close nothing is touched: every call on a freed connection is a no-op (ASan would see
  *    a use after free).
  */
@@ -17,19 +18,47 @@
 
 #include "conn.h"
 #include "fuzz_common.h"
+#include "fuzz_framings.h"
 
 #define WIRE_CAP (1u << 20)
 
-/* The model: bytes of complete frames at the start of in[0..len), stopping at an incomplete or
- * oversized frame (*bad set for oversized). Written apart from frame.c on purpose. */
-static size_t model_prefix(framing_t f, uint32_t max, const uint8_t *in, size_t len, int *bad)
+/* The length field of a frame at in[0..len) (after the preamble): sets *v and *fl; returns 1, 0
+ * when incomplete, -1 when malformed (a varint whose tenth byte is over 1). */
+static int model_field(const framing_t *f, const uint8_t *in, size_t len, uint64_t *v, size_t *fl)
 {
-    size_t off = 0, hl = f == FRAMING_U8 ? 1 : f == FRAMING_U16 ? 2 : f == FRAMING_U32 ? 4 : 0;
+    *v = 0;
+    if (f->kind == FRAMING_LEN) {
+        if (len < f->size)
+            return 0;
+        for (size_t i = 0; i < f->size; i++)
+            *v |= (uint64_t)in[i] << (8 * (f->le ? i : f->size - 1 - i));
+        *fl = f->size;
+        return 1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (i == 9 && in[i] > 1)
+            return -1;
+        *v |= (uint64_t)(in[i] & 0x7f) << (7 * i);
+        if (!(in[i] & 0x80)) {
+            *fl = i + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The model: bytes of complete frames at the start of in[0..len), stopping at an incomplete,
+ * oversized or malformed frame (*bad set for the last two). Written apart from frame.c on
+ * purpose. */
+static size_t model_prefix(const framing_t *f, uint64_t max, const uint8_t *in, size_t len,
+                           int *bad)
+{
+    size_t off = 0;
     *bad = 0;
-    if (f == FRAMING_RAW)
+    if (f->kind == FRAMING_RAW)
         return len;
     while (off < len) {
-        if (f == FRAMING_LINE) {
+        if (f->kind == FRAMING_LINE) {
             size_t i = off;
             while (i < len && in[i] != '\n' && i - off <= max)
                 i++;
@@ -43,12 +72,21 @@ static size_t model_prefix(framing_t f, uint32_t max, const uint8_t *in, size_t 
             continue;
         }
         {
-            uint64_t n = 0;
-            if (len - off < hl)
+            uint64_t n = 0, hl;
+            size_t fl = 0;
+            int r;
+            if (len - off < f->offset)
                 return off;
-            for (size_t i = 0; i < hl; i++)
-                n = n << 8 | in[off + i];
-            if (n > max) {
+            r = model_field(f, in + off + f->offset, len - off - f->offset, &n, &fl);
+            if (r == 0)
+                return off;
+            if (r < 0 || n < (uint64_t)(-(int64_t)f->adjust)) {
+                *bad = 1; /* malformed */
+                return off;
+            }
+            n -= (uint64_t)(-(int64_t)f->adjust);
+            hl = f->offset + fl;
+            if (f->limit_frame ? n + hl > max || n > max : n > max) {
                 *bad = 1;
                 return off;
             }
@@ -62,20 +100,18 @@ static size_t model_prefix(framing_t f, uint32_t max, const uint8_t *in, size_t 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const framing_t framings[] = {FRAMING_RAW, FRAMING_U8, FRAMING_U16, FRAMING_U32,
-                                         FRAMING_LINE};
     static uint8_t in[WIRE_CAP], out[WIRE_CAP];
     fuzz_in fz = {data, size};
-    framing_t f = framings[fuzz_u8(&fz) % 5];
+    framing_t f = fuzz_framing(fuzz_u8(&fz));
     uint64_t max_req = 1 + fuzz_u16(&fz) % 70000;
     size_t hwm = 1 + fuzz_u16(&fz) % 8192, in_len = 0, out_len = 0, bound;
     bool closed = false, eof = false;
     int bad;
     conn c;
 
-    if (conn_init(&c, f, max_req, hwm) < 0)
+    if (conn_init(&c, &f, max_req, hwm) < 0)
         return 0;
-    bound = 2 * (hwm + c.dec.max + 4 + 4096);
+    bound = 2 * (hwm + c.dec.max + FRAME_MAX_HEADER + 4096);
     if (bound < CONN_INITIAL_CAP)
         bound = CONN_INITIAL_CAP;
     while (fz.n > 0) {
@@ -147,10 +183,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(c.cap <= bound && conn_buffered(&c) <= c.cap,
                    "buffer %zu (cap %zu) over its bound %zu", conn_buffered(&c), c.cap, bound);
         if (!closed && conn_done(&c)) {
-            size_t want = model_prefix(f, c.dec.max, in, in_len, &bad);
+            size_t want = model_prefix(&f, c.dec.max, in, in_len, &bad);
             FUZZ_CHECK(out_len == want, "done after %zu echoed bytes; the model says %zu (%s)",
                        out_len, want, conn_why_name(c.why));
-            FUZZ_CHECK(!bad || c.why == CONN_WHY_TOO_LONG || eof,
+            FUZZ_CHECK(!bad || c.why == CONN_WHY_TOO_LONG || c.why == CONN_WHY_MALFORMED || eof,
                        "oversized frame not detected (%s)", conn_why_name(c.why));
         }
     }
@@ -166,9 +202,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         conn_on_eof(&c);
         FUZZ_CHECK(conn_done(&c), "not done after FIN and a full flush (%s)",
                    conn_why_name(c.why));
-        FUZZ_CHECK(out_len == model_prefix(f, c.dec.max, in, in_len, &bad),
+        FUZZ_CHECK(out_len == model_prefix(&f, c.dec.max, in, in_len, &bad),
                    "final echo %zu bytes, model %zu", out_len,
-                   model_prefix(f, c.dec.max, in, in_len, &bad));
+                   model_prefix(&f, c.dec.max, in, in_len, &bad));
         conn_free(&c);
     }
     /* calls after close are no-ops */

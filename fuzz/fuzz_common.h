@@ -1,5 +1,5 @@
 /*
- * fuzz_common.h — small helpers shared by the fuzz targets: a byte reader over the fuzz input
+ * fuzz_common.h — small helpers shared by the fuzz targets: a byte reader over the fuzz input,
  * and a crash-on-failure check that works under libFuzzer, AFL++ and the standalone driver.
  */
 #ifndef FRAMESPEC_FUZZ_COMMON_H
@@ -44,6 +44,7 @@ static inline uint32_t fuzz_u16(fuzz_in *in)
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 
 /* The harness's own loops are not worth coverage feedback (only the code under test is): they
  * would spend most of the time in comparison tracing. */

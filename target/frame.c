@@ -325,6 +325,7 @@ int frame_decode(frame_decoder *d, const uint8_t *buf, size_t len, frame *out)
     out->consumed = 0;
     out->announced = 0;
     out->need = 0;
+    out->header_len = 0;
 
     if (f->kind == FRAMING_LINE)
         return decode_line(d, buf, len, out);
@@ -343,6 +344,7 @@ int frame_decode(frame_decoder *d, const uint8_t *buf, size_t len, frame *out)
     if (r <= 0)
         return r;
     hl = f->offset + fl;
+    out->header_len = hl;
     if (field < under) {
         out->announced = field; /* announces less than the header it is part of */
         return FRAME_ERR_MALFORMED;

@@ -88,6 +88,8 @@ typedef struct {
     uint64_t announced;     /* FRAME_OK/ERR: the payload the header announced (line ERR: max + 1;
                              * MALFORMED: the field value, or 0 for a bad varint) */
     size_t need;            /* NEED_MORE: total bytes this frame needs, when known (else 0) */
+    size_t header_len;      /* OK/TOO_LONG/NEED_MORE with need: preamble + length field as sent
+                             * (a redundant varint such as 80 00 is longer than canonical) */
 } frame;
 
 /*
