@@ -122,7 +122,7 @@ typedef struct {
     sock_addr addr;
     bconn *conns;
     uint8_t *ref; /* payload pattern source: ref[seed .. seed + len) */
-    size_t hlen;
+    size_t hlen; /* the longest header a frame of this run gets (varint: of --size max) */
     uint64_t rng;
     hist h;
     uint64_t frames, bytes, errors, late;
@@ -209,17 +209,17 @@ static int flush_out(bench *b, bconn *c)
 }
 
 /* Do bytes p[0..n) equal bytes [off, off + n) of frame f as sent? */
-static bool echo_matches(const bench *b, const inflight *f, const uint8_t *hdr, size_t off,
-                         const uint8_t *p, size_t n)
+static bool echo_matches(const bench *b, const inflight *f, const uint8_t *hdr, size_t hl,
+                         size_t off, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         size_t k;
-        if (off < b->hlen) {
-            k = b->hlen - off < n ? b->hlen - off : n;
+        if (off < hl) {
+            k = hl - off < n ? hl - off : n;
             if (memcmp(p, hdr + off, k) != 0)
                 return false;
-        } else if (off - b->hlen < f->len) {
-            size_t po = off - b->hlen;
+        } else if (off - hl < f->len) {
+            size_t po = off - hl;
             k = f->len - po < n ? f->len - po : n;
             if (memcmp(p, b->ref + f->seed + po, k) != 0)
                 return false;
@@ -242,7 +242,8 @@ static int consume(bench *b, bconn *c, const uint8_t *p, size_t n, int64_t now)
         inflight *f = &c->q[c->qh];
         size_t total = wire_frame_size(b->o.framing, f->len);
         size_t take = total - c->rx_off;
-        uint8_t expect[8];
+        uint8_t expect[WIRE_MAX_HEADER];
+        size_t hl;
         if (c->qn == 0) {
             bench_error(b, c, "server sent bytes nobody asked for");
             return -1;
@@ -250,11 +251,11 @@ static int consume(bench *b, bconn *c, const uint8_t *p, size_t n, int64_t now)
         if (take > n)
             take = n;
         /* Compare what arrived with the frame as sent: header, payload (memcmp), '\n'. */
-        wire_encode_header(b->o.framing, f->len, expect);
-        if (!echo_matches(b, f, expect, c->rx_off, p, take)) {
+        hl = wire_encode_header(b->o.framing, f->len, expect);
+        if (!echo_matches(b, f, expect, hl, c->rx_off, p, take)) {
             char msg[200];
             size_t bad = 0;
-            while (bad < take && echo_matches(b, f, expect, c->rx_off + bad, p + bad, 1))
+            while (bad < take && echo_matches(b, f, expect, hl, c->rx_off + bad, p + bad, 1))
                 bad++;
             snprintf(msg, sizeof msg, "echo mismatch at byte %zu of frame %llu: got 0x%02x",
                      c->rx_off + bad, (unsigned long long)(c->seq - c->qn), p[bad]);
@@ -315,7 +316,7 @@ static int write_json(const bench *b, double secs, const char *path)
     int rc;
     json_object_set_new(o, "target", report_json_text(b->addr.text));
     json_object_set_new(o, "label", report_json_text(b->o.label));
-    json_object_set_new(o, "framing", report_json_text(wire_framing_name(b->o.framing)));
+    json_object_set_new(o, "framing", report_json_text(wire_framing_name(&b->o.framing)));
     json_object_set_new(o, "conns", json_integer(b->o.conns));
     json_object_set_new(o, "depth", json_integer(b->o.depth));
     json_object_set_new(o, "size_min", json_integer(b->o.size_min));
@@ -357,7 +358,7 @@ int bench_run(const bench_opts *o)
         return 1;
     b->o = *o;
     b->rng = o->seed;
-    b->hlen = wire_header_size(o->framing);
+    b->hlen = wire_header_size(o->framing, o->size_max); /* the longest header sent */
     if (o->target && sock_parse_addr(o->target, &b->addr, err, sizeof err) < 0) {
         fprintf(stderr, "framespec bench: %s\n", err);
         free(b);
@@ -381,7 +382,7 @@ int bench_run(const bench_opts *o)
         goto out;
     }
     for (size_t i = 0; i < ref_len; i++)
-        b->ref[i] = o->framing == WIRE_LINE ? (uint8_t)('a' + i % 26) : (uint8_t)i;
+        b->ref[i] = wire_is_line(o->framing) ? (uint8_t)('a' + i % 26) : (uint8_t)i;
 
     start = sock_now_ns();
     for (unsigned i = 0; i < o->conns; i++) {
@@ -577,12 +578,13 @@ int bench_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {"timeout", required_argument, NULL, 'W'},
         {"keep-logs", no_argument, NULL, 'K'},    {NULL, 0, NULL, 0},
     };
-    bench_opts o = {.framing = WIRE_U32, .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
+    bench_opts o = {.framing = wire_default_framing(), .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
                     .duration = 5.0, .warmup = 0.5, .seed = 1};
     int ch;
     uint64_t v;
     double timeout_s = 0;
     const char *rate_text = NULL; /* --rate as given, for its error message */
+    char why[256];
 
     optind = 1;
     opterr = 0;
@@ -592,8 +594,8 @@ int bench_main(int argc, char **argv)
             o.target = optarg;
             break;
         case 'f':
-            if (wire_parse_framing(optarg, &o.framing) < 0)
-                return opts_bad("bench", "--framing", optarg, "expected 0|raw, 1, 2, 4 or line");
+            if (wire_parse_framing(optarg, &o.framing, why, sizeof why) < 0)
+                return opts_bad("bench", "--framing", optarg, why);
             break;
         case 'c':
             if (opts_u64(optarg, 1, 100000, &v) < 0)
@@ -663,18 +665,17 @@ int bench_main(int argc, char **argv)
     }
     if (o.size_max > wire_max_expressible(o.framing)) {
         fprintf(stderr, "framespec bench: --size %u does not fit framing %s (max %llu)\n",
-                o.size_max, wire_framing_name(o.framing),
+                o.size_max, wire_framing_name(&o.framing),
                 (unsigned long long)wire_max_expressible(o.framing));
         return 2;
     }
     if (o.rate > 0 && 1e9 * o.conns / o.rate > MAX_INTERVAL_S * 1e9) {
-        char why[128];
         snprintf(why, sizeof why, "at least %g frames per second for %u connection(s) (one per "
                                   "hour each)", o.conns / MAX_INTERVAL_S, o.conns);
         return opts_bad("bench", "--rate", rate_text, why);
     }
     {
-        uint64_t queue = (uint64_t)o.conns * o.depth * (wire_header_size(o.framing) + o.size_max + 1);
+        uint64_t queue = (uint64_t)o.conns * o.depth * (wire_header_size(o.framing, o.size_max) + o.size_max + 1);
         if (queue > MAX_QUEUE_BYTES) {
             fprintf(stderr, "framespec bench: --conns %u x --depth %u frames of up to %u bytes "
                             "would hold %llu MiB of send queues in memory; the limit is %llu "

@@ -25,6 +25,9 @@ void case_limits_over_max(fs_ctx *c);
 void case_limits_over_max_huge(fs_ctx *c);
 void case_limits_echoes_first(fs_ctx *c);
 void case_limits_others_served(fs_ctx *c);
+void case_limits_short_length(fs_ctx *c);
+void case_limits_varint_overlong(fs_ctx *c);
+void case_limits_varint_overflow(fs_ctx *c);
 /* cases_close.c */
 void case_halfclose_at_boundary(fs_ctx *c);
 void case_halfclose_mid_frame(fs_ctx *c);

@@ -123,9 +123,8 @@ void case_backpressure_bounded(fs_ctx *c)
         goto out;
     {
         /* the reproducer says it in one step: flood (the bound) then FIN after the echoes */
-        size_t hl = wire_header_size(c->cfg->framing), psz = fsz - hl;
-        if (c->cfg->framing == WIRE_LINE)
-            psz--;
+        size_t psz = wire_payload_size(c->cfg->framing, fsz);
+        size_t hl = wire_header_size(c->cfg->framing, psz);
         fs_repro_flood(c, fd, frames + hl, psz, bound, (long)fs_ms(c, 10000 + bound / 20000.0));
         fs_repro_op(c, fd, SC_SHUTDOWN, SHUT_WR);
         fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 5000));
@@ -141,7 +140,7 @@ void case_backpressure_bounded(fs_ctx *c)
         goto out;
     }
     fs_log(c, "accepted %zu bytes (bound %zu): the server stopped reading", sent, bound);
-    whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
+    whole = wire_is_raw(c->cfg->framing) ? sent : sent - sent % fsz;
     fs_shutdown(c, fd, SHUT_WR);
     kind = fs_read_to_close(c, fd, 10000, whole + (1u << 20), &data, &len);
     fs_close_kind(c, kind);

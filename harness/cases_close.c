@@ -79,10 +79,10 @@ void case_halfclose_mid_frame(fs_ctx *c)
  */
 void case_halfclose_mid_header(fs_ctx *c)
 {
-    static const uint8_t partial_hdr[] = {0x00, 0x00, 0x00};
     static const uint8_t partial_line[] = {'p', 'a', 'r'};
-    size_t hl = wire_header_size(c->cfg->framing);
-    if (c->cfg->framing == WIRE_LINE)
+    uint8_t partial_hdr[WIRE_MAX_HEADER];
+    size_t hl = wire_encode_header(c->cfg->framing, wire_split_len(c->cfg->framing), partial_hdr);
+    if (wire_is_line(c->cfg->framing))
         shut_wr_after(c, 10, partial_line, sizeof partial_line, "10 lines, part of one, SHUT_WR");
     else
         shut_wr_after(c, 10, partial_hdr, hl - 1, "10 frames, part of a header, then SHUT_WR");
@@ -99,7 +99,7 @@ void case_halfclose_large_transfer(fs_ctx *c)
     size_t sizes[1];
     uint8_t *w;
     int fd;
-    if (c->cfg->framing == WIRE_RAW)
+    if (wire_is_raw(c->cfg->framing))
         per = 65536;
     sizes[0] = per;
     count = total / wire_frame_size(c->cfg->framing, per);
@@ -182,7 +182,7 @@ void case_halfclose_queued_echoes(fs_ctx *c)
     if (fd < 0)
         goto out;
     sent = fs_fill_until_blocked(c, fd, frames, flen, 500, 64u << 20);
-    whole = c->cfg->framing == WIRE_RAW ? sent : sent - sent % fsz;
+    whole = wire_is_raw(c->cfg->framing) ? sent : sent - sent % fsz;
     fs_log(c, "fd %d: %zu bytes sent without reading (%zu in complete frames); SHUT_WR", fd, sent,
            whole);
     fs_shutdown(c, fd, SHUT_WR);
@@ -252,10 +252,10 @@ static void abort_after(fs_ctx *c, const uint8_t *bytes, size_t len, const char 
  */
 void case_reset_mid_header(fs_ctx *c)
 {
-    uint8_t wire[16];
-    size_t hl = wire_header_size(c->cfg->framing);
+    uint8_t wire[WIRE_MAX_HEADER + 16];
+    size_t hl;
     memset(wire, 'h', sizeof wire);
-    wire_encode_header(c->cfg->framing, 10, wire);
+    hl = wire_encode_header(c->cfg->framing, wire_split_len(c->cfg->framing), wire);
     abort_after(c, wire, hl > 1 ? hl - 1 : 1, "after an RST mid-header");
 }
 

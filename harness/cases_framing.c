@@ -115,8 +115,8 @@ void case_framing_line_terminator(fs_ctx *c)
  */
 void case_segmentation_header_split(fs_ctx *c)
 {
-    uint8_t payload[40], wire[48];
-    size_t len, hl = wire_header_size(c->cfg->framing);
+    uint8_t payload[40], wire[40 + WIRE_MAX_HEADER];
+    size_t len, hl = wire_header_size(c->cfg->framing, sizeof payload);
     int fd;
     fs_payload(c, payload, sizeof payload, 1);
     len = fs_frame(c, payload, sizeof payload, wire);

@@ -84,7 +84,7 @@ void case_idle_keepalive_frames(fs_ctx *c)
     int fd = fs_connect(c);
     if (fd < 0)
         return;
-    kn = c->cfg->framing == WIRE_RAW ? (ka[0] = 'k', 1) : fs_frame(c, NULL, 0, ka);
+    kn = wire_is_raw(c->cfg->framing) ? (ka[0] = 'k', 1) : fs_frame(c, NULL, 0, ka);
     end = sock_now_ms() + c->cfg->idle_ms * 22 / 10;
     while (!fs_done(c) && sock_now_ms() < end) {
         if (fs_send(c, fd, ka, kn) == 0)
@@ -105,8 +105,8 @@ void case_idle_keepalive_frames(fs_ctx *c)
  */
 void case_idle_half_header(fs_ctx *c)
 {
-    uint8_t payload[8], msg[32];
-    size_t n, hl = wire_header_size(c->cfg->framing);
+    uint8_t payload[8], msg[8 + 2 * WIRE_MAX_HEADER], hdr[WIRE_MAX_HEADER];
+    size_t n, hl = wire_encode_header(c->cfg->framing, wire_split_len(c->cfg->framing), hdr);
     int64_t t0;
     int fd;
     size_t tail;
@@ -115,15 +115,15 @@ void case_idle_half_header(fs_ctx *c)
     fd = fs_connect(c);
     if (fd < 0)
         return;
-    if (c->cfg->framing == WIRE_LINE) {
+    if (wire_is_line(c->cfg->framing)) {
         memcpy(msg + n, "part", 4); /* part of a line */
         tail = 4;
     } else if (hl > 1) {
-        memset(msg + n, 0, hl - 1); /* part of a header */
+        memcpy(msg + n, hdr, hl - 1); /* part of a header */
         tail = hl - 1;
     } else {
-        msg[n] = 5; /* {packet,1}: a header announcing 5 bytes, and no payload */
-        tail = 1;
+        tail = wire_encode_header(c->cfg->framing, 5, msg + n); /* {packet,1}: a header
+                                                                  * announcing 5, no payload */
     }
     if (fs_send(c, fd, msg, n + tail) == 0 &&
         fs_expect(c, fd, msg, n, 2000, "echo before the partial header") == 0) {

@@ -254,7 +254,7 @@ void case_lifecycle_sigterm_flush(fs_ctx *c)
         fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 15000));
     }
     if (!fs_done(c)) {
-        bool whole = c->cfg->framing == WIRE_RAW || got % fsz == 0;
+        bool whole = wire_is_raw(c->cfg->framing) || got % fsz == 0;
         fs_close_kind(c, kind == SOCK_OPEN ? SOCK_TIMEOUT : kind);
         fs_log(c, "fd %d: sent %zu bytes, read %zu bytes of echoes, then %s", fd, sent, got,
                kind == SOCK_OPEN ? "nothing (timeout)" : sock_close_name(kind));

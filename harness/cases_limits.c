@@ -18,7 +18,7 @@
  */
 static size_t oversized_start(fs_ctx *c, uint64_t announced, uint8_t *out, size_t cap)
 {
-    if (c->cfg->framing == WIRE_LINE) {
+    if (wire_is_line(c->cfg->framing)) {
         size_t n = (size_t)c->cfg->max_frame + 1;
         if (n > cap)
             return 0;
@@ -105,12 +105,15 @@ static int expect_prompt_close(fs_ctx *c, int fd, const uint8_t *want, size_t wa
 }
 
 /*
- * limits.exact_max — a frame of exactly --max-frame bytes is echoed, and a small frame after it
- * too (an off-by-one `len >= max` check fails here).
+ * limits.exact_max — a frame of exactly the maximum is echoed, and a small frame after it too (an
+ * off-by-one `len >= max` check fails here). The maximum counts the payload, or under
+ * limit=frame the whole frame: the payload is then --max-frame minus the header (Netty's
+ * maxFrameLength), and a server that counts the payload only passes too (this case cannot see
+ * it; limits.over_max does).
  */
 void case_limits_exact_max(fs_ctx *c)
 {
-    size_t max = (size_t)c->cfg->max_frame, len;
+    size_t max = (size_t)c->cfg->max_payload, len;
     uint8_t *payload, *wire;
     int fd;
     if (max > EXACT_MAX_LIMIT) {
@@ -118,7 +121,7 @@ void case_limits_exact_max(fs_ctx *c)
         return;
     }
     payload = malloc(max + 1);
-    wire = malloc(max + 64);
+    wire = malloc(max + 64 + 2 * WIRE_MAX_HEADER);
     if (payload == NULL || wire == NULL) {
         fs_fail(c, "out of memory for a %zu-byte frame", max);
         goto out;
@@ -136,45 +139,60 @@ out:
     free(wire);
 }
 
+/* On a fresh connection send `prefix` (complete frames) then bad[0..n) (a header the server must
+ * refuse), and expect the echoes of prefix, then a prompt close (1 s, scaled). `note` goes to the
+ * wire log. */
+static void refused(fs_ctx *c, const uint8_t *prefix, size_t prefix_len, const uint8_t *bad,
+                    size_t n, const char *note, const char *what)
+{
+    uint8_t *msg = malloc(prefix_len + n);
+    int fd = msg ? fs_connect(c) : -1;
+    if (msg == NULL)
+        fs_fail(c, "out of memory");
+    if (fd >= 0) {
+        if (prefix_len)
+            memcpy(msg, prefix, prefix_len);
+        memcpy(msg + prefix_len, bad, n);
+        fs_log(c, "fd %d: %s", fd, note);
+        if (fs_send(c, fd, msg, prefix_len + n) == 0)
+            expect_prompt_close(c, fd, prefix, prefix_len, 1000, what);
+        fs_close(c, fd);
+    }
+    free(msg);
+}
+
 /* Send `prefix` (complete frames) then an oversized header announcing `announced` on a fresh
  * connection and expect the echoes of prefix, then a prompt close. The cases that call it have
  * FS_NEEDS_OVER_MAX: the runner skips them when the header cannot announce more than max. */
 static void oversized(fs_ctx *c, uint64_t announced, const uint8_t *prefix, size_t prefix_len,
                       const char *what)
 {
-    size_t cap = (size_t)c->cfg->max_frame + 16;
-    uint8_t *start = malloc(cap), *msg;
+    size_t cap = (size_t)c->cfg->max_frame + 16 + WIRE_MAX_HEADER;
+    uint8_t *start = malloc(cap);
     size_t n;
-    int fd;
     if (start == NULL) {
         fs_fail(c, "out of memory");
         return;
     }
-    n = (c->cfg->framing == WIRE_LINE || announced > c->cfg->max_frame)
+    n = (wire_is_line(c->cfg->framing) || announced > c->cfg->max_payload)
             ? oversized_start(c, announced, start, cap)
             : 0;
     if (n == 0) {
         /* FS_NEEDS_OVER_MAX keeps such runs out (run.c); reaching here is the catalogue's bug */
         fs_fail(c, "framing %s cannot announce %llu bytes (more than --max-frame %llu): the case "
                    "lacks FS_NEEDS_OVER_MAX (a framespec bug: please report it)",
-                wire_framing_name(c->cfg->framing), (unsigned long long)announced,
+                wire_framing_name(&c->cfg->framing), (unsigned long long)announced,
                 (unsigned long long)c->cfg->max_frame);
         free(start);
         return;
     }
-    msg = malloc(prefix_len + n);
-    fd = msg ? fs_connect(c) : -1;
-    if (fd >= 0) {
-        if (prefix_len)
-            memcpy(msg, prefix, prefix_len);
-        memcpy(msg + prefix_len, start, n);
-        fs_log(c, "fd %d: header announcing %llu bytes (max %llu)", fd,
-               (unsigned long long)announced, (unsigned long long)c->cfg->max_frame);
-        if (fs_send(c, fd, msg, prefix_len + n) == 0)
-            expect_prompt_close(c, fd, prefix, prefix_len, 1000, what);
-        fs_close(c, fd);
+    {
+        char note[160];
+        snprintf(note, sizeof note, "header announcing %llu payload bytes (max %llu%s)",
+                 (unsigned long long)announced, (unsigned long long)c->cfg->max_frame,
+                 c->cfg->framing.limit_frame ? ", whole frame" : "");
+        refused(c, prefix, prefix_len, start, n, note, what);
     }
-    free(msg);
     free(start);
 }
 
@@ -185,7 +203,7 @@ static void oversized(fs_ctx *c, uint64_t announced, const uint8_t *prefix, size
  */
 void case_limits_over_max(fs_ctx *c)
 {
-    oversized(c, c->cfg->max_frame + 1, NULL, 0, "header announcing max + 1");
+    oversized(c, c->cfg->max_payload + 1, NULL, 0, "header announcing max + 1");
     if (!fs_done(c))
         fs_alive(c, "after an oversized header");
 }
@@ -220,7 +238,7 @@ void case_limits_echoes_first(fs_ctx *c)
     uint8_t *w = fs_frames(c, 10, sizes, 3, &len);
     if (w == NULL)
         return;
-    oversized(c, c->cfg->max_frame + 1, w, len, "ten frames, then an oversized header");
+    oversized(c, c->cfg->max_payload + 1, w, len, "ten frames, then an oversized header");
     free(w);
 }
 
@@ -230,7 +248,7 @@ void case_limits_echoes_first(fs_ctx *c)
  */
 void case_limits_others_served(fs_ctx *c)
 {
-    uint8_t payload[32], wire[48];
+    uint8_t payload[32], wire[32 + WIRE_MAX_HEADER];
     size_t n;
     int other = fs_connect(c);
     if (other < 0)
@@ -238,11 +256,72 @@ void case_limits_others_served(fs_ctx *c)
     fs_payload(c, payload, sizeof payload, 3);
     n = fs_frame(c, payload, sizeof payload, wire);
     if (fs_send(c, other, wire, n) == 0 && fs_expect(c, other, wire, n, 5000, "before") == 0) {
-        oversized(c, c->cfg->max_frame + 1, NULL, 0, "oversized header on another connection");
+        oversized(c, c->cfg->max_payload + 1, NULL, 0, "oversized header on another connection");
         if (!fs_done(c) && fs_send(c, other, wire, n) == 0)
             fs_expect(c, other, wire, n, 5000, "the other connection, after the oversized one");
     }
     fs_close(c, other);
     if (!fs_done(c))
         fs_alive(c, "after an oversized header");
+}
+
+/*
+ * limits.short_length — three frames, then a length field that announces less than the header it
+ * is part of (adjust < 0, field = -adjust - 1: 3 for a 4-byte header-inclusive length): their
+ * echoes, then a prompt close (LIMITS-6). Netty throws CorruptedFrameException ("Adjusted frame
+ * length ... is less than lengthFieldEndOffset"), tokio "provided length would overflow after
+ * adjustment". A server that adds -adjust instead (a wrong sign) waits for a payload instead.
+ */
+void case_limits_short_length(fs_ctx *c)
+{
+    size_t sizes[] = {10, 0, 200}, len, n;
+    uint8_t bad[WIRE_MAX_HEADER], *w = fs_frames(c, 3, sizes, 3, &len);
+    if (w == NULL)
+        return;
+    n = wire_encode_field(c->cfg->framing, (uint64_t)-c->cfg->framing.adjust - 1, bad);
+    refused(c, w, len, bad, n, "a length field under the header's own size",
+            "three frames, then a length under the header");
+    free(w);
+    if (!fs_done(c))
+        fs_alive(c, "after a length under the header");
+}
+
+/* Three frames, then a varint of ten bytes whose tenth is `tenth` (the first nine 0x80, offset
+ * preamble first), then `extra` more bytes of 0x80... ending in 0x00: refused promptly (LIMITS-7). */
+static void bad_varint(fs_ctx *c, uint8_t tenth, const char *what)
+{
+    size_t sizes[] = {10, 0, 200}, len, n;
+    uint8_t bad[WIRE_MAX_HEADER + 2], *w = fs_frames(c, 3, sizes, 3, &len);
+    if (w == NULL)
+        return;
+    n = wire_encode_field(c->cfg->framing, 0, bad) - 1; /* the preamble */
+    memset(bad + n, 0x80, 9);
+    n += 9;
+    bad[n++] = tenth;
+    if (tenth & 0x80)
+        bad[n++] = 0x00; /* an eleventh byte: a reader that accepts it has a zero-length frame */
+    refused(c, w, len, bad, n, what, what);
+    free(w);
+    if (!fs_done(c))
+        fs_alive(c, what);
+}
+
+/*
+ * limits.varint_overlong — a varint of eleven bytes (ten with the continuation bit, then 0x00:
+ * the value 0, redundantly encoded): the server refuses it by the tenth byte and closes promptly
+ * (LIMITS-7). Protocol Buffers' readRawVarint64 throws "malformedVarint" after ten bytes; Go's
+ * binary.Uvarint returns n < 0 (overflow).
+ */
+void case_limits_varint_overlong(fs_ctx *c)
+{
+    bad_varint(c, 0x80, "an 11-byte varint");
+}
+
+/*
+ * limits.varint_overflow — a varint of ten bytes whose tenth byte is 2: bits past 2^64. Refused
+ * and closed promptly (LIMITS-7); a reader that drops the high bits reads the length 0.
+ */
+void case_limits_varint_overflow(fs_ctx *c)
+{
+    bad_varint(c, 0x02, "a 10-byte varint past 2^64");
 }

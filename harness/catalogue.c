@@ -19,6 +19,8 @@
 #define KA FS_NEEDS_KEEPALIVE
 #define IP FS_NEEDS_IDLE_PROMISE
 #define AP FS_NEEDS_ANY_PROMISE
+#define VI FS_NEEDS_VARINT
+#define AD FS_NEEDS_ADJUST
 
 const fs_case fs_cases[] = {
     {"framing.single", "FRAMING-1", "one frame is echoed byte-identical", case_framing_single, F, 10},
@@ -40,7 +42,7 @@ const fs_case fs_cases[] = {
      case_segmentation_coalesced, 0, 10},
     {"segmentation.random_slices", "SEGMENTATION-5", "200 frames in seeded random slices",
      case_segmentation_random_slices, 0, 20},
-    {"limits.exact_max", "LIMITS-1", "a frame of exactly --max-frame bytes is echoed",
+    {"limits.exact_max", "LIMITS-1", "a frame of exactly the maximum (payload, or whole frame) is echoed",
      case_limits_exact_max, F, 60},
     {"limits.over_max", "LIMITS-2,LIMITS-5", "a header announcing max+1 closes promptly",
      case_limits_over_max, F | OM, 15},
@@ -50,6 +52,12 @@ const fs_case fs_cases[] = {
      case_limits_echoes_first, F | OM, 10},
     {"limits.others_served", "LIMITS-5", "other connections are served meanwhile",
      case_limits_others_served, F | OM, 15},
+    {"limits.short_length", "LIMITS-6", "a length under the header's own size closes promptly",
+     case_limits_short_length, H | AD, 10},
+    {"limits.varint_overlong", "LIMITS-7", "an 11-byte varint closes promptly",
+     case_limits_varint_overlong, VI, 10},
+    {"limits.varint_overflow", "LIMITS-7", "a 10-byte varint past 2^64 closes promptly",
+     case_limits_varint_overflow, VI, 10},
     {"halfclose.at_boundary", "HALFCLOSE-1,HALFCLOSE-4", "SHUT_WR after 50 frames: every echo, then FIN",
      case_halfclose_at_boundary, 0, 15},
     {"halfclose.mid_frame", "HALFCLOSE-2", "SHUT_WR mid-payload: complete frames echoed, then FIN",

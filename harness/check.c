@@ -321,11 +321,11 @@ int fs_transfer(fs_ctx *c, int fd, const uint8_t *out, size_t outlen, const uint
 /* Record `sent` bytes of the repeated `frames` (16 identical frames) as scenario steps. */
 static void repro_fill(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t sent)
 {
-    size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
-    size_t plen = fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0);
+    size_t fsz = flen / 16, plen = wire_payload_size(c->cfg->framing, fsz);
+    size_t hl = wire_header_size(c->cfg->framing, plen);
     if (!c->recording || sent == 0)
         return;
-    if (c->cfg->framing == WIRE_RAW) {
+    if (wire_is_raw(c->cfg->framing)) {
         /* 64 KiB chunks of the size: pattern, back to back: the pattern goes on */
         fs_repro_raw_size(c, fd, "send", sent, -1);
         return;
@@ -364,7 +364,7 @@ size_t fs_fill_until_blocked(fs_ctx *c, int fd, const uint8_t *frames, size_t fl
 uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size)
 {
     size_t sizes[1] = {fs_max_payload(c, 65536)};
-    if (c->cfg->framing == WIRE_RAW)
+    if (wire_is_raw(c->cfg->framing))
         sizes[0] = 65536;
     *frame_size = wire_frame_size(c->cfg->framing, sizes[0]);
     return fs_frames(c, 16, sizes, 1, flen);
@@ -373,15 +373,14 @@ uint8_t *fs_fill_frames(fs_ctx *c, size_t *flen, size_t *frame_size)
 void fs_repro_fill_echoes(fs_ctx *c, int fd, const uint8_t *frames, size_t flen, size_t whole,
                           double within_ms)
 {
-    size_t fsz = flen / 16, hl = wire_header_size(c->cfg->framing);
+    size_t fsz = flen / 16, plen = wire_payload_size(c->cfg->framing, fsz);
+    size_t hl = wire_header_size(c->cfg->framing, plen);
     char cn[16];
     fs_conn_name(c, fd, cn, sizeof cn);
-    if (c->cfg->framing == WIRE_RAW)
+    if (wire_is_raw(c->cfg->framing))
         fs_repro_raw_size(c, fd, "expect", whole, (long)fs_ms(c, within_ms));
     else
-        fs_repro_frames(c, fd, "expect", frames + hl,
-                        fsz - hl - (c->cfg->framing == WIRE_LINE ? 1 : 0), whole / fsz,
-                        (long)fs_ms(c, within_ms));
+        fs_repro_frames(c, fd, "expect", frames + hl, plen, whole / fsz, (long)fs_ms(c, within_ms));
     fs_repro_op(c, fd, SC_EXPECT_EOF, (long)fs_ms(c, 5000));
 }
 

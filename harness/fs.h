@@ -23,7 +23,10 @@
 typedef struct {
     sock_addr addr;
     wire_framing framing;
-    uint64_t max_frame;   /* the server's maximum payload, bytes (clamped to the header) */
+    uint64_t max_frame;   /* --max-frame: the server's maximum, bytes: the payload, or with
+                           * limit=frame the whole frame (clamped to what the header holds) */
+    uint64_t max_payload; /* the largest payload the server accepts: max_frame, or under
+                           * limit=frame the largest whose whole frame fits (wire_max_payload) */
     int64_t idle_ms;      /* the server's idle timeout, ms; 0 = not given (idle cases skip) */
     double scale;         /* --timeout-scale */
     uint64_t seed;        /* --seed */
@@ -136,7 +139,7 @@ fs_level fs_case_level(const fs_case *c);
  * bound of the case's own on option values (limits.exact_max: --max-frame up to 256 MiB;
  * deadpeer.alive_silent: an idle timeout that leaves room to tell keepalive apart). */
 enum {
-    FS_NEEDS_HEADER = 1 << 0,  /* framings 1, 2, 4 only */
+    FS_NEEDS_HEADER = 1 << 0,  /* a length field (fixed or varint): not raw or line */
     FS_NEEDS_FRAMED = 1 << 1,  /* not raw */
     FS_NEEDS_IDLE = 1 << 2,    /* --idle-timeout given */
     FS_NEEDS_EXEC = 1 << 3,    /* framespec launched the server (--exec) */
@@ -145,7 +148,7 @@ enum {
     FS_NO_LOSS = 1 << 5,       /* not meaningful under --loss (skipped there, saying why) */
     FS_LINE_ONLY = 1 << 6,     /* line framing only */
     FS_NOT_LINE = 1 << 7,      /* not line framing: a line's payload cannot carry '\n' */
-    FS_NOT_U8 = 1 << 8,        /* not framing 1: its 1-byte header cannot be split */
+    FS_NOT_U8 = 1 << 8,        /* not a 1-byte header (framing 1): it cannot be split */
     FS_NEEDS_OVER_MAX = 1 << 9, /* a length over --max-frame can be announced: line framing, or
                                  * a header framing whose --max-frame is below the largest
                                  * length its header holds (wire_max_expressible) */
@@ -155,6 +158,9 @@ enum {
                                       * promises for an idle peer that vanished) */
     FS_NEEDS_ANY_PROMISE = 1 << 13,  /* --user-timeout, --idle-timeout or --keepalive given
                                       * (what the server promises for dead peers) */
+    FS_NEEDS_VARINT = 1 << 14,       /* a varint length field */
+    FS_NEEDS_ADJUST = 1 << 15,       /* a length field that counts more than the payload
+                                      * (adjust < 0): it can announce less than the header */
 };
 
 struct fs_case {
@@ -219,9 +225,9 @@ void fs_sleep(fs_ctx *c, double ms);
 void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed);
 /* Encode one frame of the run's framing into out (wire_frame_size bytes). Returns its size. */
 size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *out);
-/* Largest payload the case may use: min(max_frame, limit). */
+/* Largest payload the case may use: min(max_payload, limit). */
 size_t fs_max_payload(const fs_ctx *c, size_t limit);
-/* Build `count` frames with payload sizes from sizes[i % nsizes], each clamped to max_frame
+/* Build `count` frames with payload sizes from sizes[i % nsizes], each clamped to max_payload
  * (frame i's payload is fs_payload(..., i): only in line framing does it depend on i), into a
  * malloc'ed buffer (caller frees); *len gets its size in bytes. Returns NULL (and fails the case)
  * when out of memory. */

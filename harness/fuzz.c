@@ -176,7 +176,7 @@ static const char *where_it_stopped(const worker *w, const scenario *s, const sc
             if (at + n > got || (n == 0 && at == got)) {
                 if (at != got || !it->framed)
                     return req;
-                if (it->p.len == 0 && s->framing != WIRE_RAW && s->framing != WIRE_LINE)
+                if (it->p.len == 0 && !wire_is_raw(s->framing) && !wire_is_line(s->framing))
                     return "FRAMING-2";
                 if (it->p.len == w->cfg->t.max_frame &&
                     it->p.len <= wire_max_expressible(s->framing))
@@ -604,7 +604,7 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
         size_t upto = v && v->f.step < s.n ? v->f.step + 1 : s.n;
         if (v && v->f.step < s.n)
             s.steps[v->f.step].req = v->req; /* the requirement as judged (where it stopped) */
-        fprintf(m, "framing %s\n", wire_framing_name(s.framing));
+        fprintf(m, "framing %s\n", wire_framing_name(&s.framing));
         for (size_t i = 0; i < upto; i++) {
             sc_print_step(m, &s, &s.steps[i]);
             fputc('\n', m);
@@ -993,8 +993,8 @@ int fuzz_main(int argc, char **argv)
     int64_t t0, next_print, hard_end;
     unsigned running;
     bool stopping = false, fork_failed = false;
-    char dir[4200];
-    cfg.t.framing = WIRE_U32;
+    char dir[4200], ferr[256];
+    cfg.t.framing = wire_default_framing();
     cfg.t.max_frame = 16u << 20;
     cfg.t.scale = 1.0;
     optind = 1;
@@ -1007,8 +1007,8 @@ int fuzz_main(int argc, char **argv)
         case 'p': cfg.pcap = true; break;
         case 'v': cfg.verbose++; break;
         case 'f':
-            if (wire_parse_framing(optarg, &cfg.t.framing) < 0)
-                return opts_bad("fuzz", "--framing", optarg, "expected 0, 1, 2, 4 or line");
+            if (wire_parse_framing(optarg, &cfg.t.framing, ferr, sizeof ferr) < 0)
+                return opts_bad("fuzz", "--framing", optarg, ferr);
             break;
         case 'm':
             if (opts_u64(optarg, 1, 0xFFFFFFFEull, &cfg.t.max_frame) < 0)
@@ -1088,12 +1088,23 @@ int fuzz_main(int argc, char **argv)
                         "job starts its own server on its own port\n", cfg.jobs);
         return 2;
     }
+    if (cfg.t.framing.limit_frame) {
+        /* the oracle counts payloads: the largest payload whose whole frame fits */
+        uint64_t given = cfg.t.max_frame;
+        cfg.t.max_frame = wire_max_payload(cfg.t.framing, given);
+        if (cfg.t.max_frame < 5) {
+            fprintf(stderr, "framespec fuzz: --max-frame %" PRIu64 " leaves %" PRIu64 " bytes of "
+                            "payload under limit=frame, below the 5 a fresh connection is probed "
+                            "with\n", given, cfg.t.max_frame);
+            return 2;
+        }
+    }
     if (cfg.t.max_frame < 5) {
         fprintf(stderr, "framespec fuzz: --max-frame %" PRIu64 " is below 5 bytes, the frame a "
                         "fresh connection is probed with\n", cfg.t.max_frame);
         return 2;
     }
-    if (cfg.t.framing == WIRE_RAW && cfg.t.idle_s > 0)
+    if (wire_is_raw(cfg.t.framing) && cfg.t.idle_s > 0)
         fprintf(stderr, "framespec fuzz: note: raw framing has no keepalive frame, so the "
                         "programs' silences stay short of --idle-timeout\n");
     cfg.t.exec = cfg.exec != NULL;
@@ -1146,7 +1157,7 @@ int fuzz_main(int argc, char **argv)
     fprintf(stderr, "framespec fuzz: %s %s, framing %s, max frame %" PRIu64 ", %u job%s, seed %"
                     PRIu64 ", %s; corpus: %zu programs; findings in %s/findings\n",
             cfg.exec ? "--exec" : "--target", cfg.exec ? cfg.exec : cfg.target,
-            wire_framing_name(cfg.t.framing), cfg.t.max_frame, cfg.jobs, cfg.jobs > 1 ? "s" : "",
+            wire_framing_name(&cfg.t.framing), cfg.t.max_frame, cfg.jobs, cfg.jobs > 1 ? "s" : "",
             cfg.seed, cfg.runs ? "--runs" : "--seconds", cfg.ncorpus, cfg.out);
     memset(last, 0, sizeof last);
     fflush(NULL);

@@ -77,7 +77,8 @@ typedef struct {
 /* What the generator and the oracle know about the server. */
 typedef struct {
     wire_framing framing;
-    uint64_t max_frame;   /* the server's largest payload (bytes) */
+    uint64_t max_frame;   /* the server's largest payload (bytes; under limit=frame the largest
+                           * payload whose whole frame fits --max-frame: wire_max_payload) */
     double idle_s;        /* its idle timeout (0: none) */
     double keepalive_s;   /* its keepalive promise IDLE + INTVL x CNT, s (0: none): a peer
                            * silent longer than that still echoes (DEADPEER-4) */

@@ -298,7 +298,7 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
          * most of the campaign */
         unsigned rare = (unsigned)fz_below(r, 10000);
         fz_action *a = &out->a[fz_below(r, out->n)];
-        fz_akind k = rare < 6 ? A_FLOOD : rare < 10 && t->exec && t->framing != WIRE_RAW ? A_TERM
+        fz_akind k = rare < 6 ? A_FLOOD : rare < 10 && t->exec && !wire_is_raw(t->framing) ? A_TERM
                      : rare < 14 && t->exec ? A_RESTART : rare < 314 && t->netns ? A_VANISH
                                                                                : A_NKINDS;
         if (k != A_NKINDS) {
@@ -350,8 +350,8 @@ static sc_item *frame_items(const derive *d, const uint64_t *sizes, size_t n)
     if (it == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        it[i].framed = d->t->framing != WIRE_RAW;
-        it[i].p.kind = d->t->framing == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE;
+        it[i].framed = !wire_is_raw(d->t->framing);
+        it[i].p.kind = wire_is_line(d->t->framing) ? SC_P_TEXT : SC_P_SIZE;
         it[i].p.len = sizes[i];
     }
     return it;
@@ -521,9 +521,9 @@ static uint64_t flood_bound(const fz_target *t)
 static void send_partial(derive *d, cmodel *c, uint64_t size, uint64_t partial)
 {
     wire_framing f = d->t->framing;
-    size_t hl = wire_header_size(f);
+    size_t hl = wire_header_size(f, size);
     sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
-    uint8_t hdr[4];
+    uint8_t hdr[WIRE_MAX_HEADER];
     uint64_t head = partial < hl ? partial : hl;
     st.items = calloc(2, sizeof *st.items);
     if (st.items == NULL) {
@@ -544,7 +544,7 @@ static void send_partial(derive *d, cmodel *c, uint64_t size, uint64_t partial)
         st.nitems++;
     }
     if (partial > head) {
-        st.items[st.nitems].p.kind = f == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE;
+        st.items[st.nitems].p.kind = wire_is_line(f) ? SC_P_TEXT : SC_P_SIZE;
         st.items[st.nitems].p.len = partial - head;
         st.nitems++;
     }
@@ -567,10 +567,10 @@ static void one_action(derive *d, size_t i)
 {
     const fz_action *a = &d->p->a[i];
     wire_framing f = d->t->framing;
-    bool framed = f != WIRE_RAW;
+    bool framed = !wire_is_raw(f);
     cmodel *c;
     if ((a->kind == A_TERM || a->kind == A_RESTART) &&
-        (!d->t->exec || (a->kind == A_TERM && f == WIRE_RAW)))
+        (!d->t->exec || (a->kind == A_TERM && wire_is_raw(f))))
         return; /* the server is not ours to signal; raw framing has no frame boundary */
     if (a->kind == A_SILENCE) {
         bool past_idle = d->t->idle_s > 0 && a->ms > (long)(d->t->idle_s * 1000);
@@ -590,7 +590,7 @@ static void one_action(derive *d, size_t i)
                 cmodel *o = &d->c[k];
                 if (o->state != 1 || o->quiet_ms + a->ms < (long)(d->t->idle_s * 600))
                     continue;
-                if (f == WIRE_RAW) {
+                if (wire_is_raw(f)) {
                     await_echoes(d, o, "FRAMING-1", false);
                     finish(d, o, SC_CLOSE); /* raw framing has no keepalive frame */
                     continue;
@@ -718,10 +718,10 @@ static void one_action(derive *d, size_t i)
         finish(d, c, SC_CLOSE);
         return;
     case A_OVERSIZE: {
-        uint8_t hdr[4];
-        size_t hl = wire_header_size(f);
+        uint8_t hdr[WIRE_MAX_HEADER];
+        size_t hl = wire_header_size(f, a->frames[0]);
         sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
-        if (!framed || f == WIRE_LINE || a->frames[0] <= d->t->max_frame ||
+        if (!framed || wire_is_line(f) || a->frames[0] <= d->t->max_frame ||
             a->frames[0] > wire_max_expressible(f))
             return;
         st.items = calloc(2, sizeof *st.items);
@@ -881,7 +881,7 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
 
 void fz_encode(FILE *out, const fz_program *p, const fz_target *t)
 {
-    fprintf(out, "v1 framing=%s max=%" PRIu64, wire_framing_name(t->framing), t->max_frame);
+    fprintf(out, "v1 framing=%s max=%" PRIu64, wire_framing_name(&t->framing), t->max_frame);
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
         fprintf(out, " %d:%d:%" PRIu64 ":%" PRIu64 ":%ld:%" PRIu64 ":%ld:", (int)a->kind, a->conn,
@@ -948,7 +948,7 @@ int fz_decode(const char *line, const fz_target *t, fz_program *p)
     memset(p, 0, sizeof *p);
     /* a program is judged under the framing and maximum it was found with */
     if (sscanf(s, "v1 framing=%7s max=%llu%n", framing, &max, &head) != 2 || head == 0 ||
-        strcmp(framing, wire_framing_name(t->framing)) != 0 || max != t->max_frame)
+        strcmp(framing, wire_framing_name(&t->framing)) != 0 || max != t->max_frame)
         return -1;
     s += head;
     while (*s == ' ') {

@@ -31,7 +31,7 @@ uint64_t fs_rand(fs_ctx *c)
 
 void fs_payload(const fs_ctx *c, uint8_t *out, size_t len, unsigned seed)
 {
-    if (c->cfg->framing == WIRE_LINE) {
+    if (wire_is_line(c->cfg->framing)) {
         for (size_t i = 0; i < len; i++)
             out[i] = (uint8_t)('!' + (i + seed) % 94); /* printable, never '\n' */
         return;
@@ -50,7 +50,7 @@ size_t fs_frame(const fs_ctx *c, const uint8_t *payload, size_t len, uint8_t *ou
 
 size_t fs_max_payload(const fs_ctx *c, size_t limit)
 {
-    return c->cfg->max_frame < limit ? (size_t)c->cfg->max_frame : limit;
+    return c->cfg->max_payload < limit ? (size_t)c->cfg->max_payload : limit;
 }
 
 uint8_t *fs_frames(fs_ctx *c, size_t count, const size_t *sizes, size_t nsizes, size_t *len)

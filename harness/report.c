@@ -327,7 +327,7 @@ int report_junit(const report *r, const char *path)
     }
     xmlTextWriterStartElement(w, X("properties"));
     xml_property(w, "target", r->target_text);
-    xml_property(w, "framing", wire_framing_name(r->cfg->framing));
+    xml_property(w, "framing", wire_framing_name(&r->cfg->framing));
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->cfg->seed);
     xml_property(w, "seed", num);
     snprintf(num, sizeof num, "%u", r->repeat);
@@ -474,7 +474,7 @@ int report_json(const report *r, const char *path)
     json_object_set_new(root, "summary", summary);
     json_object_set_new(root, "target", str_or_null(r->target_text));
     json_object_set_new(root, "label", str_or_null(r->label));
-    json_object_set_new(root, "framing", json_string(wire_framing_name(r->cfg->framing)));
+    json_object_set_new(root, "framing", json_string(wire_framing_name(&r->cfg->framing)));
     json_object_set_new(root, "max_frame", json_integer((json_int_t)r->cfg->max_frame));
     json_object_set_new(root, "seed", json_integer((json_int_t)r->cfg->seed));
     for (size_t i = 0; i < r->n; i++)

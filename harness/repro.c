@@ -127,15 +127,49 @@ void fs_repro_raw_size(fs_ctx *c, int fd, const char *verb, size_t n, long withi
     record_item(c, fd, verb, false, (sc_payload){.kind = SC_P_SIZE, .len = n}, 1, within_ms);
 }
 
+/* Size of the header at p[0..len) when it is one the harness writes (wire_encode_header's bytes,
+ * preamble included) for a payload of *n bytes; 0 when incomplete or not one of ours (a hostile
+ * header is recorded as bytes). */
+static size_t header_at(wire_framing f, const uint8_t *p, size_t len, uint64_t *n)
+{
+    uint8_t mine[WIRE_MAX_HEADER];
+    uint64_t field = 0;
+    size_t fl = 0;
+    if (!wire_has_header(f) || len <= f.offset)
+        return 0;
+    if (f.kind == WIRE_LEN) {
+        if (len < f.offset + f.width)
+            return 0;
+        for (unsigned i = 0; i < f.width; i++)
+            field = field << 8 | p[f.offset + (f.little ? f.width - 1 - i : i)];
+        fl = f.width;
+    } else {
+        for (size_t i = 0; i < 10 && f.offset + i < len && fl == 0; i++) {
+            field |= (uint64_t)(p[f.offset + i] & 0x7f) << (7 * i);
+            if (!(p[f.offset + i] & 0x80))
+                fl = i + 1;
+        }
+        if (fl == 0)
+            return 0;
+    }
+    if (field < (uint64_t)-f.adjust)
+        return 0;
+    *n = field - (uint64_t)-f.adjust;
+    if (wire_encode_header(f, *n, mine) != f.offset + fl || memcmp(mine, p, f.offset + fl) != 0)
+        return 0;
+    return f.offset + fl;
+}
+
 /* Length of the complete frame at p[0..len) in the run's framing, or 0 when incomplete. Sets the
  * payload's offset and length. */
 static size_t frame_at(const fs_ctx *c, const uint8_t *p, size_t len, size_t *poff, size_t *plen)
 {
     wire_framing f = c->cfg->framing;
-    size_t hl = wire_header_size(f);
-    if (f == WIRE_RAW)
+    uint64_t n = 0;
+    size_t hl;
+    if (wire_is_raw(f))
         return 0;
-    if (f == WIRE_LINE) {
+    if (wire_is_line(f)) {
         const uint8_t *nl = memchr(p, '\n', len);
         if (nl == NULL)
             return 0;
@@ -143,18 +177,12 @@ static size_t frame_at(const fs_ctx *c, const uint8_t *p, size_t len, size_t *po
         *plen = (size_t)(nl - p);
         return *plen + 1;
     }
-    if (len < hl)
+    hl = header_at(f, p, len, &n);
+    if (hl == 0 || n > len - hl)
         return 0;
-    {
-        uint64_t n = 0;
-        for (size_t i = 0; i < hl; i++)
-            n = n << 8 | p[i];
-        if (n > len - hl)
-            return 0;
-        *poff = hl;
-        *plen = (size_t)n;
-        return hl + (size_t)n;
-    }
+    *poff = hl;
+    *plen = (size_t)n;
+    return hl + (size_t)n;
 }
 
 void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, size_t len,
@@ -167,7 +195,8 @@ void fs_repro_bytes(fs_ctx *c, int fd, const char *verb, const uint8_t *buf, siz
         size_t poff = 0, plen = 0, flen = frame_at(c, buf + off, len - off, &poff, &plen), reps = 1;
         if (flen == 0 || (plen > 65536 && !is_size_pattern(buf + off + poff, plen))) {
             /* raw bytes: a partial frame, raw framing, or a payload too big to print */
-            size_t n = len - off, hl = wire_header_size(c->cfg->framing);
+            uint64_t announced;
+            size_t n = len - off, hl = header_at(c->cfg->framing, buf + off, len - off, &announced);
             if (flen != 0)
                 n = flen;
             if (flen == 0 && hl > 0 && n > hl && is_size_pattern(buf + off + hl, n - hl)) {
@@ -209,7 +238,7 @@ void fs_repro_frames(fs_ctx *c, int fd, const char *verb, const uint8_t *payload
 void fs_repro_flood(fs_ctx *c, int fd, const uint8_t *payload, size_t plen, size_t at_most,
                     long within_ms)
 {
-    sc_item it = {.framed = c->cfg->framing != WIRE_RAW, .p = payload_of(payload, plen)};
+    sc_item it = {.framed = !wire_is_raw(c->cfg->framing), .p = payload_of(payload, plen)};
     sc_step st = {.kind = SC_FLOOD, .items = &it, .nitems = 1, .reps = 1, .limit = at_most,
                   .ms = within_ms};
     record(c, fd, &st);

@@ -102,27 +102,41 @@ static bool selected(const run_state *rs, const fs_case *c)
     return in;
 }
 
-/* The framings, in the order `list --markdown` names them. */
-static const wire_framing all_framings[] = {WIRE_RAW, WIRE_U8, WIRE_U16, WIRE_U32, WIRE_LINE};
+/* The framings `list --markdown` names in its "applies" column (one of each kind of header). */
+static const char *const all_framings[] = {"raw", "1", "2", "4", "line", "u24", "u64le",
+                                           "4,adjust=-4", "varint"};
 
 /* Why a case with `flags` does not apply to framing f with --max-frame max (bytes), or NULL. A
  * reason that names values is formatted into buf[0..n). */
+static wire_framing line_framing(void)
+{
+    wire_framing f = wire_default_framing();
+    char err[64];
+    wire_parse_framing("line", &f, err, sizeof err);
+    return f;
+}
+
 static const char *framing_excludes(unsigned flags, wire_framing f, uint64_t max, char *buf,
                                     size_t n)
 {
-    if ((flags & FS_LINE_ONLY) && f != WIRE_LINE)
+    if ((flags & FS_LINE_ONLY) && !wire_is_line(f))
         return "only for line framing";
-    if ((flags & FS_NEEDS_HEADER) && wire_header_size(f) == 0)
-        return f == WIRE_RAW ? "raw framing has no frames" : "line framing has no header";
-    if ((flags & FS_NEEDS_FRAMED) && f == WIRE_RAW)
+    if ((flags & FS_NEEDS_HEADER) && !wire_has_header(f))
+        return wire_is_raw(f) ? "raw framing has no frames" : "line framing has no header";
+    if ((flags & FS_NEEDS_FRAMED) && wire_is_raw(f))
         return "raw framing has no frames";
-    if ((flags & FS_NOT_LINE) && f == WIRE_LINE)
+    if ((flags & FS_NOT_LINE) && wire_is_line(f))
         return "line framing cannot carry '\\n' inside a payload";
-    if ((flags & FS_NOT_U8) && f == WIRE_U8)
-        return "framing 1 has a 1-byte header: it cannot be split";
-    if ((flags & FS_NEEDS_OVER_MAX) && wire_header_size(f) > 0 && max >= wire_max_expressible(f)) {
+    if ((flags & FS_NOT_U8) && wire_has_header(f) && wire_header_size(f, wire_split_len(f)) < 2)
+        return "a 1-byte header cannot be split";
+    if ((flags & FS_NEEDS_VARINT) && f.kind != WIRE_VARINT)
+        return "only for a varint length";
+    if ((flags & FS_NEEDS_ADJUST) && f.adjust == 0)
+        return "only for a length that counts more than the payload (adjust < 0)";
+    if ((flags & FS_NEEDS_OVER_MAX) && wire_has_header(f) &&
+        wire_max_payload(f, max) >= wire_max_expressible(f)) {
         snprintf(buf, n, "framing %s cannot announce more than --max-frame %llu: its header holds "
-                         "at most %llu", wire_framing_name(f), (unsigned long long)max,
+                         "at most %llu", wire_framing_name(&f), (unsigned long long)max,
                  (unsigned long long)wire_max_expressible(f));
         return buf;
     }
@@ -177,18 +191,20 @@ static void add_part(char *out, size_t n, size_t *o, const char *part)
 static void applies_text(unsigned flags, char *out, size_t n)
 {
     const size_t nall = sizeof all_framings / sizeof all_framings[0];
-    char names[64] = "", part[96], why[160];
+    char names[160] = "", part[200], why[160];
     size_t o = 0, in = 0, no = 0;
     bool not_raw = true; /* the case applies to every framing except raw */
     out[0] = '\0';
     for (size_t i = 0; i < nall; i++) {
-        wire_framing f = all_framings[i];
-        bool applies = framing_excludes(flags, f, 0, why, sizeof why) == NULL;
+        wire_framing f = wire_default_framing();
+        bool applies;
+        wire_parse_framing(all_framings[i], &f, why, sizeof why);
+        applies = framing_excludes(flags, f, 0, why, sizeof why) == NULL;
         if (applies && no < sizeof names)
             no += (size_t)snprintf(names + no, sizeof names - no, "%s%s", in ? ", " : "",
-                                   wire_framing_name(f));
+                                   wire_framing_name(&f));
         in += applies;
-        not_raw = not_raw && applies == (f != WIRE_RAW);
+        not_raw = not_raw && applies == (!wire_is_raw(f));
     }
     if (not_raw) {
         add_part(out, n, &o, "framed (not raw)");
@@ -198,8 +214,8 @@ static void applies_text(unsigned flags, char *out, size_t n)
     }
     if (flags & FS_NEEDS_OVER_MAX)
         add_part(out, n, &o,
-                 framing_excludes(flags, WIRE_LINE, 0, why, sizeof why) == NULL
-                     ? "framings 1, 2, 4 only with --max-frame below their header's largest length"
+                 framing_excludes(flags, line_framing(), 0, why, sizeof why) == NULL
+                     ? "length fields only with --max-frame below their header's largest length"
                      : "--max-frame below the header's largest length");
     if (flags & FS_NEEDS_IDLE)
         add_part(out, n, &o, "--idle-timeout");
@@ -619,7 +635,7 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
                  "framing %s\n",
                  fc->id, fc->requirements, (unsigned long long)rs->cfg.seed, fc->description,
                  rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
-                 rs->exec ? "'" : "", wire_framing_name(rs->cfg.framing));
+                 rs->exec ? "'" : "", wire_framing_name(&rs->cfg.framing));
     if (n > 0 && (size_t)n < cap) {
         if (res->repro_len > 0)
             memcpy(script + n, res->repro, res->repro_len);
@@ -685,8 +701,12 @@ static void run_usage(FILE *out)
           "  --exec 'CMD'         start the server: {port} becomes a free port; framespec waits\n"
           "                       until it accepts, watches its pid, restarts it if it dies,\n"
           "                       and stops and starts it for lifecycle.* and backpressure.rss\n"
-          "  --framing F          0|raw, 1|u8, 2|u16, 4|u32 (default), line (Erlang {packet,N})\n"
-          "  --max-frame BYTES    the server's largest payload (default 16M; K/M/G ok)\n"
+          "  --framing F          0|raw, 1|u8, 2|u16, 4|u32 (default), line (Erlang {packet,N});\n"
+          "                       u24, u64, u16le, u24le, u32le, u64le, varint; parameters after\n"
+          "                       commas: be|le, offset=N, adjust=N, strip=N, limit=payload|frame\n"
+          "                       (e.g. 4,adjust=-4,limit=frame; docs/spec.md, Framings)\n"
+          "  --max-frame BYTES    the server's largest payload, or whole frame with limit=frame\n"
+          "                       (default 16M; K/M/G ok)\n"
           "  --idle-timeout S     the server's idle timeout; idle.* cases skip without it\n"
           "  --case GLOB          run only matching ids or groups (repeatable), e.g. 'halfclose.*'\n"
           "  --exclude GLOB       skip matching ids or groups (repeatable)\n"
@@ -750,9 +770,10 @@ static int parse_run(int argc, char **argv, run_state *rs)
     int ch;
     uint64_t v;
     double d;
+    char why[256];
     bool seed_given = false;
 
-    rs->cfg.framing = WIRE_U32;
+    rs->cfg.framing = wire_default_framing();
     rs->cfg.max_frame = 16u << 20;
     rs->cfg.scale = 1.0;
     rs->cfg.conns = 500;
@@ -769,8 +790,8 @@ static int parse_run(int argc, char **argv, run_state *rs)
             rs->exec = optarg;
             break;
         case 'f':
-            if (wire_parse_framing(optarg, &rs->cfg.framing) < 0)
-                return opts_bad("run", "--framing", optarg, "expected 0|raw, 1|u8, 2|u16, 4|u32 or line");
+            if (wire_parse_framing(optarg, &rs->cfg.framing, why, sizeof why) < 0)
+                return opts_bad("run", "--framing", optarg, why);
             break;
         case 'm':
             if (opts_u64(optarg, 1, 0xFFFFFFFFull, &rs->cfg.max_frame) < 0)
@@ -901,8 +922,15 @@ static int parse_run(int argc, char **argv, run_state *rs)
                 rs->cfg.loss_pct > 0 ? "--loss" : "--netns");
         return 2;
     }
-    if (rs->cfg.max_frame > wire_max_expressible(rs->cfg.framing))
+    if (!rs->cfg.framing.limit_frame && rs->cfg.max_frame > wire_max_expressible(rs->cfg.framing))
         rs->cfg.max_frame = wire_max_expressible(rs->cfg.framing);
+    rs->cfg.max_payload = wire_max_payload(rs->cfg.framing, rs->cfg.max_frame);
+    if (rs->cfg.framing.limit_frame && rs->cfg.max_payload == 0) {
+        fprintf(stderr, "framespec run: --max-frame %llu leaves no room for a payload: under "
+                        "limit=frame the maximum counts the %zu-byte header too\n",
+                (unsigned long long)rs->cfg.max_frame, wire_header_size(rs->cfg.framing, 0));
+        return 2;
+    }
     if (!seed_given) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1060,7 +1088,7 @@ int run_main(int argc, char **argv)
     printf("TAP version 14\n1..%zu\n", nsel);
     printf("# framespec: target %s, framing %s, max frame %llu, idle timeout %s, seed %llu, "
            "timeout scale %g\n",
-           rs->exec ? rs->srv.cmd : rs->cfg.addr.text, wire_framing_name(rs->cfg.framing),
+           rs->exec ? rs->srv.cmd : rs->cfg.addr.text, wire_framing_name(&rs->cfg.framing),
            (unsigned long long)rs->cfg.max_frame,
            rs->idle_given ? "given" : "not given", (unsigned long long)rs->cfg.seed,
            rs->cfg.scale);

@@ -270,7 +270,7 @@ void sc_item_bytes(const sc_item *it, wire_framing f, uint8_t *out)
             done += k;
         }
     }
-    if (it->framed && f == WIRE_LINE)
+    if (it->framed && wire_is_line(f))
         out[hl + it->p.len] = '\n';
 }
 
@@ -290,13 +290,13 @@ static int item_fits(pctx *p, tok at, const sc_item *it)
     scenario *s = p->s;
     if (it->framed && it->p.len > wire_max_expressible(s->framing))
         return perr(p, at.t, "a frame payload of %llu bytes does not fit framing %s (at most %llu)",
-                    (unsigned long long)it->p.len, wire_framing_name(s->framing),
+                    (unsigned long long)it->p.len, wire_framing_name(&s->framing),
                     (unsigned long long)wire_max_expressible(s->framing));
     if (it->p.len > s->max_frame + 1)
         return perr(p, at.t, "a payload of %llu bytes is over --max-frame + 1 (%llu); give a "
                              "larger --max-frame to allow it",
                     (unsigned long long)it->p.len, (unsigned long long)s->max_frame + 1);
-    if (it->framed && s->framing == WIRE_LINE && payload_has_newline(&it->p))
+    if (it->framed && wire_is_line(s->framing) && payload_has_newline(&it->p))
         return perr(p, at.t, "a line-framing payload cannot contain '\\n' (size:N does past 10 "
                              "bytes; text:N never does)");
     return 0;
@@ -415,11 +415,11 @@ static bool is_keyword(tok k);
 static int kw_framing(pctx *p, sc_step *st)
 {
     tok k = next(p);
-    char f[16] = "";
+    char f[128] = "", why[256];
     if ((size_t)(k.e - k.t) < sizeof f)
         memcpy(f, k.t, (size_t)(k.e - k.t));
-    if (wire_parse_framing(f, &st->framing) < 0)
-        return perr(p, k.t, "framing must be 0, 1, 2, 4 or line, got '%.*s%s'", QUOTE(k));
+    if (wire_parse_framing(f, &st->framing, why, sizeof why) < 0)
+        return perr(p, k.t, "framing '%.*s%s': %s", QUOTE(k), why);
     if (p->seen_step || p->s->n > 0)
         return perr(p, p->start, "'framing' must come before every other step (it says how "
                                  "all of them are encoded)");
@@ -679,7 +679,7 @@ static void pr_none(FILE *out, const scenario *s, const sc_step *st)
 static void pr_framing(FILE *out, const scenario *s, const sc_step *st)
 {
     (void)s;
-    fprintf(out, " %s", wire_framing_name(st->framing));
+    fprintf(out, " %s", wire_framing_name(&st->framing));
 }
 
 static void pr_connect(FILE *out, const scenario *s, const sc_step *st)
@@ -1119,7 +1119,7 @@ int sc_parse_file(scenario *s, const char *path, FILE *err)
 void sc_init(scenario *s)
 {
     memset(s, 0, sizeof *s);
-    s->framing = WIRE_U32;
+    s->framing = wire_default_framing();
     s->max_frame = 16u << 20;
 }
 
@@ -1202,7 +1202,7 @@ void sc_print_step(FILE *out, const scenario *s, const sc_step *st)
 
 void sc_print(FILE *out, const scenario *s)
 {
-    fprintf(out, "framing %s\n", wire_framing_name(s->framing));
+    fprintf(out, "framing %s\n", wire_framing_name(&s->framing));
     for (size_t i = 0; i < s->n; i++) {
         if (s->steps[i].kind == SC_FRAMING)
             continue;

@@ -733,8 +733,8 @@ static int do_vanish(run *r, size_t i, peer *c)
         return 1;
     if (middlebox || pending) {
         /* a frame whose echo meets the rule: the middlebox's RST, or bytes in flight for ever */
-        sc_item it = {.framed = r->s->framing != WIRE_RAW,
-                      .p = {.kind = r->s->framing == WIRE_LINE ? SC_P_TEXT : SC_P_SIZE,
+        sc_item it = {.framed = !wire_is_raw(r->s->framing),
+                      .p = {.kind = wire_is_line(r->s->framing) ? SC_P_TEXT : SC_P_SIZE,
                             .len = r->s->max_frame > 4097 ? 4096 : r->s->max_frame - 1}};
         uint64_t n = sc_item_size(&it, r->s->framing);
         uint8_t *buf = malloc((size_t)n);
