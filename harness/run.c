@@ -194,6 +194,7 @@ static void applies_text(unsigned flags, char *out, size_t n)
     char names[160] = "", part[200], why[160];
     size_t o = 0, in = 0, no = 0;
     bool not_raw = true; /* the case applies to every framing except raw */
+    bool hdr_only = true; /* ... to every framing with a length field */
     out[0] = '\0';
     for (size_t i = 0; i < nall; i++) {
         wire_framing f = wire_default_framing();
@@ -205,9 +206,18 @@ static void applies_text(unsigned flags, char *out, size_t n)
                                    wire_framing_name(&f));
         in += applies;
         not_raw = not_raw && applies == (!wire_is_raw(f));
+        hdr_only = hdr_only && applies == wire_has_header(f);
     }
-    if (not_raw) {
+    if (flags & FS_NEEDS_VARINT) {
+        add_part(out, n, &o, "varint lengths only");
+    } else if (flags & FS_NEEDS_ADJUST) {
+        add_part(out, n, &o, "length fields with adjust < 0 only");
+    } else if (not_raw) {
         add_part(out, n, &o, "framed (not raw)");
+    } else if (hdr_only) {
+        add_part(out, n, &o, "length fields (not raw or line)");
+    } else if (flags & FS_NOT_U8) {
+        add_part(out, n, &o, "framed (not raw), not a 1-byte header");
     } else if (in < nall) {
         snprintf(part, sizeof part, in == 1 ? "%s framing only" : "framings %s", names);
         add_part(out, n, &o, part);

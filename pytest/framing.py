@@ -12,33 +12,84 @@ import subprocess
 import tempfile
 import time
 
-HEADER = {"1": 1, "2": 2, "4": 4, "raw": 0, "0": 0, "line": 0}
-ALIASES = {"u8": "1", "u16": "2", "u32": "4", "0": "raw"}
+ALIASES = {"u8": "1", "u16": "2", "u32": "4", "0": "raw", "3": "u24", "8": "u64"}
 
 
 def norm_framing(f):
     return ALIASES.get(str(f), str(f))
 
 
+class Spec:
+    """A framing (docs/spec.md, Framings), parsed on its own: the third reading of the grammar,
+    after target/frame.c and harness/wire.c. Raises ValueError on a bad spec."""
+
+    def __init__(self, text):
+        parts = str(text).split(",")
+        base = norm_framing(parts[0])
+        self.kind, self.width, self.little = "len", 0, False
+        self.offset, self.adjust, self.strip, self.limit_frame = 0, 0, 0, False
+        widths = {"1": 1, "2": 2, "4": 4, "u24": 3, "u64": 8}
+        if base in ("raw", "line", "varint"):
+            self.kind = base
+        elif base in widths:
+            self.width = widths[base]
+        elif base.startswith("u") and base.endswith("le") and base[1:-2] in ("8", "16", "24",
+                                                                              "32", "64"):
+            self.width, self.little = int(base[1:-2]) // 8, int(base[1:-2]) > 8
+        elif base.startswith("len=") and base[4:] in ("1", "2", "3", "4", "8"):
+            self.width = int(base[4:])
+        else:
+            raise ValueError("unknown framing %r" % text)
+        for p in parts[1:]:
+            key, _, val = p.partition("=")
+            if key in ("be", "le"):
+                self.little = key == "le" and self.width > 1
+            elif key == "offset":
+                self.offset = int(val)
+            elif key == "adjust":
+                self.adjust = int(val)
+            elif key == "strip":
+                self.strip = int(val)
+            elif key == "limit":
+                self.limit_frame = val == "frame"
+            else:
+                raise ValueError("unknown parameter %r" % p)
+
+    @property
+    def has_header(self):
+        return self.kind in ("len", "varint")
+
+    def field(self, value):
+        """The preamble (bytes 0xC0 + i, as the harness writes it) and a raw field value."""
+        pre = bytes(0xC0 + i for i in range(self.offset))
+        if self.kind == "varint":
+            out = bytearray()
+            while value > 0x7F:
+                out.append(0x80 | (value & 0x7F))
+                value >>= 7
+            out.append(value)
+            return pre + bytes(out)
+        value &= (1 << (8 * self.width)) - 1
+        return pre + value.to_bytes(self.width, "little" if self.little else "big")
+
+    def header(self, length):
+        """The header announcing a `length`-byte payload (the field counts -adjust more)."""
+        return self.field(length - self.adjust) if self.has_header else b""
+
+
 def encode(framing, payload):
-    """Erlang {packet,N}: big-endian unsigned payload length, then the payload."""
-    framing = norm_framing(framing)
-    if framing == "1":
-        return struct.pack(">B", len(payload)) + payload
-    if framing == "2":
-        return struct.pack(">H", len(payload)) + payload
-    if framing == "4":
-        return struct.pack(">I", len(payload)) + payload
-    if framing == "line":
+    """One frame: Erlang {packet,N} (big-endian payload length, then the payload), a line, raw
+    bytes, or any framing of docs/spec.md (preamble, length field, payload)."""
+    spec = Spec(framing)
+    if spec.kind == "line":
         assert b"\n" not in payload
         return payload + b"\n"
-    return payload
+    return spec.header(len(payload)) + payload
 
 
 def header(framing, length):
     """A bare header announcing `length` bytes (may exceed the max: for hostile headers)."""
-    n = HEADER[norm_framing(framing)]
-    return length.to_bytes(n, "big")
+    return Spec(framing).header(length)
 
 
 def pattern(n, seed=0):

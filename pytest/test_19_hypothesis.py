@@ -36,3 +36,25 @@ def test_line_framing_any_slicing(make_target, lines, cut):
         for pos in range(0, len(wire), cut):
             s.sendall(wire[pos:pos + cut])
         assert fr.recv_exact(s, len(wire)) == wire
+
+
+# the framings beyond Erlang (docs/spec.md, Framings): every payload, any slicing, same echo
+NEW_FRAMINGS = ["u24", "u64le", "varint", "u32le,offset=2,adjust=-6,limit=frame",
+                "varint,offset=3,adjust=-3", "2,adjust=-2,limit=frame"]
+
+
+@pytest.mark.parametrize("framing", NEW_FRAMINGS)
+@SETTINGS
+@given(payloads=st.lists(st.binary(max_size=20000), min_size=1, max_size=12),
+       cuts=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40))
+def test_new_framings_any_payloads_any_slicing(make_target, framing, payloads, cuts):
+    t = make_target(framing=framing)
+    wire = b"".join(fr.encode(framing, p) for p in payloads)
+    with fr.connect(t.addr) as s:
+        pos, i = 0, 0
+        while pos < len(wire):
+            n = cuts[i % len(cuts)]
+            s.sendall(wire[pos:pos + n])
+            pos += n
+            i += 1
+        assert fr.recv_exact(s, len(wire)) == wire

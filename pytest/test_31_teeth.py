@@ -8,10 +8,17 @@ import subprocess
 
 import pytest
 
+from mutant_list import mutant_framing
+
 RUNS = int(os.environ.get("FRAMESPEC_TEETH_RUNS", "10"))
 
-# case -> the mutant with its bug class
+# case -> the mutant with its bug class (run under the mutant's framing: target/mutants.txt)
 TEETH = {
+    "limits.over_max": "off_by_header",
+    "limits.varint_overlong": "varint_eleven",
+    "limits.varint_overflow": "varint_eleven",
+    "limits.short_length": "adjust_sign",
+    "framing.single": "adjust_sign",
     "reset.fin_before_echoes": "sigpipe",
     "halfclose.queued_echoes": "eof_drops_queue",
     "backpressure.rss": "unbounded",
@@ -22,15 +29,16 @@ TEETH = {
 
 def repeat(bin_dir, tmp_path, server, case):
     report = tmp_path / ("%s-%s.json" % (server, case))
-    cmd = [os.path.join(bin_dir, "framespec"), "run", "--exec",
-           "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, server),
+    framing = mutant_framing(TEETH[case])
+    cmd = [os.path.join(bin_dir, "framespec"), "run", "--framing", framing, "--exec",
+           "%s --listen 127.0.0.1:{port} --framing '%s'" % (os.path.join(bin_dir, server), framing),
            "--timeout-scale", os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1"),
            "--case", case, "--repeat", str(RUNS), "--json", str(report)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60 * RUNS + 120)
     rep = json.loads(report.read_text())
     (c,) = rep["cases"]
-    print("%-28s %-22s %2d of %2d runs failed: %s" % (case, server, c["failures"], c["runs"],
-                                                      c["status"]))
+    print("%-28s %-22s %-14s %2d of %2d runs failed: %s" % (case, server, framing, c["failures"],
+                                                            c["runs"], c["status"]))
     return p, c
 
 
