@@ -266,42 +266,35 @@ void case_limits_others_served(fs_ctx *c)
 }
 
 /*
- * limits.short_length — three frames, then a length field that announces less than the header it
- * is part of (adjust < 0, field = -adjust - 1: 3 for a 4-byte header-inclusive length): their
- * echoes, then a prompt close (LIMITS-6). Netty throws CorruptedFrameException ("Adjusted frame
- * length ... is less than lengthFieldEndOffset"), tokio "provided length would overflow after
- * adjustment". A server that adds -adjust instead (a wrong sign) waits for a payload instead.
+ * limits.short_length — a length field that announces less than the header it is part of
+ * (adjust < 0, field = -adjust - 1: 3 for a 4-byte header-inclusive length) makes the server
+ * close promptly (LIMITS-6; echoes of earlier frames are LIMITS-4's, limits.echoes_first).
+ * Netty throws CorruptedFrameException ("Adjusted frame length ... is less than
+ * lengthFieldEndOffset"), tokio "provided length would overflow after adjustment". A server that
+ * adds -adjust instead (a wrong sign) waits for a payload.
  */
 void case_limits_short_length(fs_ctx *c)
 {
-    size_t sizes[] = {10, 0, 200}, len, n;
-    uint8_t bad[WIRE_MAX_HEADER], *w = fs_frames(c, 3, sizes, 3, &len);
-    if (w == NULL)
-        return;
-    n = wire_encode_field(c->cfg->framing, (uint64_t)-c->cfg->framing.adjust - 1, bad);
-    refused(c, w, len, bad, n, "a length field under the header's own size",
-            "three frames, then a length under the header");
-    free(w);
+    uint8_t bad[WIRE_MAX_HEADER];
+    size_t n = wire_encode_field(c->cfg->framing, (uint64_t)-c->cfg->framing.adjust - 1, bad);
+    refused(c, NULL, 0, bad, n, "a length field under the header's own size",
+            "a length under the header");
     if (!fs_done(c))
         fs_alive(c, "after a length under the header");
 }
 
-/* Three frames, then a varint of ten bytes whose tenth is `tenth` (the first nine 0x80, offset
- * preamble first), then `extra` more bytes of 0x80... ending in 0x00: refused promptly (LIMITS-7). */
+/* A varint of ten bytes (after the preamble) whose first nine are 0x80 and the tenth `tenth`,
+ * plus an eleventh 0x00 when the tenth has the continuation bit: refused promptly (LIMITS-7). */
 static void bad_varint(fs_ctx *c, uint8_t tenth, const char *what)
 {
-    size_t sizes[] = {10, 0, 200}, len, n;
-    uint8_t bad[WIRE_MAX_HEADER + 2], *w = fs_frames(c, 3, sizes, 3, &len);
-    if (w == NULL)
-        return;
-    n = wire_encode_field(c->cfg->framing, 0, bad) - 1; /* the preamble */
+    uint8_t bad[WIRE_MAX_HEADER + 2];
+    size_t n = wire_encode_field(c->cfg->framing, 0, bad) - 1; /* the preamble */
     memset(bad + n, 0x80, 9);
     n += 9;
     bad[n++] = tenth;
     if (tenth & 0x80)
         bad[n++] = 0x00; /* an eleventh byte: a reader that accepts it has a zero-length frame */
-    refused(c, w, len, bad, n, what, what);
-    free(w);
+    refused(c, NULL, 0, bad, n, what, what);
     if (!fs_done(c))
         fs_alive(c, what);
 }
