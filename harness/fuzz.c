@@ -1088,6 +1088,8 @@ int fuzz_main(int argc, char **argv)
                         "job starts its own server on its own port\n", cfg.jobs);
         return 2;
     }
+    if (!cfg.t.framing.limit_frame && cfg.t.max_frame > wire_max_expressible(cfg.t.framing))
+        cfg.t.max_frame = wire_max_expressible(cfg.t.framing); /* as the server clamps it */
     if (cfg.t.framing.limit_frame) {
         /* the oracle counts payloads: the largest payload whose whole frame fits */
         uint64_t given = cfg.t.max_frame;

@@ -36,7 +36,7 @@ def test_sigterm_drains_pending_echoes_and_exits_0(bin_dir):
 
 
 @pytest.mark.parametrize("args,names", [
-    (["--framing", "3"], "--framing"),
+    (["--framing", "5"], "--framing"),
     (["--max-frame", "lots"], "--max-frame"),
     (["--idle-timeout", "-1"], "--idle-timeout"),
     (["--keepalive", "1,2"], "--keepalive"),

@@ -57,7 +57,7 @@ def test_a_printed_reproducer_fails_the_same_way_alone(bin_dir, tmp_path):
 
 
 @pytest.mark.parametrize("text,where", [
-    ("framing 3\n", "1:9"),
+    ("framing 5\n", "1:9"),
     ("connect\nsend frame \"unterminated\n", "2:12"),
     ("connect\nsend frame hex:abc\n", "2:12"),
     ("connect\nexpect eof\n", "2:"),

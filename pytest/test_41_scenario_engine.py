@@ -176,7 +176,7 @@ def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
     (["--exec", "x", "--jobs", "2"], b"needs {port}"),
     (["--exec", "x {port}", "--runs", "5", "--seconds", "5"], b"--seconds or --runs"),
     (["--target", "127.0.0.1:1"], b"cannot connect"),
-    (["--exec", "x {port}", "--framing", "3"], b"--framing"),
+    (["--exec", "x {port}", "--framing", "5"], b"--framing"),
 ])
 def test_fuzz_usage_errors_exit_2(bin_dir, tmp_path, args, msg):
     p = fs(bin_dir, "fuzz", "--out", str(tmp_path), *args)
