@@ -211,7 +211,7 @@ void case_limits_over_max(fs_ctx *c)
 /*
  * limits.over_max_huge — a header announcing the largest length the framing expresses
  * (0xFFFFFFFF for {packet,4}) closes promptly too, and the server does not reserve that memory
- * (with --exec: resident memory grows by less than 64 MiB). Framings 1, 2, 4: line framing has no
+ * (with --exec: resident memory grows by less than 64 MiB). Length fields only: line framing has no
  * header to announce a length.
  */
 void case_limits_over_max_huge(fs_ctx *c)

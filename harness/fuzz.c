@@ -926,7 +926,7 @@ static bool until_matches(const char *list, const char *name)
 static void usage(FILE *out)
 {
     fputs("usage: framespec fuzz (--target HOST:PORT | --exec 'CMD ... {port} ...')\n"
-          "                      [--framing 0|1|2|4|line] [--max-frame BYTES] [--idle-timeout S]\n"
+          "                      [--framing F] [--max-frame BYTES] [--idle-timeout S]\n"
           "                      [--keepalive I,N,C] [--user-timeout MS]\n"
           "                      [--seconds S | --runs N] [--seed N]\n"
           "                      [--jobs J] [--out DIR] [--pcap] [--timeout-scale X]\n"
@@ -940,8 +940,10 @@ static void usage(FILE *out)
           "violation is shrunk, confirmed by 3 `framespec replay` runs and written as a replay\n"
           "file.\n"
           "\n"
-          "  --framing F        the server's framing (default 4)\n"
-          "  --max-frame BYTES  the server's largest payload (default 16M; K/M/G ok)\n"
+          "  --framing F        the server's framing (default 4; any of docs/spec.md, Framings:\n"
+          "                     u24, u32le, varint, 4,adjust=-4,limit=frame, ...)\n"
+          "  --max-frame BYTES  the server's largest payload, or whole frame with limit=frame\n"
+          "                     (default 16M; K/M/G ok)\n"
           "  --idle-timeout S   the server's idle timeout: silences past it must end in FIN\n"
           "  --keepalive I,N,C  the server's TCP keepalive (TCP_KEEPIDLE s, TCP_KEEPINTVL s,\n"
           "                     TCP_KEEPCNT): silences past I + N x C must not close a peer\n"

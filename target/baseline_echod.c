@@ -21,8 +21,10 @@
  * target/mutants.txt as build/bin/mutant_<name>) this file becomes a deliberately broken server
  * with one realistic bug, so that the suite can be shown to catch it (pytest/test_30_mutants.py).
  * Each #ifdef below names its bug and the group of cases meant to catch it; a MUTANT_<NAME> added
- * here needs its line in target/mutants.txt (the build refuses a mismatch). Only framings 1, 2
- * and 4 are mutated.
+ * here needs its line in target/mutants.txt (the build refuses a mismatch). The mutants of a
+ * framing parameter (off_by_header, varint_eleven, adjust_sign) show under that parameter only:
+ * mutants.txt names the framing they are judged under (GROUP@FRAMING); the others are judged
+ * under framing 4.
  */
 #define _GNU_SOURCE
 #include <errno.h>
