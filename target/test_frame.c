@@ -64,7 +64,7 @@ static size_t build(framing_t f, const uint8_t *p, size_t len, uint8_t *out)
  * frame at the very end whose payload is `payload`. */
 static void test_split_every_offset(void)
 {
-    uint8_t payload[300], wire[310];
+    uint8_t payload[300], wire[300 + FRAME_MAX_HEADER];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 7);
     for (size_t k = 0; k < N_HEADERED; k++) {
