@@ -548,6 +548,8 @@ static void bench_usage(FILE *out)
           "(p50/p90/p99/p99.9, log-bucket histogram) and errors; a progress line each second on a\n"
           "terminal.\n"
           "\n"
+          "  --framing F      the server's framing (default 4; docs/spec.md, Framings: u32le,\n"
+          "                   varint, 4,adjust=-4, ...); a varint header grows with --size\n"
           "  --conns N        connections (default 1)\n"
           "  --depth N        frames in flight per connection (default 1: ping-pong); with --rate\n"
           "                   the most that may be in flight\n"

@@ -14,8 +14,12 @@ SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
 @given(payloads=st.lists(st.binary(max_size=3000), min_size=1, max_size=30),
        cuts=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=40))
 def test_any_payloads_any_slicing(target, payloads, cuts):
-    wire = b"".join(fr.encode("4", p) for p in payloads)
-    with fr.connect(target.addr) as s:
+    echo_sliced(target.addr, b"".join(fr.encode("4", p) for p in payloads), cuts)
+
+
+def echo_sliced(addr, wire, cuts):
+    """Send wire in writes of cuts[0], cuts[1], ... bytes (cycling); the echo is wire."""
+    with fr.connect(addr) as s:
         pos, i = 0, 0
         while pos < len(wire):
             n = cuts[i % len(cuts)]
@@ -49,12 +53,4 @@ NEW_FRAMINGS = ["u24", "u64le", "varint", "u32le,offset=2,adjust=-6,limit=frame"
        cuts=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40))
 def test_new_framings_any_payloads_any_slicing(make_target, framing, payloads, cuts):
     t = make_target(framing=framing)
-    wire = b"".join(fr.encode(framing, p) for p in payloads)
-    with fr.connect(t.addr) as s:
-        pos, i = 0, 0
-        while pos < len(wire):
-            n = cuts[i % len(cuts)]
-            s.sendall(wire[pos:pos + n])
-            pos += n
-            i += 1
-        assert fr.recv_exact(s, len(wire)) == wire
+    echo_sliced(t.addr, b"".join(fr.encode(framing, p) for p in payloads), cuts)
