@@ -77,9 +77,10 @@ int frame_parse_framing(const char *spec, framing_t *out, char *err, size_t errl
 
     if (spec == NULL || *spec == '\0')
         return fail(err, errlen, "empty framing (try 4, u32le, varint or len=4,adjust=-4)");
-    if (strlen(spec) >= sizeof buf)
+    size_t slen = strlen(spec);
+    if (slen >= sizeof buf)
         return fail(err, errlen, "'%.32s...' is too long for a framing", spec);
-    strcpy(buf, spec);
+    memcpy(buf, spec, slen + 1);
     tok = strtok_r(buf, ",", &save);
     if (tok == NULL || parse_base(tok, &f) < 0) {
         if (tok != NULL && strncmp(tok, "len=", 4) == 0)
