@@ -122,7 +122,7 @@ typedef struct {
     sock_addr addr;
     bconn *conns;
     uint8_t *ref; /* payload pattern source: ref[seed .. seed + len) */
-    size_t hlen; /* the longest header a frame of this run gets (varint: of --size max) */
+    size_t hlen; /* the longest header of this run's frames (a varint's: for the --size max) */
     uint64_t rng;
     hist h;
     uint64_t frames, bytes, errors, late;
