@@ -34,14 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sink == NULL)
         sink = fopen("/dev/null", "w");
     sc_init(&a);
-    a.max_frame = 1u << 20;
+    a.payload_bound = 1u << 20;
     if (sc_parse_buf(&a, "fuzz", (const char *)data, size, sink) < 0) {
         sc_free(&a);
         return 0;
     }
     t1 = printed(&a, &l1);
     sc_init(&b);
-    b.max_frame = a.max_frame;
+    b.payload_bound = a.payload_bound;
     FUZZ_CHECK(sc_parse_buf(&b, "printed", t1, l1, sink) == 0,
                "the printed scenario does not parse:\n%s", t1);
     t2 = printed(&b, &l2);

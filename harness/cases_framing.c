@@ -1,24 +1,19 @@
 /*
  * cases_framing.c — groups `framing` and `segmentation`: echo semantics, and independence from
- * how TCP slices the byte stream (docs/spec.md FRAMING-*, SEGMENTATION-*).
+ * how TCP slices the byte stream (docs/spec.md FRAMING-*, SEGMENTATION-*). Each case writes its
+ * scenario (fs.h) and runs it.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-
 #include "cases.h"
-#include "scenario.h"
 
-/* Send `wire` on a fresh connection and expect it back byte-identical. */
-static void echo_once(fs_ctx *c, const uint8_t *wire, size_t len, const char *what)
+/* Send `items` on a fresh connection (in `how` writes: "" for as few as the kernel allows) and
+ * expect them back byte-identical within 5 s. */
+static void echo_once(fs_ctx *c, const char *items, const char *how)
 {
-    int fd = fs_connect(c);
-    if (fd < 0)
-        return;
-    if (fs_send(c, fd, wire, len) == 0)
-        fs_expect(c, fd, wire, len, 5000, what);
-    fs_close(c, fd);
+    fs_sc(c, "connect c1");
+    fs_sc(c, "c1 send %s%s", items, how);
+    fs_sc(c, "c1 expect %s within %lld", items, (long long)fs_ms(c, 5000));
+    fs_sc(c, "c1 close");
+    fs_sc_run(c);
 }
 
 /*
@@ -27,45 +22,24 @@ static void echo_once(fs_ctx *c, const uint8_t *wire, size_t len, const char *wh
  */
 void case_framing_single(fs_ctx *c)
 {
-    size_t sizes[] = {100}, len;
-    uint8_t *w = fs_frames(c, 1, sizes, 1, &len);
-    if (w == NULL)
-        return;
-    echo_once(c, w, len, "one frame");
-    free(w);
+    echo_once(c, fs_frame(c, 100), "");
 }
 
 /*
  * framing.sequence — 100 frames of varied sizes sent back to back come back exactly once, in
- * order, and nothing else follows (a server that duplicates or drops a frame fails here).
+ * order, and nothing else follows for 200 ms (a server that duplicates or drops a frame fails
+ * here, and so does one that closes a connection that did nothing wrong).
  */
 void case_framing_sequence(fs_ctx *c)
 {
-    size_t sizes[] = {1, 17, 255, 3, 1000, 64, 0, 4096, 2}, len;
-    uint8_t *w = fs_frames(c, 100, sizes, 9, &len), *extra = NULL;
-    size_t extra_len = 0;
-    int fd, kind;
-    if (w == NULL)
-        return;
-    fd = fs_connect(c);
-    if (fd >= 0) {
-        if (fs_send(c, fd, w, len) == 0 && fs_expect(c, fd, w, len, 5000, "100 frames") == 0) {
-            fs_repro_op(c, fd, SC_EXPECT_OPEN, 200);
-            kind = fs_read_to_close(c, fd, 200, 65536, &extra, &extra_len);
-            if (extra_len > 0) {
-                fs_expected(c, "nothing after the 100 echoes");
-                fs_actual(c, "%zu more bytes", extra_len);
-                fs_fail(c, "the server sent %zu bytes more than the echoes", extra_len);
-            } else if (kind != SOCK_TIMEOUT) {
-                fs_close_kind(c, kind);
-                fs_fail(c, "the server closed (%s) a connection that did nothing wrong",
-                        sock_close_name(kind));
-            }
-            free(extra);
-        }
-        fs_close(c, fd);
-    }
-    free(w);
+    static const size_t sizes[] = {1, 17, 255, 3, 1000, 64, 0, 4096, 2, 33};
+    const char *w = fs_frames(c, sizes, 10, 100);
+    fs_sc(c, "connect c1");
+    fs_sc(c, "c1 send %s", w);
+    fs_sc(c, "c1 expect %s within %lld", w, (long long)fs_ms(c, 5000));
+    fs_sc(c, "c1 expect open for 200");
+    fs_sc(c, "c1 close");
+    fs_sc_run(c);
 }
 
 /*
@@ -74,28 +48,28 @@ void case_framing_sequence(fs_ctx *c)
  */
 void case_framing_zero_length(fs_ctx *c)
 {
-    size_t sizes[] = {0, 5, 0, 0, 3}, len;
-    uint8_t *w = fs_frames(c, 5, sizes, 5, &len);
-    if (w == NULL)
-        return;
-    echo_once(c, w, len, "zero-length frames between others");
-    free(w);
+    static const size_t sizes[] = {0, 5, 0, 0, 3};
+    echo_once(c, fs_frames(c, sizes, 5, 5), "");
 }
 
 /*
  * framing.all_bytes — payloads carrying each of the 256 byte values round-trip (the payload is
  * opaque: no text handling, no sign extension, no NUL termination). Not line framing (FS_NOT_LINE).
+ * {packet,1} carries at most 255 bytes: then two frames cover all 256 values.
  */
 void case_framing_all_bytes(fs_ctx *c)
 {
-    uint8_t payload[256], wire[2 * (256 + 8)];
-    size_t per = fs_max_payload(c, 256), off = 0;
+    char hex[2 * 256 + 1];
+    size_t per = fs_max_payload(c, 256);
+    const char *items = "";
     for (int i = 0; i < 256; i++)
-        payload[i] = (uint8_t)(255 - i);
-    /* {packet,1} carries at most 255 bytes: two frames cover all 256 values */
-    for (size_t start = 0; start < 256; start += per)
-        off += fs_frame(c, payload + start, 256 - start < per ? 256 - start : per, wire + off);
-    echo_once(c, wire, off, "all 256 byte values");
+        snprintf(hex + 2 * i, 3, "%02x", 255 - i);
+    for (size_t start = 0; start < 256; start += per) {
+        size_t n = 256 - start < per ? 256 - start : per;
+        items = fs_fmt(c, "%s%sframe hex:%.*s", items, start ? " " : "", (int)(2 * n),
+                       hex + 2 * start);
+    }
+    echo_once(c, items, "");
 }
 
 /*
@@ -104,36 +78,25 @@ void case_framing_all_bytes(fs_ctx *c)
  */
 void case_framing_line_terminator(fs_ctx *c)
 {
-    static const char lines[] = "hello\n\nwith\rcarriage return\n";
-    echo_once(c, (const uint8_t *)lines, sizeof lines - 1, "three lines");
+    echo_once(c, "frame \"hello\" frame \"\" frame \"with\\rcarriage return\"", "");
 }
 
 /*
- * segmentation.header_split — the header split at every offset, the two pieces sent with a pause
- * between them (TCP_NODELAY on our side, so they leave as separate segments): a server that
- * assumes one read returns a whole header fails.
+ * segmentation.header_split — the header split at every offset, the two pieces sent with a
+ * 20 ms pause between them (TCP_NODELAY on our side, so they leave as separate segments): a
+ * server that assumes one read returns a whole header fails.
  */
 void case_segmentation_header_split(fs_ctx *c)
 {
-    uint8_t payload[40], wire[40 + WIRE_MAX_HEADER];
-    size_t len, hl = wire_header_size(c->cfg->framing, sizeof payload);
-    int fd;
-    fs_payload(c, payload, sizeof payload, 1);
-    len = fs_frame(c, payload, sizeof payload, wire);
-    fd = fs_connect(c);
-    if (fd < 0)
-        return;
-    for (size_t cut = 1; cut <= hl && !fs_done(c); cut++) {
-        char what[64];
-        snprintf(what, sizeof what, "frame split at byte %zu", cut);
-        if (fs_send(c, fd, wire, cut) < 0)
-            break;
-        fs_sleep(c, 20);
-        if (fs_send(c, fd, wire + cut, len - cut) < 0)
-            break;
-        fs_expect(c, fd, wire, len, 5000, what);
+    size_t hl = wire_header_size(c->cfg->framing, 40);
+    const char *f = fs_frame(c, 40);
+    fs_sc(c, "connect c1");
+    for (size_t cut = 1; cut <= hl; cut++) {
+        fs_sc(c, "c1 send %s at %zu pause 20", f, cut);
+        fs_sc(c, "c1 expect %s within %lld", f, (long long)fs_ms(c, 5000));
     }
-    fs_close(c, fd);
+    fs_sc(c, "c1 close");
+    fs_sc_run(c);
 }
 
 /*
@@ -142,25 +105,8 @@ void case_segmentation_header_split(fs_ctx *c)
  */
 void case_segmentation_payload_split(fs_ctx *c)
 {
-    size_t sizes[] = {3000}, len;
-    uint8_t *w = fs_frames(c, 1, sizes, 1, &len);
-    int fd;
-    if (w == NULL)
-        return;
-    fd = fs_connect(c);
-    if (fd >= 0) {
-        size_t a = len / 3, b = 2 * len / 3;
-        if (fs_send(c, fd, w, a) == 0) {
-            fs_sleep(c, 20);
-            if (fs_send(c, fd, w + a, b - a) == 0) {
-                fs_sleep(c, 20);
-                if (fs_send(c, fd, w + b, len - b) == 0)
-                    fs_expect(c, fd, w, len, 5000, "payload in three pieces");
-            }
-        }
-        fs_close(c, fd);
-    }
-    free(w);
+    size_t len = wire_frame_size(c->cfg->framing, fs_max_payload(c, 3000));
+    echo_once(c, fs_frame(c, 3000), fs_fmt(c, " at %zu,%zu pause 20", len / 3, 2 * len / 3));
 }
 
 /*
@@ -169,22 +115,8 @@ void case_segmentation_payload_split(fs_ctx *c)
  */
 void case_segmentation_byte_by_byte(fs_ctx *c)
 {
-    size_t sizes[] = {12, 0}, len;
-    uint8_t *w = fs_frames(c, 2, sizes, 2, &len);
-    int fd;
-    if (w == NULL)
-        return;
-    fd = fs_connect(c);
-    if (fd >= 0) {
-        for (size_t i = 0; i < len && !fs_done(c); i++) {
-            fs_send(c, fd, w + i, 1);
-            fs_sleep(c, 2);
-        }
-        if (!fs_done(c))
-            fs_expect(c, fd, w, len, 5000, "frames sent one byte per write");
-        fs_close(c, fd);
-    }
-    free(w);
+    static const size_t sizes[] = {12, 0};
+    echo_once(c, fs_frames(c, sizes, 2, 2), " by 1 pause 2");
 }
 
 /*
@@ -193,68 +125,34 @@ void case_segmentation_byte_by_byte(fs_ctx *c)
  */
 void case_segmentation_coalesced(fs_ctx *c)
 {
-    size_t sizes[] = {10, 0, 100, 33, 1}, len;
-    uint8_t *w = fs_frames(c, 300, sizes, 5, &len);
-    if (w == NULL)
-        return;
-    echo_once(c, w, len, "300 frames in one write");
-    free(w);
+    static const size_t sizes[] = {10, 0, 100, 33, 1};
+    echo_once(c, fs_frames(c, sizes, 5, 300), "");
 }
 
 /*
- * segmentation.random_slices — 200 frames of random sizes sent in random slices (1..3000 bytes)
- * with occasional pauses; the slicing comes from --seed, printed with every failure.
+ * segmentation.random_slices — 200 frames of random sizes sent in random slices (1..3000 bytes),
+ * a 1 ms pause after one slice in eight, while the echoes are read; the sizes and the slicing
+ * come from --seed, printed with every failure, and the reproducer carries the very offsets.
  */
 void case_segmentation_random_slices(fs_ctx *c)
 {
-    size_t sizes[64], len, pos = 0;
-    uint8_t *w;
-    int fd;
-    for (size_t i = 0; i < 64; i++)
-        sizes[i] = (size_t)(fs_rand(c) % 3000);
-    w = fs_frames(c, 200, sizes, 64, &len);
-    if (w == NULL)
-        return;
-    fd = fs_connect(c);
-    if (fd >= 0) {
-        /* send and read concurrently in slices */
-        uint8_t *got = malloc(len);
-        size_t rcv = 0;
-        if (got == NULL) {
-            fs_fail(c, "out of memory");
-            pos = rcv = len;
-        }
-        while (!fs_done(c) && (pos < len || rcv < len)) {
-            if (pos < len) {
-                size_t n = 1 + (size_t)(fs_rand(c) % 3000);
-                if (n > len - pos)
-                    n = len - pos;
-                if (fs_send(c, fd, w + pos, n) < 0)
-                    break;
-                pos += n;
-                if (fs_rand(c) % 8 == 0)
-                    fs_sleep(c, 1);
-            }
-            for (;;) {
-                ssize_t r = recv(fd, got + rcv, len - rcv, 0);
-                if (r <= 0)
-                    break;
-                if (memcmp(got + rcv, w + rcv, (size_t)r) != 0) {
-                    fs_expected(c, "echo of the sliced stream (seed %llu)",
-                                (unsigned long long)c->cfg->seed);
-                    fs_actual(c, "differs within bytes %zu..%zu", rcv, rcv + (size_t)r);
-                    fs_fail(c, "echo differs within bytes %zu..%zu", rcv, rcv + (size_t)r);
-                    break;
-                }
-                rcv += (size_t)r;
-            }
-            if (pos == len && rcv < len && !fs_done(c)) {
-                fs_expect(c, fd, w + rcv, len - rcv, 5000, "randomly sliced stream");
-                rcv = len;
-            }
-        }
-        free(got);
-        fs_close(c, fd);
+    size_t sizes[40], total = 0, pos = 0, n;
+    const char *cuts = "", *pauses = "";
+    for (size_t i = 0; i < 40; i++) {
+        sizes[i] = fs_max_payload(c, (size_t)(fs_rand(c) % 3000));
+        total += wire_frame_size(c->cfg->framing, sizes[i]);
     }
-    free(w);
+    total *= 5; /* 200 frames: the 40 sizes, five times */
+    for (;;) {
+        n = 1 + (size_t)(fs_rand(c) % 3000);
+        if (pos + n >= total)
+            break;
+        pos += n;
+        cuts = fs_fmt(c, "%s%s%zu", cuts, *cuts ? "," : "", pos);
+        if (fs_rand(c) % 8 == 0)
+            pauses = fs_fmt(c, "%s%s%zu", pauses, *pauses ? "," : "", pos);
+    }
+    echo_once(c, fs_frames(c, sizes, 40, 200),
+              fs_fmt(c, "%s%s%s%s", *cuts ? " at " : "", cuts, *pauses ? " pause 1 after " : "",
+                     pauses));
 }

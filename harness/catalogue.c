@@ -3,6 +3,8 @@
  * Ids are stable: CI configurations and reports refer to them. Requirements are docs/spec.md ids.
  * Flags (fs.h) are the one statement of when a case applies: framings, options, capabilities.
  */
+#include <string.h>
+
 #include "cases.h"
 
 #define H FS_NEEDS_HEADER
@@ -21,6 +23,7 @@
 #define AP FS_NEEDS_ANY_PROMISE
 #define VI FS_NEEDS_VARINT
 #define AD FS_NEEDS_ADJUST
+#define MC FS_MANY_CONNS
 
 const fs_case fs_cases[] = {
     {"framing.single", "FRAMING-1", "one frame is echoed byte-identical", case_framing_single, F, 10},
@@ -80,7 +83,7 @@ const fs_case fs_cases[] = {
     {"reset.fin_before_echoes", "RESET-5",
      "peers close (FIN) before their echoes arrive: RST, then EPIPE (SIGPIPE trap after FIN)",
      case_reset_fin_before_echoes, 0, 30},
-    {"reset.burst", "RESET-3", "200 concurrent resets are survived", case_reset_burst, 0, 30},
+    {"reset.burst", "RESET-3", "200 concurrent resets are survived", case_reset_burst, MC, 30},
     {"idle.silent_closed", "IDLE-1", "a silent connection is closed after the timeout, with FIN",
      case_idle_silent_closed, I, 60},
     {"idle.keepalive_frames", "IDLE-2", "zero-length keepalive frames keep a connection open past 2T",
@@ -94,7 +97,7 @@ const fs_case fs_cases[] = {
     {"backpressure.rss", "BACKPRESSURE-4,RESOURCES-3", "memory stays bounded while a peer does not read",
      case_backpressure_rss, X, 60},
     {"concurrency.simultaneous", "CONCURRENCY-1", "--conns (500) simultaneous connections all echo",
-     case_concurrency_simultaneous, 0, 60},
+     case_concurrency_simultaneous, MC, 60},
     {"concurrency.stalled_peer", "CONCURRENCY-2", "a peer holding half a frame delays nobody",
      case_concurrency_stalled_peer, 0, 60},
     {"concurrency.churn", "CONCURRENCY-3", "--cycles (2000) connect/echo/close cycles",
@@ -105,7 +108,7 @@ const fs_case fs_cases[] = {
      case_latency_pipelined, NL, 20},
     {"lifecycle.restart_same_port", "LIFECYCLE-1",
      "restarted at once on the same port while its old connections are in TIME_WAIT",
-     case_lifecycle_restart_same_port, X | T, 60},
+     case_lifecycle_restart_same_port, X | T | MC, 60},
     {"lifecycle.sigterm_flush", "LIFECYCLE-2",
      "on SIGTERM: whole echoes, then FIN (not RST), and exit within 5 s",
      case_lifecycle_sigterm_flush, X, 60},
@@ -128,3 +131,16 @@ const fs_case fs_cases[] = {
 };
 
 const size_t fs_ncases = sizeof fs_cases / sizeof fs_cases[0];
+
+fs_level fs_case_level(const fs_case *c)
+{
+    const char *p = c->requirements;
+    while (*p) {
+        size_t l = strcspn(p, ",");
+        fs_req r = fs_req_find(p, l);
+        if (r == REQ_NONE || fs_req_level(r) != FS_SHOULD)
+            return FS_MUST; /* MUST, or an unknown id (the catalogue test rejects those) */
+        p += l + (p[l] == ',');
+    }
+    return FS_SHOULD;
+}

@@ -83,6 +83,7 @@ typedef struct {
     const config *cfg;
     unsigned id;
     server_proc srv;
+    sc_server ops;   /* srv as the interpreter drives it */
     sc_env env;
     int report_fd;
     report rep;
@@ -141,7 +142,8 @@ static int ensure_server(worker *w)
     if (server_start(&w->srv, w->cfg->exec, NULL, w->cfg->t.scale) < 0)
         return -1;
     w->env.addr = w->srv.addr;
-    w->env.srv = &w->srv;
+    sc_server_local(&w->ops, &w->srv);
+    w->env.srv = &w->ops;
     w->env.netns = w->cfg->t.netns;
     if (w->env.addr.family == AF_UNIX)
         w->t.netns = w->env.netns = false; /* a unix socket has no packets to drop */
@@ -165,8 +167,8 @@ static int ensure_server(worker *w)
 /* An echo stream that stopped after `got` bytes, exactly before a frame: before a zero-length
  * frame it is FRAMING-2's failure, before a frame of exactly the maximum LIMITS-1's; otherwise
  * the step's own requirement (`req`). */
-static const char *where_it_stopped(const worker *w, const scenario *s, const sc_step *st,
-                                    size_t got, const char *req)
+static fs_req where_it_stopped(const worker *w, const scenario *s, const sc_step *st,
+                                size_t got, fs_req req)
 {
     uint64_t at = 0;
     for (uint64_t r = 0; r < st->reps; r++)
@@ -177,10 +179,10 @@ static const char *where_it_stopped(const worker *w, const scenario *s, const sc
                 if (at != got || !it->framed)
                     return req;
                 if (it->p.len == 0 && !wire_is_raw(s->framing) && !wire_is_line(s->framing))
-                    return "FRAMING-2";
-                if (it->p.len == w->cfg->t.max_frame &&
+                    return REQ_FRAMING_2;
+                if (it->p.len == w->cfg->t.max_payload &&
                     it->p.len <= wire_max_expressible(s->framing))
-                    return "LIMITS-1";
+                    return REQ_LIMITS_1;
                 return req;
             }
             at += n;
@@ -207,7 +209,7 @@ static bool down_on_purpose(const scenario *s, size_t upto)
 static int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep)
 {
     scenario s;
-    const char *alt[ALT_CAP];
+    fs_req alt[ALT_CAP];
     int rc;
     if (ensure_server(w) < 0)
         return 2;
@@ -219,18 +221,18 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
     rc = sc_run(&s, &w->env, "fuzz", &v->f);
     if (rc == 1) {
         const sc_step *st = &s.steps[v->f.step];
-        const char *req = v->f.req ? v->f.req : "FRAMING-1";
+        fs_req req = v->f.req != REQ_NONE ? v->f.req : REQ_FRAMING_1;
         snprintf(v->what, sizeof v->what, "%s", v->f.what);
         /* under the echo contract alone, where the echo stopped names the requirement; a
          * step owed under another one (HALFCLOSE-1, LIMITS-4 ...) keeps it, and its level */
         if (st->kind == SC_EXPECT_BYTES && !strncmp(v->f.what, "short", 5) &&
-            (!strcmp(req, "FRAMING-1") || !strncmp(req, "SEGMENTATION-", 13)))
+            (req == REQ_FRAMING_1 || (req >= REQ_SEGMENTATION_1 && req <= REQ_SEGMENTATION_5)))
             req = where_it_stopped(w, &s, st, v->f.got, req);
         /* nothing ever came back on this connection while an older one was open: the server
          * serves one connection at a time */
         if ((!strcmp(v->f.what, "short-timeout") || !strcmp(v->f.what, "open")) &&
             v->f.conn_rx == 0 && v->f.fresh_echo == 0 && v->f.step < ALT_CAP &&
-            alt[v->f.step])
+            alt[v->f.step] != REQ_NONE)
             req = alt[v->f.step];
         if (w->cfg->exec && !down_on_purpose(&s, v->f.step) && !server_running_wait(&w->srv, 50)) {
             /* whatever step noticed it, the server died: the last step's requirement names why */
@@ -241,7 +243,7 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
                 }
             snprintf(v->what, sizeof v->what, "dead");
         }
-        snprintf(v->req, sizeof v->req, "%s", req);
+        snprintf(v->req, sizeof v->req, "%s", fs_req_id(req));
         v->kind = st->kind;
     }
     if (keep)
@@ -437,9 +439,9 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
                 uint64_t v = best->a[i].frames[f];
                 const uint64_t tries[] = {0, 1, v / 2, v - 1};
                 if (best->a[i].kind == A_OVERSIZE) {
-                    if (v > w->cfg->t.max_frame + 1) {
+                    if (v > w->cfg->t.max_payload + 1) {
                         cand = *best;
-                        cand.a[i].frames[f] = w->cfg->t.max_frame + 1;
+                        cand.a[i].frames[f] = w->cfg->t.max_payload + 1;
                         TRY(cand);
                     }
                     continue;
@@ -494,7 +496,7 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
     if (l <= 0 || pipe2(fds, O_CLOEXEC) < 0)
         return -1;
     self[l] = '\0';
-    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_frame + 1);
+    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_payload + 1);
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -603,7 +605,8 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
         /* the steps up to the one that failed: what follows cannot change the verdict */
         size_t upto = v && v->f.step < s.n ? v->f.step + 1 : s.n;
         if (v && v->f.step < s.n)
-            s.steps[v->f.step].req = v->req; /* the requirement as judged (where it stopped) */
+            /* the requirement as judged (where it stopped) */
+            s.steps[v->f.step].req = fs_req_find(v->req, strlen(v->req));
         fprintf(m, "framing %s\n", wire_framing_name(&s.framing));
         for (size_t i = 0; i < upto; i++) {
             sc_print_step(m, &s, &s.steps[i]);
@@ -641,7 +644,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
     size_t lines_before = scenario_lines(orig, &w->cfg->t, first->f.step);
     int64_t t0 = sock_now_ms();
 
-    level = fs_requirement_level(first->req, strlen(first->req));
+    level = fs_req_level(fs_req_find(first->req, strlen(first->req)));
     snprintf(sig, sizeof sig, "%s/%s/%d", first->req, first->what, first->kind);
     h = fnv1a(sig, strlen(sig), 0xcbf29ce484222325ull);
     snprintf(path, sizeof path, "%s/findings/%s-%016" PRIx64 ".scenario", w->cfg->out, first->req,
@@ -703,7 +706,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
              lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
-             path, w->cfg->t.max_frame + 1,
+             path, w->cfg->t.max_payload + 1,
              w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "",
              w->cfg->exec ? "--exec '" : "--target ",
              w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)
@@ -997,7 +1000,7 @@ int fuzz_main(int argc, char **argv)
     bool stopping = false, fork_failed = false;
     char dir[4200], ferr[256];
     cfg.t.framing = wire_default_framing();
-    cfg.t.max_frame = 16u << 20;
+    cfg.t.max_payload = 16u << 20;
     cfg.t.scale = 1.0;
     optind = 1;
     opterr = 0;
@@ -1013,7 +1016,7 @@ int fuzz_main(int argc, char **argv)
                 return opts_bad("fuzz", "--framing", optarg, ferr);
             break;
         case 'm':
-            if (opts_u64(optarg, 1, 0xFFFFFFFEull, &cfg.t.max_frame) < 0)
+            if (opts_u64(optarg, 1, 0xFFFFFFFEull, &cfg.t.max_payload) < 0)
                 return opts_bad("fuzz", "--max-frame", optarg,
                                 "expected bytes 1..4294967294 (K/M/G ok)");
             break;
@@ -1090,22 +1093,22 @@ int fuzz_main(int argc, char **argv)
                         "job starts its own server on its own port\n", cfg.jobs);
         return 2;
     }
-    if (!cfg.t.framing.limit_frame && cfg.t.max_frame > wire_max_expressible(cfg.t.framing))
-        cfg.t.max_frame = wire_max_expressible(cfg.t.framing); /* as the server clamps it */
+    if (!cfg.t.framing.limit_frame && cfg.t.max_payload > wire_max_expressible(cfg.t.framing))
+        cfg.t.max_payload = wire_max_expressible(cfg.t.framing); /* as the server clamps it */
     if (cfg.t.framing.limit_frame) {
         /* the oracle counts payloads: the largest payload whose whole frame fits */
-        uint64_t given = cfg.t.max_frame;
-        cfg.t.max_frame = wire_max_payload(cfg.t.framing, given);
-        if (cfg.t.max_frame < 5) {
+        uint64_t given = cfg.t.max_payload;
+        cfg.t.max_payload = wire_max_payload(cfg.t.framing, given);
+        if (cfg.t.max_payload < 5) {
             fprintf(stderr, "framespec fuzz: --max-frame %" PRIu64 " leaves %" PRIu64 " bytes of "
                             "payload under limit=frame, below the 5 a fresh connection is probed "
-                            "with\n", given, cfg.t.max_frame);
+                            "with\n", given, cfg.t.max_payload);
             return 2;
         }
     }
-    if (cfg.t.max_frame < 5) {
+    if (cfg.t.max_payload < 5) {
         fprintf(stderr, "framespec fuzz: --max-frame %" PRIu64 " is below 5 bytes, the frame a "
-                        "fresh connection is probed with\n", cfg.t.max_frame);
+                        "fresh connection is probed with\n", cfg.t.max_payload);
         return 2;
     }
     if (wire_is_raw(cfg.t.framing) && cfg.t.idle_s > 0)
@@ -1161,7 +1164,7 @@ int fuzz_main(int argc, char **argv)
     fprintf(stderr, "framespec fuzz: %s %s, framing %s, max frame %" PRIu64 ", %u job%s, seed %"
                     PRIu64 ", %s; corpus: %zu programs; findings in %s/findings\n",
             cfg.exec ? "--exec" : "--target", cfg.exec ? cfg.exec : cfg.target,
-            wire_framing_name(&cfg.t.framing), cfg.t.max_frame, cfg.jobs, cfg.jobs > 1 ? "s" : "",
+            wire_framing_name(&cfg.t.framing), cfg.t.max_payload, cfg.jobs, cfg.jobs > 1 ? "s" : "",
             cfg.seed, cfg.runs ? "--runs" : "--seconds", cfg.ncorpus, cfg.out);
     memset(last, 0, sizeof last);
     fflush(NULL);

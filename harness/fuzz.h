@@ -77,7 +77,7 @@ typedef struct {
 /* What the generator and the oracle know about the server. */
 typedef struct {
     wire_framing framing;
-    uint64_t max_frame;   /* the server's largest payload (bytes; under limit=frame the largest
+    uint64_t max_payload; /* the server's largest payload (bytes; under limit=frame the largest
                            * payload whose whole frame fits --max-frame: wire_max_payload) */
     double idle_s;        /* its idle timeout (0: none) */
     double keepalive_s;   /* its keepalive promise IDLE + INTVL x CNT, s (0: none): a peer
@@ -107,11 +107,11 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
 /*
  * The oracle: the scenario that program p must pass (expects with requirement ids from
  * docs/spec.md). alt_req[0..alt_cap) (may be NULL; steps past alt_cap get nothing) gets, for an
- * expect that awaits echoes or a close while an older connection is open, "CONCURRENCY-1": what
+ * expect that awaits echoes or a close while an older connection is open, REQ_CONCURRENCY_1: what
  * it means when nothing ever arrived there and a fresh connection is not served either.
  * Returns 0, or -1 out of memory (s freed).
  */
-int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char **alt_req,
+int fz_derive(const fz_program *p, const fz_target *t, scenario *s, fs_req *alt_req,
               size_t alt_cap);
 
 /* The program as one line of text ("# program: v1 framing=F max=N ..." in findings and corpus

@@ -35,7 +35,7 @@ uint64_t fz_below(fz_rng *r, uint64_t n)
 static uint64_t frame_cap(const fz_target *t)
 {
     uint64_t m = wire_max_expressible(t->framing);
-    return t->max_frame < m ? t->max_frame : m;
+    return t->max_payload < m ? t->max_payload : m;
 }
 
 /* A payload size: small ones most often (65 %: 0..16, 0..300), the boundaries (0, 1, 255/256,
@@ -164,13 +164,13 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
     case A_OVERSIZE: {
         uint64_t hi = wire_max_expressible(t->framing);
         a->nframes = 1;
-        if (t->max_frame >= hi) {
+        if (t->max_payload >= hi) {
             a->kind = A_SEND; /* no header can announce more than the maximum */
             a->frames[0] = pick_size(r, t);
             break;
         }
-        a->frames[0] = fz_below(r, 2) ? t->max_frame + 1
-                                      : t->max_frame + 1 + fz_below(r, hi - t->max_frame);
+        a->frames[0] = fz_below(r, 2) ? t->max_payload + 1
+                                      : t->max_payload + 1 + fz_below(r, hi - t->max_payload);
         a->partial = fz_below(r, 2) ? 0 : fz_below(r, 64);
         break;
     }
@@ -334,7 +334,7 @@ typedef struct {
     bool inflight_close;   /* close with echoes in flight */
     bool corked_close;     /* frames and FIN in one segment, their echoes due after it */
     bool oversize_seen;
-    const char **alt;
+    fs_req *alt;
     size_t alt_cap;
     int err;
 } derive;
@@ -385,13 +385,13 @@ static void add_frames(derive *d, sc_step st, const uint64_t *sizes, size_t n)
  * would ignore it)? */
 static bool older_open(const derive *d, int name);
 
-static void simple(derive *d, sc_kind kind, int conn, long ms, const char *req)
+static void simple(derive *d, sc_kind kind, int conn, long ms, fs_req req)
 {
     sc_step st = {.kind = kind, .conn = conn, .reps = 1, .ms = ms, .req = req};
     add(d, &st);
     if ((kind == SC_EXPECT_EOF || kind == SC_EXPECT_CLOSED) && d->alt && !d->err &&
         d->s->n <= d->alt_cap && older_open(d, conn))
-        d->alt[d->s->n - 1] = "CONCURRENCY-1";
+        d->alt[d->s->n - 1] = REQ_CONCURRENCY_1;
 }
 
 /* The connection's scenario name, connecting it on first use. Returns its model, or NULL when it
@@ -410,7 +410,7 @@ static cmodel *use(derive *d, int conn)
         if (c->name < 0)
             d->err = -1;
         else
-            simple(d, SC_CONNECT, c->name, 0, NULL);
+            simple(d, SC_CONNECT, c->name, 0, REQ_NONE);
     }
     return c;
 }
@@ -419,7 +419,7 @@ static void resume(derive *d, cmodel *c)
 {
     if (!c->stopped)
         return;
-    simple(d, SC_RESUME_READING, c->name, 0, NULL);
+    simple(d, SC_RESUME_READING, c->name, 0, REQ_NONE);
     c->stopped = false;
     c->stopped_bytes = 0;
 }
@@ -442,35 +442,35 @@ static bool older_open(const derive *d, int name)
  * owed under here (FRAMING-1, or HALFCLOSE-1 after SHUT_WR, ...); under FRAMING-1 a sliced send
  * cites SEGMENTATION-5, a send of several frames in one write SEGMENTATION-4. Where the echo stops (before a zero-length frame: FRAMING-2; before a
  * frame of exactly the maximum: LIMITS-1) is judged when it fails (fuzz.c). */
-static void await_echoes(derive *d, cmodel *c, const char *context, bool should_only)
+static void await_echoes(derive *d, cmodel *c, fs_req context, bool should_only)
 {
     resume(d, c);
     for (size_t k = 0; k < c->npending; k++) {
         const fz_action *a = &d->p->a[c->pending[k]];
-        const char *req = context;
+        fs_req req = context;
         uint64_t bytes = send_bytes(a, d->t->framing);
         sc_step st = {.kind = SC_EXPECT_BYTES, .conn = c->name, .reps = a->reps};
-        if (!should_only && !strcmp(context, "FRAMING-1")) {
+        if (!should_only && context == REQ_FRAMING_1) {
             if (a->by || a->ncuts)
-                req = "SEGMENTATION-5"; /* any slicing of the stream gives the same echo */
+                req = REQ_SEGMENTATION_5; /* any slicing of the stream gives the same echo */
             else if (a->nframes * a->reps > 1)
-                req = "SEGMENTATION-4"; /* many frames in one write (one segment, one read) */
+                req = REQ_SEGMENTATION_4; /* many frames in one write (one segment, one read) */
         }
         st.req = req;
         st.ms = ms_scaled(d, 1000 + (double)bytes / 20000.0); /* 1 s + 20 MB/s */
         add_frames(d, st, a->frames, a->nframes);
         if (d->alt && !d->err && d->s->n <= d->alt_cap && older_open(d, c->name))
-            d->alt[d->s->n - 1] = "CONCURRENCY-1";
+            d->alt[d->s->n - 1] = REQ_CONCURRENCY_1;
     }
     c->npending = 0;
 }
 
 /* A frame of `size` payload bytes and its echo, at once: a zero-length frame keeps the connection
  * open (IDLE-2); a small one after a long silence shows it is still served (DEADPEER-4). */
-static void echo_now(derive *d, cmodel *c, uint64_t size, const char *req)
+static void echo_now(derive *d, cmodel *c, uint64_t size, fs_req req)
 {
     resume(d, c);
-    await_echoes(d, c, "FRAMING-1", false);
+    await_echoes(d, c, REQ_FRAMING_1, false);
     add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, &size, 1);
     add_frames(d, (sc_step){.kind = SC_EXPECT_BYTES, .conn = c->name, .reps = 1,
                             .ms = ms_scaled(d, 1000), .req = req}, &size, 1);
@@ -479,42 +479,7 @@ static void echo_now(derive *d, cmodel *c, uint64_t size, const char *req)
 
 static void keepalive(derive *d, cmodel *c)
 {
-    echo_now(d, c, 0, "IDLE-2");
-}
-
-/* The most bytes the kernel may hold for one connection between a peer that does not read and a
- * server that stopped reading: the largest send and receive buffers of both ends, as TCP may
- * autotune them (tcp_wmem[2], tcp_rmem[2]) or an application ask for them (SO_SNDBUF and
- * SO_RCVBUF: twice net.core.wmem_max / rmem_max). tcp(7), socket(7). Read once. */
-static uint64_t kernel_buffering(void)
-{
-    static uint64_t cached;
-    static const char *const files[4] = {"/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/ipv4/tcp_rmem",
-                                         "/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"};
-    uint64_t v[4] = {4u << 20, 6u << 20, 212992, 212992}; /* Linux's defaults */
-    if (cached)
-        return cached;
-    for (int i = 0; i < 4; i++) {
-        FILE *f = fopen(files[i], "r");
-        unsigned long long a, b, c;
-        if (f == NULL)
-            continue;
-        if (i < 2 && fscanf(f, "%llu %llu %llu", &a, &b, &c) == 3)
-            v[i] = c;
-        else if (i >= 2 && fscanf(f, "%llu", &a) == 1)
-            v[i] = a;
-        fclose(f);
-    }
-    cached = 2 * ((v[0] > 2 * v[2] ? v[0] : 2 * v[2]) + (v[1] > 2 * v[3] ? v[1] : 2 * v[3]));
-    return cached;
-}
-
-/* BACKPRESSURE-1's bound on what a server takes from a peer that does not read: the kernel's
- * buffering + 2 x the largest frame + 2 MiB + a quarter of the kernel's figure (docs/spec.md). */
-static uint64_t flood_bound(const fz_target *t)
-{
-    uint64_t k = kernel_buffering();
-    return k + 2 * wire_frame_size(t->framing, (size_t)frame_cap(t)) + (2u << 20) + k / 4;
+    echo_now(d, c, 0, REQ_IDLE_2);
 }
 
 /* Raw bytes: the first `partial` bytes of a frame of `size` payload bytes. */
@@ -559,7 +524,7 @@ static void send_partial(derive *d, cmodel *c, uint64_t size, uint64_t partial)
 static void finish(derive *d, cmodel *c, sc_kind how)
 {
     if (how != (sc_kind)-1)
-        simple(d, how, c->name, 0, NULL);
+        simple(d, how, c->name, 0, REQ_NONE);
     c->state = 2;
 }
 
@@ -581,7 +546,7 @@ static void one_action(derive *d, size_t i)
         if (past_keepalive)
             for (int k = 0; k < FZ_MAX_CONNS; k++)
                 if (d->c[k].state == 1)
-                    await_echoes(d, &d->c[k], "FRAMING-1", false);
+                    await_echoes(d, &d->c[k], REQ_FRAMING_1, false);
         if (!past_idle && d->t->idle_s > 0) {
             /* a connection must not drift past the idle timeout by sleeps that each stay under
              * it: one quiet for 60 % of it sends a keepalive (a zero-length frame) first, which
@@ -591,7 +556,7 @@ static void one_action(derive *d, size_t i)
                 if (o->state != 1 || o->quiet_ms + a->ms < (long)(d->t->idle_s * 600))
                     continue;
                 if (wire_is_raw(f)) {
-                    await_echoes(d, o, "FRAMING-1", false);
+                    await_echoes(d, o, REQ_FRAMING_1, false);
                     finish(d, o, SC_CLOSE); /* raw framing has no keepalive frame */
                     continue;
                 }
@@ -602,13 +567,13 @@ static void one_action(derive *d, size_t i)
             for (int k = 0; k < FZ_MAX_CONNS; k++)
                 if (d->c[k].state == 1)
                     resume(d, &d->c[k]); /* a server may count a blocked peer as busy, not idle */
-        simple(d, SC_SLEEP, -1, a->ms, NULL);
+        simple(d, SC_SLEEP, -1, a->ms, REQ_NONE);
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             d->c[k].quiet_ms += a->ms;
         if (past_keepalive)
             for (int k = 0; k < FZ_MAX_CONNS; k++)
                 if (d->c[k].state == 1)
-                    echo_now(d, &d->c[k], 5, "DEADPEER-4");
+                    echo_now(d, &d->c[k], 5, REQ_DEADPEER_4);
         if (!past_idle)
             return;
         /* every open connection was idle that long: its echoes, then the server's FIN */
@@ -616,8 +581,8 @@ static void one_action(derive *d, size_t i)
             cmodel *o = &d->c[k];
             if (o->state != 1)
                 continue;
-            await_echoes(d, o, "IDLE-1", false);
-            simple(d, SC_EXPECT_EOF, o->name, ms_scaled(d, 500) + 500, "IDLE-1");
+            await_echoes(d, o, REQ_IDLE_1, false);
+            simple(d, SC_EXPECT_EOF, o->name, ms_scaled(d, 500) + 500, REQ_IDLE_1);
             finish(d, o, SC_CLOSE);
         }
         return;
@@ -636,7 +601,13 @@ static void one_action(derive *d, size_t i)
             resume(d, c);
         if (c->stopped)
             c->stopped_bytes += bytes;
-        memcpy(st.cuts, a->cuts, sizeof a->cuts);
+        st.cuts = a->ncuts ? malloc(a->ncuts * sizeof *st.cuts) : NULL;
+        if (a->ncuts && st.cuts == NULL) {
+            d->err = -1;
+            return;
+        }
+        if (a->ncuts)
+            memcpy(st.cuts, a->cuts, a->ncuts * sizeof *st.cuts);
         /* cuts that no longer increase or fall inside (after shrinking) are dropped: first the
          * order, then the bound */
         for (size_t k = 1; k < st.ncuts; k++)
@@ -652,7 +623,7 @@ static void one_action(derive *d, size_t i)
         return;
     }
     case A_DRAIN:
-        await_echoes(d, c, "FRAMING-1", false);
+        await_echoes(d, c, REQ_FRAMING_1, false);
         return;
     case A_STOP_READ: {
         uint64_t owed = 0;
@@ -661,8 +632,8 @@ static void one_action(derive *d, size_t i)
         for (size_t k = 0; k < c->npending; k++)
             owed += send_bytes(&d->p->a[c->pending[k]], f);
         if (owed > STOPPED_BYTES_MAX / 2)
-            await_echoes(d, c, "FRAMING-1", false); /* what is owed must fit the queues too */
-        simple(d, SC_STOP_READING, c->name, 0, NULL);
+            await_echoes(d, c, REQ_FRAMING_1, false); /* what is owed must fit the queues too */
+        simple(d, SC_STOP_READING, c->name, 0, REQ_NONE);
         c->stopped = true;
         c->stopped_bytes = owed > STOPPED_BYTES_MAX / 2 ? 0 : owed;
         return;
@@ -678,7 +649,7 @@ static void one_action(derive *d, size_t i)
         if (a->kind == A_SHUT_WR && a->partial == 1 && framed && a->nframes > 0) {
             /* the frames and the FIN in one segment: TCP_CORK holds the frames until the
              * shutdown sends the FIN with them */
-            simple(d, SC_CORK, c->name, 0, NULL);
+            simple(d, SC_CORK, c->name, 0, REQ_NONE);
             add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, a->frames,
                        a->nframes);
             c->pending[c->npending++] = i; /* their echoes are owed before the FIN */
@@ -687,11 +658,11 @@ static void one_action(derive *d, size_t i)
             sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
             add(d, &st);
         }
-        await_echoes(d, c, mid ? "HALFCLOSE-2" : "HALFCLOSE-1", false);
+        await_echoes(d, c, mid ? REQ_HALFCLOSE_2 : REQ_HALFCLOSE_1, false);
         if (mid)
-            simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), "HALFCLOSE-2");
+            simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_2);
         else
-            simple(d, SC_EXPECT_EOF, c->name, ms_scaled(d, 1000), "HALFCLOSE-1");
+            simple(d, SC_EXPECT_EOF, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_1);
         finish(d, c, SC_CLOSE);
         return;
     }
@@ -707,8 +678,8 @@ static void one_action(derive *d, size_t i)
              * (cork): the server reads both, and its echoes meet a closed socket (CLOSE-WAIT:
              * the first draws an RST, the next write fails with EPIPE, SIGPIPE unless ignored) */
             uint64_t one = 1;
-            await_echoes(d, c, "FRAMING-1", false);
-            simple(d, SC_CORK, c->name, 0, NULL);
+            await_echoes(d, c, REQ_FRAMING_1, false);
+            simple(d, SC_CORK, c->name, 0, REQ_NONE);
             add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 8}, &one, 1);
             d->corked_close = true;
         } else if (c->npending > 0) {
@@ -721,7 +692,7 @@ static void one_action(derive *d, size_t i)
         uint8_t hdr[WIRE_MAX_HEADER];
         size_t hl = wire_header_size(f, a->frames[0]);
         sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
-        if (!framed || wire_is_line(f) || a->frames[0] <= d->t->max_frame ||
+        if (!framed || wire_is_line(f) || a->frames[0] <= d->t->max_payload ||
             a->frames[0] > wire_max_expressible(f))
             return;
         st.items = calloc(2, sizeof *st.items);
@@ -744,8 +715,8 @@ static void one_action(derive *d, size_t i)
          * (LIMITS-2) */
         resume(d, c);
         add(d, &st);
-        await_echoes(d, c, "LIMITS-4", true);
-        simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), "LIMITS-2");
+        await_echoes(d, c, REQ_LIMITS_4, true);
+        simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_LIMITS_2);
         finish(d, c, SC_CLOSE);
         d->oversize_seen = true;
         return;
@@ -754,21 +725,20 @@ static void one_action(derive *d, size_t i)
         long lim = ms_scaled(d, 20) < 30 ? ms_scaled(d, 20) : 30; /* as latency.ping_pong */
         if (a->nframes == 0)
             return;
-        await_echoes(d, c, "FRAMING-1", false);
+        await_echoes(d, c, REQ_FRAMING_1, false);
         add_frames(d, (sc_step){.kind = SC_PING, .conn = c->name, .reps = a->reps, .ms = lim,
-                                .req = "LATENCY-1"}, a->frames, a->nframes);
+                                .req = REQ_LATENCY_1}, a->frames, a->nframes);
         c->quiet_ms = 0;
         return;
     }
     case A_FLOOD: {
-        uint64_t limit = flood_bound(d->t);
         if (a->nframes == 0)
             return;
-        await_echoes(d, c, "FRAMING-1", false);
-        add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1, .limit = limit,
-                                .ms = ms_scaled(d, 10000 + (double)limit / 20000.0), /* 20 MB/s */
+        await_echoes(d, c, REQ_FRAMING_1, false);
+        add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1,
+                                .limit = SC_KERNEL, .judged = true, .ms = ms_scaled(d, 30000),
                                 .how = a->partial == 1 && framed,
-                                .req = "BACKPRESSURE-1"}, a->frames, 1);
+                                .req = REQ_BACKPRESSURE_1}, a->frames, 1);
         c->quiet_ms = 0;
         if (a->partial == 1 && framed)
             finish(d, c, SC_CLOSE); /* shut down, echoed and closed by the server */
@@ -778,15 +748,15 @@ static void one_action(derive *d, size_t i)
         /* the promise (vanish.h) from the last activity: an echo just before it vanishes */
         int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000);
         bool via_idle = false;
-        const char *req = "DEADPEER-5";
+        fs_req req = REQ_DEADPEER_5;
         if (!d->t->netns)
             return;
         if (a->partial == 0) {
             promise = vn_keepalive_ms(d->t->keepalive, d->t->user_timeout_ms);
-            req = "DEADPEER-1";
+            req = REQ_DEADPEER_1;
         } else if (a->partial == 1) {
             promise = d->t->user_timeout_ms;
-            req = "DEADPEER-2";
+            req = REQ_DEADPEER_2;
         }
         if (a->partial < 2 && idle > 0 && (promise == 0 || idle < promise)) {
             promise = idle;
@@ -794,7 +764,7 @@ static void one_action(derive *d, size_t i)
         }
         if (promise == 0)
             return; /* nothing promised (a corpus entry from another campaign) */
-        echo_now(d, c, 5, "FRAMING-1");
+        echo_now(d, c, 5, REQ_FRAMING_1);
         add(d, &(sc_step){.kind = a->partial == 2 ? SC_MIDDLEBOX_RESET : SC_VANISH,
                           .conn = c->name, .reps = 1, .how = a->partial == 1});
         simple(d, SC_EXPECT_GONE, c->name,
@@ -807,33 +777,32 @@ static void one_action(derive *d, size_t i)
     case A_TERM:
     case A_RESTART: {
         bool term = a->kind == A_TERM;
-        uint64_t limit = flood_bound(d->t);
         /* every connection drained, and one echo on each: the server has accepted it (a
          * connection still in the listen backlog when the server closes its listener is reset
          * by the kernel, and that is no fault of the server's) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1)
-                echo_now(d, &d->c[k], 5, "FRAMING-1");
+                echo_now(d, &d->c[k], 5, REQ_FRAMING_1);
         /* A_TERM: a flood until the server stops reading (it holds unread input and echoes
          * not yet sent), SIGTERM, then what it reads is a prefix of the echoes, ending at a
          * frame boundary, then FIN; A_RESTART: SIGTERM with every connection idle */
         if (term)
             add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1,
-                                    .limit = limit, .how = 2, .req = "LIFECYCLE-2",
-                                    .ms = ms_scaled(d, 10000 + (double)limit / 20000.0)},
+                                    .limit = SC_KERNEL, .how = 2, .req = REQ_LIFECYCLE_2,
+                                    .ms = ms_scaled(d, 30000)},
                        a->frames, 1);
         else
-            simple(d, SC_SERVER_TERM, -1, 0, NULL);
+            simple(d, SC_SERVER_TERM, -1, 0, REQ_NONE);
         /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1 && !(term && &d->c[k] == c))
-                simple(d, SC_EXPECT_EOF, d->c[k].name, ms_scaled(d, 5000), "LIFECYCLE-2");
+                simple(d, SC_EXPECT_EOF, d->c[k].name, ms_scaled(d, 5000), REQ_LIFECYCLE_2);
         for (int k = 0; k < FZ_MAX_CONNS; k++)
             if (d->c[k].state == 1)
                 finish(d, &d->c[k], SC_CLOSE);
-        simple(d, SC_SERVER_STOP, -1, 0, NULL);
+        simple(d, SC_SERVER_STOP, -1, 0, REQ_NONE);
         add(d, &(sc_step){.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
-                          .req = term ? NULL : "LIFECYCLE-1"});
+                          .req = term ? REQ_NONE : REQ_LIFECYCLE_1});
         return;
     }
     default:
@@ -841,13 +810,13 @@ static void one_action(derive *d, size_t i)
     }
 }
 
-int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char **alt_req,
+int fz_derive(const fz_program *p, const fz_target *t, scenario *s, fs_req *alt_req,
               size_t alt_cap)
 {
     derive d = {.p = p, .t = t, .s = s, .alt = alt_req, .alt_cap = alt_cap};
     sc_init(s);
     s->framing = t->framing;
-    s->max_frame = t->max_frame < UINT32_MAX ? t->max_frame + 1 : UINT32_MAX;
+    s->payload_bound = t->max_payload < UINT32_MAX ? t->max_payload + 1 : UINT32_MAX;
     s->long_sleeps = true;
     if (alt_req)
         memset(alt_req, 0, alt_cap * sizeof *alt_req);
@@ -856,20 +825,20 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
     /* the end: every echo still owed, then a plain close */
     for (int k = 0; k < FZ_MAX_CONNS && !d.err; k++)
         if (d.c[k].state == 1) {
-            await_echoes(&d, &d.c[k], "FRAMING-1", false);
+            await_echoes(&d, &d.c[k], REQ_FRAMING_1, false);
             finish(&d, &d.c[k], SC_CLOSE);
         }
     /* the server survives all of it, and releases every connection */
     simple(&d, SC_EXPECT_ALIVE, -1, 0,
-           d.corked_close    ? "RESET-5"
-           : d.inflight_close ? "RESET-2"
-           : d.reset_seen    ? "RESET-1"
-           : d.oversize_seen ? "LIMITS-5"
-           : d.nconnected    ? "RESOURCES-1"
-                             : "FRAMING-1"); /* the empty program: a fresh connection's echo */
+           d.corked_close    ? REQ_RESET_5
+           : d.inflight_close ? REQ_RESET_2
+           : d.reset_seen    ? REQ_RESET_1
+           : d.oversize_seen ? REQ_LIMITS_5
+           : d.nconnected    ? REQ_RESOURCES_1
+                             : REQ_FRAMING_1); /* the empty program: a fresh connection's echo */
     if (t->exec && !t->skip_released)
         simple(&d, SC_EXPECT_RELEASED, -1, ms_scaled(&d, 5000), /* RESOURCES-2: within 5 s */
-               d.reset_seen ? "RESET-4" : "RESOURCES-2");
+               d.reset_seen ? REQ_RESET_4 : REQ_RESOURCES_2);
     if (d.err) {
         sc_free(s);
         return -1;
@@ -881,7 +850,7 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, const char *
 
 void fz_encode(FILE *out, const fz_program *p, const fz_target *t)
 {
-    fprintf(out, "v1 framing=%s max=%" PRIu64, wire_framing_name(&t->framing), t->max_frame);
+    fprintf(out, "v1 framing=%s max=%" PRIu64, wire_framing_name(&t->framing), t->max_payload);
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
         fprintf(out, " %d:%d:%" PRIu64 ":%" PRIu64 ":%ld:%" PRIu64 ":%ld:", (int)a->kind, a->conn,
@@ -920,7 +889,7 @@ static bool action_fits(const fz_action *a, const fz_target *t)
     if (a->kind == A_PING && a->reps > 10000)
         return false;
     for (size_t i = 0; i < a->nframes; i++) {
-        if (a->kind == A_OVERSIZE ? a->frames[i] <= t->max_frame ||
+        if (a->kind == A_OVERSIZE ? a->frames[i] <= t->max_payload ||
                                         a->frames[i] > wire_max_expressible(t->framing)
                                   : a->frames[i] > cap)
             return false;
@@ -948,7 +917,7 @@ int fz_decode(const char *line, const fz_target *t, fz_program *p)
     memset(p, 0, sizeof *p);
     /* a program is judged under the framing and maximum it was found with */
     if (sscanf(s, "v1 framing=%7s max=%llu%n", framing, &max, &head) != 2 || head == 0 ||
-        strcmp(framing, wire_framing_name(&t->framing)) != 0 || max != t->max_frame)
+        strcmp(framing, wire_framing_name(&t->framing)) != 0 || max != t->max_payload)
         return -1;
     s += head;
     while (*s == ' ') {

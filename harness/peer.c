@@ -4,25 +4,35 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked (glibc's lacks it) */
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "sock.h"
 
+/* tcpi_state values (include/net/tcp_states.h; linux/tcp.h does not export them) */
+#define PEER_CLOSE_WAIT 8
+#define PEER_LAST_ACK 9
+
 /* poll() at most this many peers at once: a scenario's connections (SC_MAX_CONNS); 64 KiB of
  * stack for the pollfds and their peers */
 #define POLL_MAX 4096
 
-void peer_init(peer *p, int fd, size_t in_max)
+void peer_init(peer *p, int fd, size_t in_max, peer_log_fn log, void *log_arg)
 {
     memset(p, 0, sizeof *p);
     p->fd = fd;
     p->in_max = in_max;
     p->closed = SOCK_OPEN;
+    p->t_open = sock_now_ms();
+    p->log = log;
+    p->log_arg = log_arg;
 }
 
 void peer_free(peer *p)
@@ -40,6 +50,8 @@ static bool may_read(const peer *p)
     return p->fd >= 0 && !p->rd_done && !p->noread && p->in_len < p->in_max;
 }
 
+int peer_tcp_acked(const peer *p, uint64_t *acked, unsigned *retrans);
+
 /* Record how the connection ended: the first kind observed wins. */
 static void observe(peer *p, ssize_t n, int err)
 {
@@ -47,6 +59,14 @@ static void observe(peer *p, ssize_t n, int err)
     if (kind != SOCK_OPEN && p->closed == SOCK_OPEN) {
         p->closed = kind;
         p->close_err = n == 0 ? 0 : err;
+        p->t_closed = sock_now_ms();
+        /* what the server had acknowledged when it closed (its FIN or RST carries it) */
+        if (peer_tcp_acked(p, &p->acked_at_close, &p->retrans) < 0) {
+            p->acked_at_close = p->tx;
+            p->retrans = 0;
+        }
+        if (p->log)
+            p->log(p->log_arg, p, "closed", NULL, (size_t)kind);
     }
 }
 
@@ -58,6 +78,7 @@ size_t peer_pump(peer *p)
 size_t peer_pump_at_most(peer *p, size_t max)
 {
     size_t total = 0;
+    peer_check_acked(p); /* when the server had every byte: sampled as we read */
     while (may_read(p) && total < max) {
         ssize_t n;
         if (p->in_cap - p->in_len < 65536) {
@@ -84,6 +105,8 @@ size_t peer_pump_at_most(peer *p, size_t max)
                 room = max - total;
             n = recv(p->fd, p->inbox + p->in_len, room, 0);
             if (n > 0) {
+                if (p->log)
+                    p->log(p->log_arg, p, "recv", p->inbox + p->in_len, (size_t)n);
                 p->in_len += (size_t)n;
                 p->rx += (uint64_t)n;
                 total += (size_t)n;
@@ -144,7 +167,17 @@ int peer_send(peer *p, const uint8_t *buf, size_t len, int64_t deadline_ms, peer
     size_t done = 0;
     int err = -EBADF;
     if (p->fd >= 0) {
+        int64_t t = sock_now_ms();
         done = sock_send_until(p->fd, buf, len, deadline_ms, pump_them, &set, &err);
+        if (done > 0) {
+            p->writes[p->nwrites % PEER_WRITES].at = p->tx;
+            p->writes[p->nwrites % PEER_WRITES].t_ms = t;
+            p->nwrites++;
+            p->tx += done;
+            p->t_all_acked = 0; /* new bytes, not acknowledged yet */
+            if (p->log)
+                p->log(p->log_arg, p, "send", buf, done);
+        }
         if (err != 0 && err != -ETIMEDOUT)
             observe(p, -1, -err);
         peer_poll(ps, n, 0);
@@ -162,6 +195,95 @@ void peer_consume(peer *p, size_t k)
         return; /* nothing taken (and the inbox may not exist yet) */
     memmove(p->inbox, p->inbox + k, p->in_len - k);
     p->in_len -= k;
+}
+
+void peer_shutdown(peer *p, int how)
+{
+    if (p->fd < 0)
+        return;
+    if (how != SHUT_RD) {
+        /* our FIN reaches the server as a write would: it is heard */
+        p->writes[p->nwrites % PEER_WRITES].at = p->tx;
+        p->writes[p->nwrites % PEER_WRITES].t_ms = sock_now_ms();
+        p->nwrites++;
+    }
+    shutdown(p->fd, how);
+}
+
+int64_t peer_heard_by(const peer *p, int64_t t_ms)
+{
+    int64_t best = p->t_open;
+    uint64_t n = p->nwrites, oldest = n > PEER_WRITES ? n - PEER_WRITES : 0;
+    while (n > oldest) {
+        n--;
+        if (p->writes[n % PEER_WRITES].t_ms <= t_ms) {
+            if (p->writes[n % PEER_WRITES].t_ms > best)
+                best = p->writes[n % PEER_WRITES].t_ms;
+            break;
+        }
+    }
+    n = p->nacks;
+    oldest = n > PEER_ACKS ? n - PEER_ACKS : 0;
+    while (n > oldest) {
+        n--;
+        if (p->acks[n % PEER_ACKS] <= t_ms) {
+            if (p->acks[n % PEER_ACKS] > best)
+                best = p->acks[n % PEER_ACKS];
+            break;
+        }
+    }
+    return best;
+}
+
+int peer_tcp_acked(const peer *p, uint64_t *acked, unsigned *retrans)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (p->fd < 0 || getsockopt(p->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ||
+        l < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return -1;
+    /* bytes_acked counts the SYN (and our FIN once acknowledged) */
+    *acked = ti.tcpi_bytes_acked > 0 ? ti.tcpi_bytes_acked - 1 : 0;
+    if (*acked > p->tx)
+        *acked = p->tx;
+    *retrans = ti.tcpi_total_retrans;
+    return 0;
+}
+
+void peer_check_acked(peer *p)
+{
+    uint64_t acked;
+    unsigned retrans;
+    int64_t now;
+    if (p->tx == p->acked_seen || p->fd < 0 || p->closed != SOCK_OPEN)
+        return;
+    now = sock_now_ms();
+    if (peer_tcp_acked(p, &acked, &retrans) < 0)
+        acked = p->tx; /* not TCP: a unix socket has it at once */
+    if (acked > p->acked_seen) {
+        p->acked_seen = acked;
+        if (p->nacks > 0 && now - p->acks[(p->nacks - 1) % PEER_ACKS] < 10)
+            p->acks[(p->nacks - 1) % PEER_ACKS] = now;
+        else
+            p->acks[p->nacks++ % PEER_ACKS] = now;
+    }
+    if (acked >= p->tx && p->t_all_acked == 0)
+        p->t_all_acked = now;
+}
+
+bool peer_fin_pending(peer *p)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    if (p->closed != SOCK_OPEN)
+        return true;
+    if (p->fd < 0 || getsockopt(p->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
+        return false;
+    if (ti.tcpi_state != PEER_CLOSE_WAIT && ti.tcpi_state != PEER_LAST_ACK)
+        return false;
+    observe(p, 0, 0); /* the server's FIN waits behind what we have not read */
+    return true;
 }
 
 void peer_close(peer *p, bool rst)

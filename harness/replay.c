@@ -105,8 +105,9 @@ void capture_stop(pid_t pid)
 static void replay_usage(FILE *out)
 {
     fputs("usage: framespec replay FILE (--target HOST:PORT|unix:PATH | --exec 'CMD ... {port} ...')\n"
-          "                        [--max-frame BYTES] [--timeout SECONDS] [--pcap FILE]\n"
-          "                        [--pcap-optional] [--keep-logs] [-v]\n"
+          "                        [--max-frame BYTES] [--timeout SECONDS] [--repeat N]\n"
+          "                        [--timeout-scale X] [--pcap FILE] [--pcap-optional]\n"
+          "                        [--keep-logs] [-v]\n"
           "\n"
           "Run a scenario script (grammar: docs/replay.md).\n"
           "\n"
@@ -114,6 +115,10 @@ static void replay_usage(FILE *out)
           "                     checked while parsing, before anything is allocated\n"
           "  --timeout SECONDS  end the whole replay by then (exit 1); also allows a single sleep\n"
           "                     longer than 60000 ms\n"
+          "  --repeat N         run it up to N times, against the same server, and stop at the\n"
+          "                     first failing run (a timing-dependent failure: a flaky case's\n"
+          "                     reproducer command says how many)\n"
+          "  --timeout-scale X  multiply the engine's own deadlines (as framespec run's)\n"
           "  --pcap FILE        capture the exchange with tcpdump or tshark; when it cannot\n"
           "                     capture, exit 2 (with --pcap-optional: say so and go on)\n"
           "  --keep-logs        keep the --exec server's log in $TMPDIR/framespec-XXXXXX\n"
@@ -131,10 +136,12 @@ int replay_main(int argc, char **argv)
         {"pcap", required_argument, NULL, 'p'},   {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {"max-frame", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, 'W'}, {"keep-logs", no_argument, NULL, 'K'},
-        {"pcap-optional", no_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
+        {"pcap-optional", no_argument, NULL, 'P'}, {"repeat", required_argument, NULL, 'r'},
+        {"timeout-scale", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
     };
     scenario sc;
     server_proc srv = {0};
+    sc_server ops;
     sc_env env = {.inbox_min = INBOX_MIN};
     const char *target = NULL, *exec = NULL, *pcap = NULL, *file;
     char err[256];
@@ -142,6 +149,7 @@ int replay_main(int argc, char **argv)
     pid_t cap = -1;
     double timeout_s = 0;
     bool pcap_optional = false;
+    uint64_t repeat = 1, run = 0;
 
     sc_init(&sc);
     optind = 1;
@@ -161,7 +169,7 @@ int replay_main(int argc, char **argv)
             pcap_optional = true;
             break;
         case 'm':
-            if (opts_u64(optarg, 1, 0xFFFFFFFFull, &sc.max_frame) < 0)
+            if (opts_u64(optarg, 1, 0xFFFFFFFFull, &sc.payload_bound) < 0)
                 return opts_bad("replay", "--max-frame", optarg,
                                 "expected bytes 1..4294967295 (K/M/G ok)");
             break;
@@ -172,6 +180,14 @@ int replay_main(int argc, char **argv)
             break;
         case 'K':
             scratch_keep(true);
+            break;
+        case 'r':
+            if (opts_u64(optarg, 1, 1000, &repeat) < 0)
+                return opts_bad("replay", "--repeat", optarg, "expected a number of runs 1..1000");
+            break;
+        case 'T':
+            if (opts_seconds(optarg, &env.scale) < 0 || env.scale < 0.1 || env.scale > 100)
+                return opts_bad("replay", "--timeout-scale", optarg, "expected a factor 0.1..100");
             break;
         case 'v':
             env.verbose++;
@@ -228,7 +244,8 @@ int replay_main(int argc, char **argv)
             return 2;
         }
         env.addr = srv.addr;
-        env.srv = &srv;
+        sc_server_local(&ops, &srv);
+        env.srv = &ops;
     } else {
         int fd = sock_connect(&env.addr, sock_now_ms() + 5000);
         if (fd < 0) {
@@ -249,10 +266,17 @@ int replay_main(int argc, char **argv)
             return 2;
         }
     }
-    rc = sc_run(&sc, &env, file, NULL);
+    do {
+        run++;
+        rc = sc_run(&sc, &env, file, NULL);
+    } while (rc == 0 && run < repeat);
     capture_stop(cap);
     if (rc == 0)
-        printf("ok: %zu steps of %s held against %s\n", sc.n, file, env.addr.text);
+        printf("ok: %zu steps of %s held against %s%s\n", sc.n, file, env.addr.text,
+               repeat > 1 ? " in every run" : "");
+    if (repeat > 1)
+        printf("%s in run %llu of at most %llu\n", rc == 0 ? "held" : "failed",
+               (unsigned long long)run, (unsigned long long)repeat);
     server_stop(&srv, NULL);
     sc_free(&sc);
     return rc;

@@ -19,6 +19,7 @@ void report_diag_free(report_diag *d)
     free(d->actual);
     free(d->close_kind);
     free(d->wirelog);
+    free(d->requirement);
     free(d->repro);
     free(d->repro_cmd);
     memset(d, 0, sizeof *d);
@@ -162,6 +163,7 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
         fprintf(out, "  runs: %u\n  failures: %u\n  failed_runs: [%s]\n", rc->runs, rc->failures,
                 runs);
     }
+    yaml_field(out, "violated", rc->d.requirement);
     yaml_field(out, "expected", rc->d.expected);
     yaml_field(out, "actual", rc->d.actual);
     if (rc->d.close_kind && *rc->d.close_kind)
@@ -446,6 +448,7 @@ static json_t *case_json(const report *r, const report_case *rc)
     json_object_set_new(o, "failed_runs", failed);
     json_object_set_new(o, "duration_ms", json_integer(rc->duration_ms));
     json_object_set_new(o, "detail", str_or_null(rc->verdict == REPORT_PASS ? NULL : line));
+    json_object_set_new(o, "violated", str_or_null(rc->d.requirement));
     json_object_set_new(o, "expected", str_or_null(rc->d.expected));
     json_object_set_new(o, "actual", str_or_null(rc->d.actual));
     json_object_set_new(o, "close", str_or_null(rc->d.close_kind));

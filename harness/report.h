@@ -27,6 +27,7 @@ typedef enum { REPORT_PASS, REPORT_FAIL, REPORT_WARN, REPORT_FLAKY, REPORT_SKIP 
 typedef struct {
     char *message; /* one line: why it failed, or why it was skipped */
     char *expected, *actual, *close_kind, *wirelog;
+    char *requirement; /* the requirement id the failure broke ("HALFCLOSE-1"), or NULL */
     char *repro;     /* a reproducer (scenario script) or NULL */
     char *repro_cmd; /* the one-line command that runs it */
 } report_diag;
@@ -97,7 +98,8 @@ int report_junit(const report *r, const char *path);
 /* Write the JSON report to `path`: {"summary": {passed, failed, warnings, flaky, skipped, total,
  * duration_ms, repeat, strict}, "target", "label" (--label or null), "framing", "max_frame",
  * "seed", "cases": [{id, description, requirements, level, status, fails_gate, runs, failures,
- * failed_runs, duration_ms, detail, expected, actual, close, repro, repro_command, wire_log}]}
+ * failed_runs, duration_ms, detail, violated, expected, actual, close, repro, repro_command,
+ * wire_log}]}; violated is the requirement id the (first) failure broke, or null
  * (strings null when absent; wire_log only for cases that did not pass). framespec report renders
  * it (report_html.h). Returns 0, or -1 with errno set. */
 int report_json(const report *r, const char *path);

@@ -1,29 +1,21 @@
 /*
- * result.c — what a case reports (fail, warn, note, skip, expected/actual), what it observed on
- * its descriptors (the first close kind), its wire log, and its clocks (deadlines scaled by
- * --timeout-scale). See fs.h.
+ * result.c — what a case reports (fail, warn, note, skip, expected/actual, close kind, the
+ * requirement broken, its reproducer, its wire log) as records the runner reads back, and its
+ * clock (--timeout-scale). See fs.h.
  */
 #include "fs.h"
-#include "server.h"
-#include "scenario.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- results: records appended to the case's records file (fs.h) ---- */
 
-enum { R_STATUS = 1, R_MESSAGE, R_EXPECTED, R_ACTUAL, R_CLOSE_KIND, R_NOTE, R_WIRELOG, R_REPRO };
+enum { R_STATUS = 1, R_MESSAGE, R_EXPECTED, R_ACTUAL, R_CLOSE_KIND, R_NOTE, R_WIRELOG, R_REPRO,
+       R_REQUIREMENT };
 
 /* One record: type (1 byte), length (4 bytes, host order), the bytes; one write(2), retried
  * while partial. Past FS_RECORDS_MAX only R_STATUS and R_MESSAGE are written: what the verdict
@@ -158,9 +150,15 @@ void fs_actual(fs_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-void fs_close_kind(fs_ctx *c, int kind)
+void fs_close_kind(fs_ctx *c, const char *kind)
 {
-    put_str(c, R_CLOSE_KIND, sock_close_name(kind));
+    put_str(c, R_CLOSE_KIND, kind);
+}
+
+void fs_violated(fs_ctx *c, fs_req req)
+{
+    if (req != REQ_NONE)
+        put_str(c, R_REQUIREMENT, fs_req_id(req));
 }
 
 void fs_result_repro(fs_ctx *c, const char *text, size_t len)
@@ -261,6 +259,7 @@ int fs_result_read(int fd, fs_report *out)
         case R_ACTUAL: set_text(&out->actual, buf, len); break;
         case R_CLOSE_KIND: set_text(&out->close_kind, buf, len); break;
         case R_NOTE: set_text(&out->note, buf, len); break;
+        case R_REQUIREMENT: set_text(&out->requirement, buf, len); break;
         case R_WIRELOG:
             append(&out->wirelog, &wl_len, buf, len, FS_WIRELOG_KEEP, 0, &dropped);
             break;
@@ -288,45 +287,11 @@ void fs_report_free(fs_report *r)
     free(r->expected);
     free(r->actual);
     free(r->close_kind);
+    free(r->requirement);
     free(r->note);
     free(r->wirelog);
     free(r->repro);
     memset(r, 0, sizeof *r);
-}
-
-fs_fdinfo *fs_fd(fs_ctx *c, int fd)
-{
-    if (fd < 0)
-        return NULL;
-    if ((size_t)fd >= c->nfds) {
-        size_t n = (size_t)fd + 64;
-        fs_fdinfo *t = realloc(c->fds, n * sizeof *t);
-        if (t == NULL)
-            return NULL;
-        memset(t + c->nfds, 0, (n - c->nfds) * sizeof *t);
-        c->fds = t;
-        c->nfds = n;
-    }
-    return &c->fds[fd];
-}
-
-int fs_observe(fs_ctx *c, int fd, ssize_t n, int err)
-{
-    fs_fdinfo *info = fs_fd(c, fd);
-    int kind = sock_close_kind(n, err), first = info ? info->first_close : SOCK_OPEN;
-    const char *what = n == 0 ? "read returned 0" : sock_errno_name(err);
-    if (kind == SOCK_OPEN)
-        return first;
-    if (first != SOCK_OPEN) {
-        if (kind != first)
-            fs_log(c, "fd %d: %s, after an %s: the first counts", fd, what, sock_close_name(first));
-        return first;
-    }
-    if (info)
-        info->first_close = (uint8_t)kind;
-    fs_log(c, "fd %d: %s: %s", fd, what, sock_close_name(kind));
-    fs_close_kind(c, kind);
-    return kind;
 }
 
 void fs_log(fs_ctx *c, const char *fmt, ...)
@@ -360,15 +325,3 @@ int64_t fs_ms(const fs_ctx *c, double ms)
     return (int64_t)(ms * c->cfg->scale + 0.5);
 }
 
-int64_t fs_deadline(const fs_ctx *c, double ms)
-{
-    return sock_now_ms() + fs_ms(c, ms);
-}
-
-void fs_sleep(fs_ctx *c, double ms)
-{
-    fs_repro_op(c, -1, SC_SLEEP, (long)(ms + 0.5));
-    struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}

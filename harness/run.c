@@ -45,6 +45,10 @@
 #include "server.h"
 
 #define MAX_GLOBS 64
+/* Under --loss: the delay of a data segment lost twice in a row (Linux's minimum RTO 200 ms,
+ * doubled: tcp(7), RFC 6298 5.5), and of a handshake whose SYN is (initial RTO 1 s, then 2 s). */
+#define LOSS_TWICE_MS 600
+#define LOSS_SYN_TWICE_MS 3000
 
 typedef struct {
     fs_config cfg;
@@ -68,6 +72,7 @@ typedef struct {
     char gone[512];       /* why the server is down for good (no more restarts); "" while not */
     bool setup_error;     /* the run cannot judge (a daemonizing server): exit 2 */
     unsigned outside_deaths; /* deaths between cases: they fail the run */
+    char *death_repro;    /* the scenario of the case the server last died in (cfg.death_repro) */
 } run_state;
 
 /* One run of one case. */
@@ -167,6 +172,25 @@ static const char *not_applicable(const run_state *rs, const fs_case *c, char *b
                      "timeout (200 ms at least on Linux), far above the latency bounds"
                    : "not meaningful under --loss: lost keepalive probes make a live peer look "
                      "dead";
+    if (rs->cfg.loss_pct > 0 && rs->cfg.idle_ms > 0 && (c->flags & FS_NEEDS_IDLE) == 0) {
+        /* a correct server's idle timeout that loss makes fire: cases that cannot tell it apart
+         * (the others attribute such a close, and retry: fs_sc_run()) */
+        if (rs->cfg.idle_ms <= LOSS_TWICE_MS) {
+            snprintf(buf, n, "cannot be judged under --loss with an idle timeout of %lld ms: a "
+                     "segment lost twice waits %d ms (RTO 200 ms, then 400 ms), so a correct "
+                     "server closes connections this case keeps busy",
+                     (long long)rs->cfg.idle_ms, LOSS_TWICE_MS);
+            return buf;
+        }
+        if ((c->flags & FS_MANY_CONNS) && rs->cfg.idle_ms <= LOSS_SYN_TWICE_MS) {
+            snprintf(buf, n, "cannot be judged under --loss with an idle timeout of %lld ms: it "
+                     "opens many connections at once, and a handshake whose SYN is lost twice "
+                     "takes %d ms (initial RTO 1 s, then 2 s: RFC 6298), so a correct server "
+                     "closes the first ones, idle meanwhile",
+                     (long long)rs->cfg.idle_ms, LOSS_SYN_TWICE_MS);
+            return buf;
+        }
+    }
     if ((c->flags & FS_NEEDS_KEEPALIVE) && rs->cfg.keepalive[0] == 0)
         return "no --keepalive given (the server's keepalive: IDLE,INTVL,CNT)";
     if ((c->flags & FS_NEEDS_IDLE_PROMISE) && rs->cfg.keepalive[0] == 0 && rs->cfg.idle_ms <= 0)
@@ -368,7 +392,8 @@ static void serve_ctl(run_state *rs, int fd)
         break;
     case FS_CTL_STOP:
         rs->down_on_purpose = true;
-        server_stop_wait(&rs->srv, stop_ms, rep.text, sizeof rep.text);
+        rep.rc = server_stop_wait(&rs->srv, rq.ms > 0 ? rq.ms : stop_ms, rep.text,
+                                  sizeof rep.text);
         rs->cfg.server_pid = 0;
         break;
     case FS_CTL_START_SAME:
@@ -439,7 +464,7 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
     pid_t child, parent;
     int st = 0, ctl[2] = {-1, -1};
     bool timed_out = false, overall = false;
-    char na_buf[192];
+    char na_buf[512];
     const char *na = not_applicable(rs, fc, na_buf, sizeof na_buf);
 
     memset(o, 0, sizeof *o);
@@ -500,8 +525,9 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
     }
     if (child == 0) {
         fs_config cfg = rs->cfg; /* the case's own copy: its server requests update it */
-        fs_ctx ctx = {.cfg = &cfg, .res = &res, .t0_ns = sock_now_ns(), .recording = true,
-                      .rng = rs->cfg.seed ^ hash_id(fc->id), .ctl_fd = ctl[1]};
+        fs_ctx ctx = {.cfg = &cfg, .res = &res, .t0_ns = sock_now_ns(),
+                      .rng = rs->cfg.seed ^ hash_id(fc->id), .ctl_fd = ctl[1],
+                      .requirements = fc->requirements};
         if (ctl[0] >= 0)
             close(ctl[0]);
         /* a case never outlives framespec (SIGINT, --timeout, a crash) */
@@ -511,7 +537,7 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
         signal(SIGPIPE, SIG_IGN);
         fs_log(&ctx, "case %s (%s) against %s", fc->id, fc->requirements, rs->cfg.addr.text);
         fc->run(&ctx);
-        free(ctx.fds);
+        fs_ctx_free(&ctx);
         fflush(stderr);
         /* the verdict is also the exit status: it counts even when no record could be kept */
         _exit(res.status == FS_PASS ? 0 : res.status == FS_SKIP ? 3 : res.should_only ? 5 : 4);
@@ -539,9 +565,13 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
     if (ctl[0] >= 0)
         close(ctl[0]);
     if ((fc->flags & FS_NEEDS_NETNS) && rs->cfg.netns) {
-        /* the case's rules go here, once its process has ended, however it ended */
-        char err[512];
-        if (netns_nft("flush chain inet framespec drops\n", 5000, err, sizeof err) < 0)
+        /* the case's rules (its engine's chain, v<pid>: scenario_server.c) go here too, once its
+         * process has ended, however it ended: created if absent, so that the deletion holds */
+        char err[512], script[256];
+        snprintf(script, sizeof script, "add chain inet framespec v%d { type filter hook output "
+                 "priority -10 ; }\nflush chain inet framespec v%d\ndelete chain inet framespec "
+                 "v%d\n", (int)child, (int)child, (int)child);
+        if (netns_nft(script, 5000, err, sizeof err) < 0)
             fprintf(stderr, "framespec run: cannot remove %s's nftables rules: %s\n", fc->id,
                     err);
     }
@@ -581,11 +611,12 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
     o->d.expected = rep.expected;
     o->d.actual = rep.actual;
     o->d.close_kind = rep.close_kind;
+    o->d.requirement = rep.requirement;
     o->d.wirelog = rep.wirelog;
     o->note = rep.status == FS_PASS ? rep.note : NULL;
     if (o->note == rep.note)
         rep.note = NULL;
-    rep.expected = rep.actual = rep.close_kind = rep.wirelog = NULL;
+    rep.expected = rep.actual = rep.close_kind = rep.wirelog = rep.requirement = NULL;
     {
         char how[96];
         if (server_check(rs, fc->id, o->status == FS_FAIL, how, sizeof how)) {
@@ -599,6 +630,12 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
             }
             o->status = FS_FAIL;
             o->should_only = false; /* a server death breaks RESOURCES-1, a MUST */
+            if (rep.repro != NULL) {
+                /* resources.alive hands it on: replayed alone, it makes the server die */
+                free(rs->death_repro);
+                rs->death_repro = strdup(rep.repro);
+                rs->cfg.death_repro = rs->death_repro;
+            }
         }
     }
     if (o->status == FS_FAIL)
@@ -630,6 +667,20 @@ static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
     report_diag_free(&o->d);
 }
 
+/* The options replay needs to run a reproducer as the case ran it: a larger --max-frame (the
+ * scenario's payloads may hold it + 1), and --timeout-scale. Static. */
+static const char *replay_options(const run_state *rs)
+{
+    static char opts[128];
+    int n = 0;
+    opts[0] = '\0';
+    if (rs->cfg.max_frame > (16u << 20))
+        n = snprintf(opts, sizeof opts, " --max-frame %llu", (unsigned long long)rs->cfg.max_frame);
+    if (rs->cfg.scale != 1.0 && n >= 0 && (size_t)n < sizeof opts)
+        snprintf(opts + n, sizeof opts - (size_t)n, " --timeout-scale %g", rs->cfg.scale);
+    return opts;
+}
+
 /* The failing case's scenario: a header naming it, the framing, the recorded steps. */
 static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, run_outcome *rc)
 {
@@ -641,11 +692,13 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
     n = snprintf(script, cap,
                  "# framespec reproducer for %s (%s), seed %llu\n"
                  "# %s\n"
-                 "# run it: framespec replay FILE %s%s%s\n"
-                 "framing %s\n",
+                 "# run it: framespec replay FILE %s%s%s%s\n"
+                 "framing %s\n"
+                 "requirement %.*s\n",
                  fc->id, fc->requirements, (unsigned long long)rs->cfg.seed, fc->description,
                  rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
-                 rs->exec ? "'" : "", wire_framing_name(&rs->cfg.framing));
+                 rs->exec ? "'" : "", replay_options(rs), wire_framing_name(&rs->cfg.framing),
+                 (int)strcspn(fc->requirements, ","), fc->requirements);
     if (n > 0 && (size_t)n < cap) {
         if (res->repro_len > 0)
             memcpy(script + n, res->repro, res->repro_len);
@@ -663,10 +716,26 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
         if (f)
             fclose(f);
     }
-    snprintf(cmd, sizeof cmd, "framespec replay %s %s%s%s", path[0] ? path : "REPRO.scenario",
+    snprintf(cmd, sizeof cmd, "framespec replay %s %s%s%s%s", path[0] ? path : "REPRO.scenario",
              rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
-             rs->exec ? "'" : "");
+             rs->exec ? "'" : "", replay_options(rs));
     rc->d.repro_cmd = strdup(cmd);
+}
+
+/* A flaky case's reproducer fails in some runs only: its command replays it as many times as
+ * make a miss unlikely (k of N runs failed: 10 N / k runs, at most 100), saying so. */
+static void flaky_repro(report_case *rc)
+{
+    unsigned k = rc->failures ? rc->failures : 1, n = (10 * rc->runs + k - 1) / k;
+    char *cmd = NULL;
+    if (rc->d.repro_cmd == NULL)
+        return;
+    if (n > 100)
+        n = 100;
+    if (asprintf(&cmd, "%s --repeat %u", rc->d.repro_cmd, n) >= 0) {
+        free(rc->d.repro_cmd);
+        rc->d.repro_cmd = cmd;
+    }
 }
 
 /* ---- the command ---- */
@@ -851,8 +920,9 @@ static int parse_run(int argc, char **argv, run_state *rs)
                 return opts_bad("run", "--timeout-scale", optarg, "expected a factor 0.1..100");
             break;
         case 'n':
-            if (opts_u64(optarg, 1, 100000, &v) < 0)
-                return opts_bad("run", "--conns", optarg, "expected 1..100000");
+            if (opts_u64(optarg, 1, SC_MAX_CONNS, &v) < 0)
+                return opts_bad("run", "--conns", optarg, "expected 1..4096 (the connections "
+                                "a scenario holds at most)");
             rs->cfg.conns = (unsigned)v;
             break;
         case 'y':
@@ -1151,6 +1221,8 @@ int run_main(int argc, char **argv)
         if (rcase->failures > 0 && must_failures == 0)
             rcase->level = FS_SHOULD; /* only its SHOULD requirement was broken: a warning */
         report_settle(rcase, rs->strict);
+        if (rcase->verdict == REPORT_FLAKY)
+            flaky_repro(rcase);
         gate_failures += report_gate_fails(&r, rcase);
         r.n = num;
         if (tty)
@@ -1187,6 +1259,7 @@ int run_main(int argc, char **argv)
         report_diag_free(&r.cases[i].d);
     free(r.cases);
     close(records);
+    free(rs->death_repro);
     free(rs);
     return rc;
 }
@@ -1195,7 +1268,7 @@ int list_main(int argc, char **argv)
 {
     bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
     if (argc > 1 && strcmp(argv[1], "--requirements") == 0) {
-        for (size_t i = 0; i < fs_nrequirements; i++)
+        for (int i = 1; i < REQ_COUNT; i++)
             printf("%-16s %s\n", fs_requirements[i].id, fs_level_name(fs_requirements[i].level));
         return 0;
     }

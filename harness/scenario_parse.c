@@ -1,12 +1,13 @@
 /*
- * scenario_parse.c — the scenario language's keyword table, its parser (text -> steps) and its
- * printer (steps -> text). The grammar is docs/replay.md; scenario.h has the contracts.
+ * scenario_parse.c — the scenario language's keyword table and its parser (text -> steps). The
+ * grammar is docs/replay.md; scenario.h has the contracts; the printer (scenario_print.c) reads
+ * the same table.
  *
- * One table (keywords[] below) names every step: its words, whether it takes a connection, the
- * function that parses the rest of its line and the one that prints it back. Adding a keyword is
- * one row and two small functions.
+ * One table (sc_keywords[] below) names every step: its words, whether it takes a connection
+ * (or a set of them), the function that parses the rest of its line and the one that prints it
+ * back. Adding a keyword is one row and two small functions.
  */
-#include "scenario.h"
+#include "scenario_lang.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,7 +29,16 @@ typedef struct {
 enum { CS_NONE, CS_OPEN, CS_SHUT, CS_CLOSED, CS_GONE }; /* a connection's state while parsing
                                                          * (CS_GONE: its peer vanished) */
 
+/* An open `repeat`: where it is, and what the connections were when it began. */
 typedef struct {
+    size_t step;        /* its index in s->steps */
+    int line;
+    uint64_t bytes;     /* s->bytes before its body */
+    unsigned char *states; /* each connection's state class at the repeat (malloc'ed) */
+    size_t nstates;
+} open_repeat;
+
+struct pctx {
     scenario *s;
     const char *name;   /* the file, for messages */
     FILE *err;
@@ -42,7 +52,9 @@ typedef struct {
     } *conns;           /* parallel to s->names */
     size_t conns_cap;
     bool seen_step;     /* a step other than `framing` was parsed */
-} pctx;
+    open_repeat rep[SC_MAX_DEPTH]; /* the repeats whose `end` is still to come */
+    int depth;
+};
 
 static int perr(const pctx *p, const char *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -152,13 +164,6 @@ static void payload_free(sc_payload *pl)
     pl->bytes = NULL;
 }
 
-static void items_free(sc_item *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        payload_free(&items[i].p);
-    free(items);
-}
-
 /* PAYLOAD: "text" | hex:HEX | size:N | text:N. */
 static int parse_payload(pctx *p, tok k, sc_payload *out)
 {
@@ -235,45 +240,6 @@ static int parse_payload(pctx *p, tok k, sc_payload *out)
                 QUOTE(k));
 }
 
-/* The payload's byte i. */
-static uint8_t payload_byte(const sc_payload *pl, uint64_t i)
-{
-    switch (pl->kind) {
-    case SC_P_SIZE: return (uint8_t)i;
-    case SC_P_TEXT: return (uint8_t)('a' + i % 26);
-    default: return pl->bytes[i];
-    }
-}
-
-uint64_t sc_item_size(const sc_item *it, wire_framing f)
-{
-    return it->framed ? wire_frame_size(f, (size_t)it->p.len) : it->p.len;
-}
-
-void sc_item_bytes(const sc_item *it, wire_framing f, uint8_t *out)
-{
-    size_t hl = it->framed ? wire_encode_header(f, it->p.len, out) : 0;
-    uint8_t *p = out + hl;
-    uint64_t len = it->p.len, period = it->p.kind == SC_P_SIZE ? 256 : 26 * 256;
-    if (it->p.kind == SC_P_BYTES) {
-        if (len > 0)
-            memcpy(p, it->p.bytes, (size_t)len);
-    } else {
-        /* one period of the pattern, then copies of what is done (doubling): a 16 MiB payload
-         * is built in milliseconds, not tens of them */
-        uint64_t done = len < period ? len : period;
-        for (uint64_t i = 0; i < done; i++)
-            p[i] = payload_byte(&it->p, i);
-        while (done < len) {
-            uint64_t k = done <= len - done ? done : len - done;
-            memcpy(p + done, p, (size_t)k);
-            done += k;
-        }
-    }
-    if (it->framed && wire_is_line(f))
-        out[hl + it->p.len] = '\n';
-}
-
 /* Does a frame payload of this framing hold a '\n' (not allowed with line framing)? */
 static bool payload_has_newline(const sc_payload *pl)
 {
@@ -292,10 +258,10 @@ static int item_fits(pctx *p, tok at, const sc_item *it)
         return perr(p, at.t, "a frame payload of %llu bytes does not fit framing %s (at most %llu)",
                     (unsigned long long)it->p.len, wire_framing_name(&s->framing),
                     (unsigned long long)wire_max_expressible(s->framing));
-    if (it->p.len > s->max_frame + 1)
+    if (it->p.len > s->payload_bound + 1)
         return perr(p, at.t, "a payload of %llu bytes is over --max-frame + 1 (%llu); give a "
                              "larger --max-frame to allow it",
-                    (unsigned long long)it->p.len, (unsigned long long)s->max_frame + 1);
+                    (unsigned long long)it->p.len, (unsigned long long)s->payload_bound + 1);
     if (it->framed && wire_is_line(s->framing) && payload_has_newline(&it->p))
         return perr(p, at.t, "a line-framing payload cannot contain '\\n' (size:N does past 10 "
                              "bytes; text:N never does)");
@@ -389,22 +355,58 @@ static int parse_word_ms(pctx *p, const char *word, long *ms)
     return parse_ms_tok(p, next(p), ms);
 }
 
-/* Account the step's bytes against SC_MAX_BYTES. */
+/* Account the step's bytes against SC_MAX_BYTES: what it sends or awaits, x reps. A flood
+ * holds one copy of its items and matches its echoes as they come; inside a repeat the body's
+ * bytes count once per iteration (added at its `end`). */
 static int account(pctx *p, const sc_step *st, tok at)
 {
     uint64_t n = 0, one = 0;
     for (size_t i = 0; i < st->nitems; i++)
         one += sc_item_size(&st->items[i], p->s->framing);
-    if (st->kind == SC_FLOOD)
-        n = st->limit + one; /* what it may send */
+    if (st->kind == SC_FLOOD || st->kind == SC_STREAM)
+        n = one;
     else if (one > 0 && st->reps > SC_MAX_BYTES / one)
         n = SC_MAX_BYTES + 1;
-    else
+    else if (st->kind != SC_REPEAT)
         n = one * st->reps;
     if (p->s->bytes + n > SC_MAX_BYTES)
         return perr(p, at.t, "the scenario's payloads would hold more than %llu MiB",
                     SC_MAX_BYTES >> 20);
     p->s->bytes += n;
+    return 0;
+}
+
+/* A list of byte offsets "O,O,..." (increasing, each in [1, total)) into a new array. */
+static int parse_offsets(pctx *p, const char *word, uint64_t total, uint64_t **out, size_t *n)
+{
+    tok k = next(p);
+    const char *q = k.t;
+    size_t cap = 0;
+    if (empty(k))
+        return perr(p, k.t, "%s needs byte offsets: %s 3,10", word, word);
+    while (q < k.e) {
+        const char *c = memchr(q, ',', (size_t)(k.e - q));
+        tok one = {q, c ? c : k.e, false};
+        uint64_t v;
+        if (*n == SC_MAX_CUTS)
+            return perr(p, q, "at most %d offsets", SC_MAX_CUTS);
+        if (tok_u64(one, 0, 1, UINT64_MAX, &v) < 0 || v >= total ||
+            (*n > 0 && v <= (*out)[*n - 1]))
+            return perr(p, q, "%s O,O,... needs increasing byte offsets inside the %llu bytes "
+                              "sent, got '%.*s%s'", word, (unsigned long long)total, QUOTE(one));
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            uint64_t *nv = realloc(*out, nc * sizeof *nv);
+            if (nv == NULL)
+                return perr(p, q, "out of memory");
+            *out = nv;
+            cap = nc;
+        }
+        (*out)[(*n)++] = v;
+        q = c ? c + 1 : k.e;
+        if (c != NULL && q == k.e)
+            return perr(p, c, "%s O,O,...: a comma with no offset after it", word);
+    }
     return 0;
 }
 
@@ -420,34 +422,98 @@ static int kw_framing(pctx *p, sc_step *st)
         memcpy(f, k.t, (size_t)(k.e - k.t));
     if (wire_parse_framing(f, &st->framing, why, sizeof why) < 0)
         return perr(p, k.t, "framing '%.*s%s': %s", QUOTE(k), why);
-    if (p->seen_step || p->s->n > 0)
+    if (p->seen_step)
         return perr(p, p->start, "'framing' must come before every other step (it says how "
                                  "all of them are encoded)");
     p->s->framing = st->framing;
     return 0;
 }
 
-static int kw_connect(pctx *p, sc_step *st)
+/* A connection, or a set of them, as written before a step or after `connect`: NAME (default
+ * c), or NAME1..NAMEn (a set: the same prefix, then the first and the last number). */
+static int parse_conns(pctx *p, tok k, sc_step *st)
 {
-    tok k = next(p);
-    char name[32] = "c";
-    if (!empty(k)) {
-        if (!valid_name(k))
-            return perr(p, k.t, "bad connection name '%.*s%s' (a letter or _, then letters, "
-                                "digits, _ or -; at most 31)", QUOTE(k));
-        if (is_keyword(k))
-            return perr(p, k.t, "'%.*s' is a step's keyword: name the connection otherwise",
-                        (int)(k.e - k.t), k.t);
-        memcpy(name, k.t, (size_t)(k.e - k.t));
-        name[k.e - k.t] = '\0';
+    char name[32] = "c", first[32];
+    const char *dots = NULL;
+    unsigned long lo, hi;
+    size_t pl;
+    for (const char *q = k.t; q + 1 < k.e; q++)
+        if (q[0] == '.' && q[1] == '.') {
+            dots = q;
+            break;
+        }
+    if (dots == NULL) {
+        if (!empty(k)) {
+            if (!valid_name(k))
+                return perr(p, k.t, "bad connection name '%.*s%s' (a letter or _, then letters, "
+                                    "digits, _ or -; at most 31)", QUOTE(k));
+            if (is_keyword(k))
+                return perr(p, k.t, "'%.*s' is a step's keyword: name the connection otherwise",
+                            (int)(k.e - k.t), k.t);
+            memcpy(name, k.t, (size_t)(k.e - k.t));
+            name[k.e - k.t] = '\0';
+        }
+        st->conn = sc_conn(p->s, name);
+        if (st->conn < 0)
+            return perr(p, k.t, "too many connections (at most %d) or out of memory",
+                        SC_MAX_CONNS);
+        return 0;
     }
-    st->conn = sc_conn(p->s, name);
-    if (st->conn < 0)
-        return perr(p, k.t, "too many connections (at most %d) or out of memory", SC_MAX_CONNS);
+    /* NAME1..NAMEn: split each side into its prefix and its number */
+    pl = (size_t)(dots - k.t);
+    while (pl > 0 && isdigit((unsigned char)k.t[pl - 1]))
+        pl--;
+    if (pl == 0 || pl == (size_t)(dots - k.t) || (size_t)(dots - k.t) >= sizeof first ||
+        (size_t)(k.e - dots - 2) <= pl || memcmp(k.t, dots + 2, pl) != 0)
+        return perr(p, k.t, "a set of connections is NAME1..NAMEn (one prefix, then numbers: "
+                            "c1..c500), got '%.*s%s'", QUOTE(k));
+    memcpy(first, k.t, (size_t)(dots - k.t));
+    first[dots - k.t] = '\0';
+    {
+        tok a = {k.t, dots, false}, b = {dots + 2, k.e, false};
+        char *end;
+        if (!valid_name(a) || !valid_name(b))
+            return perr(p, k.t, "bad connection names in '%.*s%s'", QUOTE(k));
+        lo = strtoul(first + pl, &end, 10);
+        hi = strtoul(dots + 2 + pl, &end, 10);
+        if (end != k.e || lo >= hi || hi - lo >= SC_MAX_CONNS)
+            return perr(p, k.t, "a set NAME1..NAMEn needs a first number below the last, and at "
+                                "most %d connections, got '%.*s%s'", SC_MAX_CONNS, QUOTE(k));
+    }
+    st->nset = hi - lo + 1;
+    st->set = malloc(st->nset * sizeof *st->set);
+    if (st->set == NULL)
+        return perr(p, k.t, "out of memory");
+    for (unsigned long i = lo; i <= hi; i++) {
+        snprintf(name, sizeof name, "%.*s%lu", (int)pl, k.t, i);
+        st->set[i - lo] = sc_conn(p->s, name);
+        if (st->set[i - lo] < 0)
+            return perr(p, k.t, "too many connections (at most %d)", SC_MAX_CONNS);
+    }
+    st->conn = st->set[0];
     return 0;
 }
 
-/* send ITEM... [xN] [by N | at O,O,...] [pause MS] */
+/* requirement REQ-ID: what the steps that name none check (a reproducer names its case's) */
+static int kw_requirement(pctx *p, sc_step *st)
+{
+    tok k = next(p);
+    st->req = fs_req_find(k.t, (size_t)(k.e - k.t));
+    if (st->req == REQ_NONE)
+        return perr(p, k.t, "unknown requirement '%.*s%s' (framespec list --requirements shows "
+                            "them)", QUOTE(k));
+    if (p->seen_step)
+        return perr(p, p->start, "'requirement' must come before every step but 'framing'");
+    p->s->requirement = st->req;
+    return 0;
+}
+
+static int kw_connect(pctx *p, sc_step *st)
+{
+    return parse_conns(p, next(p), st);
+}
+
+/* send ITEM... [xN] [by N | at O,O,...] [pause MS [after O,O,...]] */
 static int parse_send_tail(pctx *p, sc_step *st)
 {
     tok k;
@@ -462,33 +528,29 @@ static int parse_send_tail(pctx *p, sc_step *st)
         if (tok_u64(k, 0, 1, 1u << 30, &st->by) < 0)
             return perr(p, k.t, "by N needs a byte count 1..1G, got '%.*s%s'", QUOTE(k));
     } else if (is(k, "at")) {
-        const char *s;
         next(p);
-        k = next(p);
-        s = k.t;
-        while (s < k.e) {
-            const char *c = memchr(s, ',', (size_t)(k.e - s));
-            tok one = {s, c ? c : k.e, false};
-            uint64_t v;
-            if (st->ncuts == SC_MAX_CUTS)
-                return perr(p, s, "at most %d cut points", SC_MAX_CUTS);
-            if (tok_u64(one, 0, 1, UINT64_MAX, &v) < 0 || v >= total ||
-                (st->ncuts > 0 && v <= st->cuts[st->ncuts - 1]))
-                return perr(p, s, "at O,O,... needs increasing byte offsets inside the %llu "
-                                  "bytes sent, got '%.*s%s'",
-                            (unsigned long long)total, QUOTE(one));
-            st->cuts[st->ncuts++] = v;
-            s = c ? c + 1 : k.e;
-            if (c != NULL && s == k.e)
-                return perr(p, c, "at O,O,...: a comma with no offset after it");
-        }
-        if (st->ncuts == 0)
-            return perr(p, k.t, "at needs byte offsets: at 3,10");
+        if (parse_offsets(p, "at", total, &st->cuts, &st->ncuts) < 0)
+            return -1;
     }
     if (is(peek(p), "pause")) {
         next(p);
         if (parse_sleep_ms(p, next(p), &st->pause_ms) < 0)
             return -1;
+        if (is(peek(p), "after")) {
+            const char *at = next(p).t;
+            if (st->ncuts == 0)
+                return perr(p, at, "pause MS after O,...: the offsets are some of the step's "
+                                   "'at' cuts, and it has none");
+            if (parse_offsets(p, "after", total, &st->pause_at, &st->npause_at) < 0)
+                return -1;
+            for (size_t i = 0, j = 0; i < st->npause_at; i++) {
+                while (j < st->ncuts && st->cuts[j] < st->pause_at[i])
+                    j++;
+                if (j == st->ncuts || st->cuts[j] != st->pause_at[i])
+                    return perr(p, at, "pause MS after O,...: %llu is not one of the 'at' cuts",
+                                (unsigned long long)st->pause_at[i]);
+            }
+        }
     }
     return 0;
 }
@@ -578,7 +640,7 @@ static int kw_ping(pctx *p, sc_step *st)
     return kw_within(p, st);
 }
 
-/* flood ITEM... at-most BYTES [then shutdown | then term] within MS */
+/* flood ITEM... (at-most | up-to) (BYTES | kernel) [then shutdown | then term] within MS */
 static int kw_flood(pctx *p, sc_step *st)
 {
     tok k;
@@ -587,13 +649,17 @@ static int kw_flood(pctx *p, sc_step *st)
     if (step_bytes(p->s, st) == 0)
         return perr(p, p->start, "flood needs items of at least one byte to send");
     k = next(p);
-    if (!is(k, "at-most"))
+    if (!is(k, "at-most") && !is(k, "up-to"))
         return perr(p, k.t, "expected 'at-most BYTES' (what the server may take from a peer that "
-                            "does not read), got '%.*s%s'", QUOTE(k));
+                            "does not read) or 'up-to BYTES' (where the flood stops), got "
+                            "'%.*s%s'", QUOTE(k));
+    st->judged = is(k, "at-most");
     k = next(p);
-    if (tok_u64(k, 0, 1, SC_MAX_BYTES / 2, &st->limit) < 0)
-        return perr(p, k.t, "at-most needs a byte count 1..%lluM (K/M/G ok), got '%.*s%s'",
-                    (SC_MAX_BYTES / 2) >> 20, QUOTE(k));
+    if (is(k, "kernel"))
+        st->limit = SC_KERNEL;
+    else if (tok_u64(k, 0, 1, SC_MAX_BYTES / 2, &st->limit) < 0)
+        return perr(p, k.t, "expected a byte count 1..%lluM (K/M/G ok) or 'kernel', got "
+                            "'%.*s%s'", (SC_MAX_BYTES / 2) >> 20, QUOTE(k));
     if (is(peek(p), "then")) {
         next(p);
         k = next(p);
@@ -606,6 +672,102 @@ static int kw_flood(pctx *p, sc_step *st)
                                 "reading) or 'then term' (SIGTERM then), got '%.*s%s'", QUOTE(k));
     }
     return kw_within(p, st);
+}
+
+/* stream ITEM... then term after MS within MS */
+static int kw_stream(pctx *p, sc_step *st)
+{
+    tok k;
+    if (parse_items(p, st, false) < 0)
+        return -1;
+    if (step_bytes(p->s, st) == 0)
+        return perr(p, p->start, "stream needs items of at least one byte to send");
+    k = next(p);
+    if (!is(k, "then") || !is(next(p), "term"))
+        return perr(p, k.t, "expected 'then term after MS within MS' after the items of "
+                            "'stream'");
+    st->how = 2;
+    if (parse_word_ms(p, "after", &st->after_ms) < 0)
+        return -1;
+    return kw_within(p, st);
+}
+
+/* expect server-memory at-most BYTES */
+static int kw_memory(pctx *p, sc_step *st)
+{
+    tok k = next(p);
+    if (!is(k, "at-most"))
+        return perr(p, k.t, "expected 'at-most BYTES' (how much the server's resident memory "
+                            "may grow), got '%.*s%s'", QUOTE(k));
+    k = next(p);
+    if (tok_u64(k, 0, 0, 1ull << 40, &st->limit) < 0)
+        return perr(p, k.t, "at-most needs a byte count (K/M/G ok), got '%.*s%s'", QUOTE(k));
+    return 0;
+}
+
+/* The class of a connection's state that a repeat's body must leave as it found it. */
+static unsigned char state_class(unsigned char state)
+{
+    return state == CS_CLOSED ? CS_NONE : state;
+}
+
+/* repeat N: the steps up to its `end`, N times */
+static int kw_repeat(pctx *p, sc_step *st)
+{
+    tok k = next(p);
+    open_repeat *o;
+    if (tok_u64(k, 0, 1, 10000000, &st->reps) < 0)
+        return perr(p, k.t, "repeat N needs a count 1..10000000, got '%.*s%s'", QUOTE(k));
+    if (p->depth == SC_MAX_DEPTH)
+        return perr(p, p->start, "repeats nest %d deep at most", SC_MAX_DEPTH);
+    o = &p->rep[p->depth];
+    memset(o, 0, sizeof *o);
+    o->step = p->s->n;
+    o->line = p->line;
+    o->bytes = p->s->bytes;
+    if (p->s->nnames > 0) {
+        o->states = malloc(p->s->nnames);
+        if (o->states == NULL)
+            return perr(p, k.t, "out of memory");
+        for (size_t i = 0; i < p->s->nnames; i++)
+            o->states[i] = i < p->conns_cap ? state_class(p->conns[i].state) : CS_NONE;
+        o->nstates = p->s->nnames;
+    }
+    p->depth++;
+    return 0;
+}
+
+/* end: closes the innermost repeat, whose body must leave every connection as it found it, so
+ * that each iteration starts where the first did. */
+static int kw_end(pctx *p, sc_step *st)
+{
+    open_repeat *o;
+    sc_step *rp;
+    uint64_t body;
+    (void)st;
+    if (p->depth == 0)
+        return perr(p, p->start, "'end' without a 'repeat'");
+    o = &p->rep[p->depth - 1];
+    for (size_t i = 0; i < p->s->nnames; i++) {
+        unsigned char was = i < o->nstates ? o->states[i] : CS_NONE;
+        unsigned char now = i < p->conns_cap ? state_class(p->conns[i].state) : CS_NONE;
+        if (was != now)
+            return perr(p, p->start, "the repeat at line %d leaves connection '%s' %s: each "
+                                     "iteration must find the connections as the first did",
+                        o->line, p->s->names[i], now == CS_NONE ? "closed" : "open");
+    }
+    rp = &p->s->steps[o->step];
+    rp->span = p->s->n - o->step; /* the body, and this `end` once it is pushed */
+    body = p->s->bytes - o->bytes;
+    if (body > 0 && rp->reps - 1 > (SC_MAX_BYTES - p->s->bytes) / body)
+        return perr(p, p->start, "the scenario's payloads would hold more than %llu MiB (the "
+                                 "repeat at line %d, %llu times)", SC_MAX_BYTES >> 20, o->line,
+                    (unsigned long long)rp->reps);
+    p->s->bytes += body * (rp->reps - 1);
+    free(o->states);
+    o->states = NULL;
+    p->depth--;
+    return 0;
 }
 
 /* expect prefix ITEM... [xN] then eof within MS */
@@ -631,209 +793,75 @@ static int kw_vanish(pctx *p, sc_step *st)
     return 0;
 }
 
-/* ---- printing ---- */
-
-static void print_payload(FILE *out, const sc_payload *pl)
-{
-    bool text = true;
-    if (pl->kind == SC_P_SIZE || pl->kind == SC_P_TEXT) {
-        fprintf(out, "%s:%llu", pl->kind == SC_P_SIZE ? "size" : "text",
-                (unsigned long long)pl->len);
-        return;
-    }
-    for (uint64_t i = 0; i < pl->len; i++)
-        if (pl->bytes[i] < 0x20 || pl->bytes[i] > 0x7e)
-            text = false;
-    if (text) {
-        fputc('"', out);
-        for (uint64_t i = 0; i < pl->len; i++) {
-            if (pl->bytes[i] == '"' || pl->bytes[i] == '\\')
-                fputc('\\', out);
-            fputc(pl->bytes[i], out);
-        }
-        fputc('"', out);
-        return;
-    }
-    fputs("hex:", out);
-    for (uint64_t i = 0; i < pl->len; i++)
-        fprintf(out, "%02x", pl->bytes[i]);
-}
-
-static void print_items(FILE *out, const sc_step *st)
-{
-    for (size_t i = 0; i < st->nitems; i++) {
-        fprintf(out, " %s ", st->items[i].framed ? "frame" : "raw");
-        print_payload(out, &st->items[i].p);
-    }
-    if (st->reps > 1)
-        fprintf(out, " x%llu", (unsigned long long)st->reps);
-}
-
-static void pr_none(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)out;
-    (void)s;
-    (void)st;
-}
-
-static void pr_framing(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fprintf(out, " %s", wire_framing_name(&st->framing));
-}
-
-static void pr_connect(FILE *out, const scenario *s, const sc_step *st)
-{
-    fprintf(out, " %s", s->names[st->conn]);
-}
-
-static void pr_send(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    print_items(out, st);
-    if (st->by)
-        fprintf(out, " by %llu", (unsigned long long)st->by);
-    for (size_t i = 0; i < st->ncuts; i++)
-        fprintf(out, "%s%llu", i ? "," : " at ", (unsigned long long)st->cuts[i]);
-    if (st->pause_ms)
-        fprintf(out, " pause %ld", st->pause_ms);
-}
-
-static void pr_shutdown(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fputs(st->how == SHUT_WR ? " wr" : st->how == SHUT_RD ? " rd" : " rdwr", out);
-}
-
-static void pr_ms(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fprintf(out, " %ld", st->ms);
-}
-
-static void pr_server_start(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fputs(st->how == 1 ? " same-port" : " new-port", out);
-}
-
-static void pr_within(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fprintf(out, " within %ld", st->ms);
-}
-
-static void pr_for(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    fprintf(out, " for %ld", st->ms);
-}
-
-static void pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st)
-{
-    print_items(out, st);
-    pr_within(out, s, st);
-}
-
-static void pr_vanish(FILE *out, const scenario *s, const sc_step *st)
-{
-    (void)s;
-    if (st->how == 1)
-        fputs(" pending", out);
-}
-
-static void pr_ping(FILE *out, const scenario *s, const sc_step *st)
-{
-    print_items(out, st);
-    fputs(" p90", out);
-    pr_within(out, s, st);
-}
-
-static void pr_flood(FILE *out, const scenario *s, const sc_step *st)
-{
-    print_items(out, st);
-    fprintf(out, " at-most %llu%s", (unsigned long long)st->limit,
-            st->how == 1 ? " then shutdown" : st->how == 2 ? " then term" : "");
-    pr_within(out, s, st);
-}
-
-static void pr_expect_prefix(FILE *out, const scenario *s, const sc_step *st)
-{
-    print_items(out, st);
-    fputs(" then eof", out);
-    pr_within(out, s, st);
-}
-
 /* ---- the table ---- */
 
-typedef struct {
-    const char *word, *word2; /* `word [word2]`; word2 NULL: the parse function reads on */
-    sc_kind kind;
-    bool conn;                /* takes a connection name (default c) */
-    int (*parse)(pctx *, sc_step *);
-    void (*print)(FILE *, const scenario *, const sc_step *);
-} keyword;
-
-/* The first row of a kind is the one printed (send-sliced is read, and printed as send). */
-static const keyword keywords[] = {
-    {"framing", NULL, SC_FRAMING, false, kw_framing, pr_framing},
-    {"connect", NULL, SC_CONNECT, false, kw_connect, pr_connect},
-    {"send", NULL, SC_SEND, true, kw_send, pr_send},
-    {"send-sliced", NULL, SC_SEND, true, kw_send_sliced, pr_send},
-    {"shutdown", NULL, SC_SHUTDOWN, true, kw_shutdown, pr_shutdown},
-    {"abort", NULL, SC_ABORT, true, kw_none, pr_none},
-    {"close", NULL, SC_CLOSE, true, kw_none, pr_none},
-    {"stop-reading", NULL, SC_STOP_READING, true, kw_none, pr_none},
-    {"resume-reading", NULL, SC_RESUME_READING, true, kw_none, pr_none},
-    {"cork", NULL, SC_CORK, true, kw_none, pr_none},
-    {"ping", NULL, SC_PING, true, kw_ping, pr_ping},
-    {"flood", NULL, SC_FLOOD, true, kw_flood, pr_flood},
-    {"vanish", NULL, SC_VANISH, true, kw_vanish, pr_vanish},
-    {"middlebox-reset", NULL, SC_MIDDLEBOX_RESET, true, kw_none, pr_none},
-    {"sleep", NULL, SC_SLEEP, false, kw_sleep, pr_ms},
-    {"server", "term", SC_SERVER_TERM, false, kw_none, pr_none},
-    {"server", "stop", SC_SERVER_STOP, false, kw_none, pr_none},
-    {"server", "start", SC_SERVER_START, false, kw_server_start, pr_server_start},
-    {"expect", "eof", SC_EXPECT_EOF, true, kw_within, pr_within},
-    {"expect", "reset", SC_EXPECT_RESET, true, kw_within, pr_within},
-    {"expect", "closed", SC_EXPECT_CLOSED, true, kw_within, pr_within},
-    {"expect", "open", SC_EXPECT_OPEN, true, kw_for, pr_for},
-    {"expect", "server-alive", SC_EXPECT_ALIVE, false, kw_none, pr_none},
-    {"expect", "server-released", SC_EXPECT_RELEASED, false, kw_within, pr_within},
-    {"expect", "prefix", SC_EXPECT_PREFIX, true, kw_expect_prefix, pr_expect_prefix},
-    {"expect", "released", SC_EXPECT_GONE, true, kw_within, pr_within},
-    {"expect", NULL, SC_EXPECT_BYTES, true, kw_expect_bytes, pr_expect_bytes},
+/* The first row of a kind is the one printed (send-sliced is read, and printed as send). conn:
+ * 0 none, 1 one connection, 2 one or a set (c1..c500). */
+const sc_keyword sc_keywords[] = {
+    {"framing", NULL, SC_FRAMING, 0, kw_framing, sc_pr_framing},
+    {"requirement", NULL, SC_REQUIREMENT, 0, kw_requirement, sc_pr_none},
+    {"connect", NULL, SC_CONNECT, 0, kw_connect, sc_pr_connect},
+    {"send", NULL, SC_SEND, 2, kw_send, sc_pr_send},
+    {"send-sliced", NULL, SC_SEND, 2, kw_send_sliced, sc_pr_send},
+    {"shutdown", NULL, SC_SHUTDOWN, 2, kw_shutdown, sc_pr_shutdown},
+    {"abort", NULL, SC_ABORT, 2, kw_none, sc_pr_none},
+    {"close", NULL, SC_CLOSE, 2, kw_none, sc_pr_none},
+    {"stop-reading", NULL, SC_STOP_READING, 2, kw_none, sc_pr_none},
+    {"resume-reading", NULL, SC_RESUME_READING, 2, kw_none, sc_pr_none},
+    {"cork", NULL, SC_CORK, 2, kw_none, sc_pr_none},
+    {"ping", NULL, SC_PING, 1, kw_ping, sc_pr_ping},
+    {"flood", NULL, SC_FLOOD, 1, kw_flood, sc_pr_flood},
+    {"stream", NULL, SC_STREAM, 1, kw_stream, sc_pr_stream},
+    {"vanish", NULL, SC_VANISH, 1, kw_vanish, sc_pr_vanish},
+    {"middlebox-reset", NULL, SC_MIDDLEBOX_RESET, 1, kw_none, sc_pr_none},
+    {"sleep", NULL, SC_SLEEP, 0, kw_sleep, sc_pr_ms},
+    {"repeat", NULL, SC_REPEAT, 0, kw_repeat, sc_pr_reps},
+    {"end", NULL, SC_END, 0, kw_end, sc_pr_none},
+    {"server", "term", SC_SERVER_TERM, 0, kw_none, sc_pr_none},
+    {"server", "stop", SC_SERVER_STOP, 0, kw_none, sc_pr_none},
+    {"server", "start", SC_SERVER_START, 0, kw_server_start, sc_pr_server_start},
+    {"expect", "eof", SC_EXPECT_EOF, 2, kw_within, sc_pr_within},
+    {"expect", "reset", SC_EXPECT_RESET, 2, kw_within, sc_pr_within},
+    {"expect", "closed", SC_EXPECT_CLOSED, 2, kw_within, sc_pr_within},
+    {"expect", "open", SC_EXPECT_OPEN, 2, kw_for, sc_pr_for},
+    {"expect", "server-alive", SC_EXPECT_ALIVE, 0, kw_none, sc_pr_none},
+    {"expect", "server-released", SC_EXPECT_RELEASED, 0, kw_within, sc_pr_within},
+    {"expect", "server-memory", SC_EXPECT_MEMORY, 0, kw_memory, sc_pr_memory},
+    {"expect", "server-exit", SC_EXPECT_EXIT, 0, kw_within, sc_pr_within},
+    {"expect", "prefix", SC_EXPECT_PREFIX, 2, kw_expect_prefix, sc_pr_expect_prefix},
+    {"expect", "released", SC_EXPECT_GONE, 1, kw_within, sc_pr_within},
+    {"expect", NULL, SC_EXPECT_BYTES, 2, kw_expect_bytes, sc_pr_expect_bytes},
 };
-#define NKEYWORDS (sizeof keywords / sizeof keywords[0])
+const size_t sc_nkeywords = sizeof sc_keywords / sizeof sc_keywords[0];
 
 static bool is_keyword(tok k)
 {
-    for (size_t i = 0; i < NKEYWORDS; i++)
-        if (is(k, keywords[i].word))
+    for (size_t i = 0; i < sc_nkeywords; i++)
+        if (is(k, sc_keywords[i].word))
             return true;
     return false;
 }
 
-static const char STEP_LIST[] = "framing, connect, send, shutdown, abort, close, stop-reading, "
-                                "resume-reading, cork, ping, flood, vanish, middlebox-reset, sleep, "
-                                "server, expect";
+static const char STEP_LIST[] = "framing, requirement, connect, send, shutdown, abort, close, stop-reading, "
+                                "resume-reading, cork, ping, flood, stream, vanish, "
+                                "middlebox-reset, sleep, repeat, end, server, expect";
 
 /* The row for `k` and the token after it. */
-static const keyword *lookup(pctx *p, tok k)
+static const sc_keyword *lookup(pctx *p, tok k)
 {
     tok k2 = peek(p);
-    const keyword *any = NULL;
-    for (size_t i = 0; i < NKEYWORDS; i++) {
-        if (!is(k, keywords[i].word))
+    const sc_keyword *any = NULL;
+    for (size_t i = 0; i < sc_nkeywords; i++) {
+        if (!is(k, sc_keywords[i].word))
             continue;
-        if (keywords[i].word2 == NULL) {
+        if (sc_keywords[i].word2 == NULL) {
             if (any == NULL)
-                any = &keywords[i];
+                any = &sc_keywords[i];
             continue;
         }
-        if (is(k2, keywords[i].word2)) {
+        if (is(k2, sc_keywords[i].word2)) {
             next(p);
-            return &keywords[i];
+            return &sc_keywords[i];
         }
     }
     if (any == NULL && is(k, "server"))
@@ -843,29 +871,58 @@ static const keyword *lookup(pctx *p, tok k)
 
 /* ---- connections ---- */
 
-int sc_conn(scenario *s, const char *name)
+/* The connection rules for connection c: checked while parsing, so a script that cannot make
+ * sense never runs. */
+static int conn_rule(pctx *p, const sc_step *st, int c, const char *at)
 {
-    for (size_t i = 0; i < s->nnames; i++)
-        if (strcmp(s->names[i], name) == 0)
-            return (int)i;
-    if (s->nnames == SC_MAX_CONNS)
-        return -1;
-    if (s->nnames == s->names_cap) {
-        size_t nc = s->names_cap ? s->names_cap * 2 : 8;
-        char(*nn)[32] = realloc(s->names, nc * sizeof *nn);
-        if (nn == NULL)
-            return -1;
-        s->names = nn;
-        s->names_cap = nc;
+    const char *name = p->s->names[c];
+    if (st->kind == SC_CONNECT) {
+        if (p->conns[c].state == CS_OPEN || p->conns[c].state == CS_SHUT)
+            return perr(p, at, "connection '%s' is already open (since line %d): close it first",
+                        name, p->conns[c].line);
+        p->conns[c].state = CS_OPEN;
+        p->conns[c].line = p->line;
+        return 0;
     }
-    snprintf(s->names[s->nnames], sizeof s->names[0], "%s", name);
-    return (int)s->nnames++;
+    switch (p->conns[c].state) {
+    case CS_NONE:
+        return perr(p, at, "no connection named '%s' (connect it first: 'connect %s')", name,
+                    name);
+    case CS_CLOSED:
+        return perr(p, at, "connection '%s' was closed at line %d: connect it again first", name,
+                    p->conns[c].line);
+    case CS_GONE:
+        if (st->kind != SC_EXPECT_GONE && st->kind != SC_CLOSE && st->kind != SC_ABORT)
+            return perr(p, at, "the peer of connection '%s' vanished at line %d: only 'expect "
+                               "released', close and abort can follow", name, p->conns[c].line);
+        break;
+    case CS_SHUT:
+        if (st->kind == SC_SEND || st->kind == SC_PING || st->kind == SC_FLOOD ||
+            st->kind == SC_STREAM)
+            return perr(p, at, "connection '%s' was shut down for writing at line %d: nothing "
+                               "can be sent on it", name, p->conns[c].line);
+        break;
+    }
+    if (st->kind == SC_EXPECT_GONE && p->conns[c].state != CS_GONE)
+        return perr(p, at, "'expect released' on '%s' needs its peer to vanish first (vanish or "
+                           "middlebox-reset)", name);
+    if (st->kind == SC_VANISH || st->kind == SC_MIDDLEBOX_RESET) {
+        p->conns[c].state = CS_GONE;
+        p->conns[c].line = p->line;
+    } else if (st->kind == SC_CLOSE || st->kind == SC_ABORT) {
+        p->conns[c].state = CS_CLOSED;
+        p->conns[c].line = p->line;
+    } else if ((st->kind == SC_SHUTDOWN && st->how != SHUT_RD) ||
+               (st->kind == SC_FLOOD && st->how == 1)) {
+        p->conns[c].state = CS_SHUT;
+        p->conns[c].line = p->line;
+    }
+    return 0;
 }
 
-/* The connection rules: checked while parsing, so a script that cannot make sense never runs. */
+/* conn_rule() for the step's connection, or each of its set. */
 static int conn_rules(pctx *p, const sc_step *st, const char *at)
 {
-    const char *name;
     if (st->conn < 0)
         return 0;
     if (p->conns_cap < p->s->nnames) {
@@ -877,59 +934,15 @@ static int conn_rules(pctx *p, const sc_step *st, const char *at)
         memset(p->conns + p->conns_cap, 0, (nc - p->conns_cap) * sizeof *p->conns);
         p->conns_cap = nc;
     }
-    name = p->s->names[st->conn];
-    if (st->kind == SC_CONNECT) {
-        if (p->conns[st->conn].state == CS_OPEN || p->conns[st->conn].state == CS_SHUT)
-            return perr(p, at, "connection '%s' is already open (since line %d): close it first",
-                        name, p->conns[st->conn].line);
-        p->conns[st->conn].state = CS_OPEN;
-        p->conns[st->conn].line = p->line;
-        return 0;
-    }
-    switch (p->conns[st->conn].state) {
-    case CS_NONE:
-        return perr(p, at, "no connection named '%s' (connect it first: 'connect %s')", name,
-                    name);
-    case CS_CLOSED:
-        return perr(p, at, "connection '%s' was closed at line %d: connect it again first", name,
-                    p->conns[st->conn].line);
-    case CS_GONE:
-        if (st->kind != SC_EXPECT_GONE && st->kind != SC_CLOSE && st->kind != SC_ABORT)
-            return perr(p, at, "the peer of connection '%s' vanished at line %d: only 'expect "
-                               "released', close and abort can follow", name,
-                        p->conns[st->conn].line);
-        break;
-    case CS_SHUT:
-        if (st->kind == SC_SEND || st->kind == SC_PING || st->kind == SC_FLOOD)
-            return perr(p, at, "connection '%s' was shut down for writing at line %d: nothing "
-                               "can be sent on it", name, p->conns[st->conn].line);
-        break;
-    }
-    if (st->kind == SC_EXPECT_GONE && p->conns[st->conn].state != CS_GONE)
-        return perr(p, at, "'expect released' on '%s' needs its peer to vanish first (vanish or "
-                           "middlebox-reset)", name);
-    if (st->kind == SC_VANISH || st->kind == SC_MIDDLEBOX_RESET) {
-        p->conns[st->conn].state = CS_GONE;
-        p->conns[st->conn].line = p->line;
-    } else if (st->kind == SC_CLOSE || st->kind == SC_ABORT) {
-        p->conns[st->conn].state = CS_CLOSED;
-        p->conns[st->conn].line = p->line;
-    } else if ((st->kind == SC_SHUTDOWN && st->how != SHUT_RD) ||
-               (st->kind == SC_FLOOD && st->how == 1)) {
-        p->conns[st->conn].state = CS_SHUT;
-        p->conns[st->conn].line = p->line;
-    }
+    if (st->set == NULL)
+        return conn_rule(p, st, st->conn, at);
+    for (size_t i = 0; i < st->nset; i++)
+        if (conn_rule(p, st, st->set[i], at) < 0)
+            return -1;
     return 0;
 }
 
 /* ---- lines ---- */
-
-static void step_free(sc_step *st)
-{
-    items_free(st->items, st->nitems);
-    st->items = NULL;
-    st->nitems = 0;
-}
 
 static int push(scenario *s, const sc_step *st)
 {
@@ -945,15 +958,11 @@ static int push(scenario *s, const sc_step *st)
     return 0;
 }
 
-/* One line [start, end): a step, a comment or nothing. */
-static int parse_line(pctx *p)
+/* Cut the line at its comment ('#' outside a string); returns the comment's text after '#', or
+ * NULL. */
+static const char *cut_comment(pctx *p)
 {
-    sc_step st;
-    const keyword *kw;
-    tok k, name = {0};
-    const char *q;
-    /* a comment starts at '#' outside a string */
-    for (q = p->start; q < p->end; q++) {
+    for (const char *q = p->start; q < p->end; q++) {
         if (*q == '"') {
             for (q++; q < p->end && *q != '"'; q++)
                 if (*q == '\\' && q + 1 < p->end)
@@ -961,63 +970,104 @@ static int parse_line(pctx *p)
             if (q == p->end)
                 break;
         } else if (*q == '#') {
+            const char *c = q + 1;
             p->end = q;
-            break;
+            return c;
         }
     }
+    return NULL;
+}
+
+/* The requirement a comment [c, e) tags its step with: its first word, when that is an id. */
+static fs_req comment_tag(const char *c, const char *e)
+{
+    const char *w;
+    if (c == NULL)
+        return REQ_NONE;
+    while (c < e && (*c == ' ' || *c == '\t'))
+        c++;
+    for (w = c; w < e && *w != ' ' && *w != '\t' && *w != ':' && *w != ','; w++)
+        ;
+    return fs_req_find(c, (size_t)(w - c));
+}
+
+/* The keyword's row and the step's connection (or set) for the line's first tokens. */
+static const sc_keyword *step_head(pctx *p, sc_step *st, tok *name)
+{
+    tok k = next(p);
+    const sc_keyword *kw;
+    if (!is_keyword(k)) {
+        tok n = k;
+        bool set = memchr(k.t, '.', (size_t)(k.e - k.t)) != NULL;
+        if (!set && !valid_name(k)) {
+            perr(p, k.t, "unknown step '%.*s%s' (steps: %s; a connection name may come first)",
+                 QUOTE(k), STEP_LIST);
+            return NULL;
+        }
+        *name = n;
+        k = next(p);
+        if (!is_keyword(k)) {
+            perr(p, k.t, "unknown step '%.*s%s' after the connection name '%.*s' (steps: %s)",
+                 QUOTE(k), (int)(n.e - n.t), n.t, STEP_LIST);
+            return NULL;
+        }
+    }
+    kw = lookup(p, k);
+    if (kw == NULL) {
+        if (!is(k, "server"))
+            perr(p, k.t, "unknown step '%.*s%s'", QUOTE(k));
+        return NULL;
+    }
+    st->kind = kw->kind;
+    if (!kw->conn && !empty(*name)) {
+        perr(p, name->t, "'%s%s%s' takes no connection name", kw->word, kw->word2 ? " " : "",
+             kw->word2 ? kw->word2 : "");
+        return NULL;
+    }
+    if (kw->conn && parse_conns(p, *name, st) < 0)
+        return NULL;
+    if (kw->conn == 1 && st->set != NULL) {
+        perr(p, name->t, "'%s%s%s' takes one connection, not a set", kw->word,
+             kw->word2 ? " " : "", kw->word2 ? kw->word2 : "");
+        return NULL;
+    }
+    return kw;
+}
+
+/* One line [start, end): a step, a comment or nothing. */
+static int parse_line(pctx *p)
+{
+    sc_step st;
+    const sc_keyword *kw;
+    tok k, name = {0};
+    const char *line_end = p->end, *comment = cut_comment(p);
     p->pos = p->start;
-    k = next(p);
-    if (empty(k))
+    if (empty(peek(p)))
         return 0;
     memset(&st, 0, sizeof st);
     st.line = p->line;
     st.conn = -1;
     st.reps = 1;
-    if (!is_keyword(k)) {
-        if (!valid_name(k))
-            return perr(p, k.t, "unknown step '%.*s%s' (steps: %s; a connection name may come "
-                                "first)", QUOTE(k), STEP_LIST);
-        name = k;
-        k = next(p);
-        if (!is_keyword(k))
-            return perr(p, k.t, "unknown step '%.*s%s' after the connection name '%.*s' (steps: "
-                                "%s)", QUOTE(k), (int)(name.e - name.t), name.t, STEP_LIST);
-    }
-    kw = lookup(p, k);
-    if (kw == NULL)
-        return is(k, "server") ? -1 : perr(p, k.t, "unknown step '%.*s%s'", QUOTE(k));
-    st.kind = kw->kind;
-    if (!kw->conn && !empty(name))
-        return perr(p, name.t, "'%s%s%s' takes no connection name", kw->word,
-                    kw->word2 ? " " : "", kw->word2 ? kw->word2 : "");
-    if (kw->conn) {
-        char nm[32] = "c";
-        if (!empty(name)) {
-            memcpy(nm, name.t, (size_t)(name.e - name.t));
-            nm[name.e - name.t] = '\0';
-        }
-        st.conn = sc_conn(p->s, nm);
-        if (st.conn < 0)
-            return perr(p, k.t, "too many connections (at most %d)", SC_MAX_CONNS);
-    }
-    if (kw->parse(p, &st) < 0) {
-        step_free(&st);
+    st.req = comment_tag(comment, line_end);
+    kw = step_head(p, &st, &name);
+    if (kw == NULL || kw->parse(p, &st) < 0) {
+        sc_step_free(&st);
         return -1;
     }
     k = next(p);
     if (!empty(k)) {
-        step_free(&st);
+        sc_step_free(&st);
         return perr(p, k.t, "unexpected '%.*s%s' at the end of the step", QUOTE(k));
     }
     if (conn_rules(p, &st, empty(name) ? p->start : name.t) < 0 ||
         account(p, &st, (tok){p->start, p->end, false}) < 0) {
-        step_free(&st);
+        sc_step_free(&st);
         return -1;
     }
-    if (st.kind != SC_FRAMING)
+    if (st.kind != SC_FRAMING && st.kind != SC_REQUIREMENT)
         p->seen_step = true;
     if (push(p->s, &st) < 0) {
-        step_free(&st);
+        sc_step_free(&st);
         return perr(p, p->start, "out of memory");
     }
     return 0;
@@ -1049,6 +1099,12 @@ int sc_parse_buf(scenario *s, const char *name, const char *buf, size_t len, FIL
         }
         at = nl ? nl + 1 : end;
     }
+    if (rc == 0 && p.depth > 0) {
+        p.start = p.end = end;
+        rc = perr(&p, end, "the repeat at line %d has no 'end'", p.rep[p.depth - 1].line);
+    }
+    for (int d = 0; d < p.depth; d++)
+        free(p.rep[d].states);
     free(p.conns);
     return rc;
 }
@@ -1114,107 +1170,3 @@ int sc_parse_file(scenario *s, const char *path, FILE *err)
     return rc;
 }
 
-/* ---- the rest of the API ---- */
-
-void sc_init(scenario *s)
-{
-    memset(s, 0, sizeof *s);
-    s->framing = wire_default_framing();
-    s->max_frame = 16u << 20;
-}
-
-void sc_free(scenario *s)
-{
-    uint64_t max_frame = s->max_frame;
-    bool long_sleeps = s->long_sleeps;
-    for (size_t i = 0; i < s->n; i++)
-        step_free(&s->steps[i]);
-    free(s->steps);
-    free(s->names);
-    sc_init(s);
-    s->max_frame = max_frame;
-    s->long_sleeps = long_sleeps;
-}
-
-sc_step *sc_append(scenario *s, const sc_step *st)
-{
-    if (push(s, st) < 0) {
-        items_free(st->items, st->nitems);
-        return NULL;
-    }
-    s->bytes += step_bytes(s, st);
-    return &s->steps[s->n - 1];
-}
-
-int sc_copy(scenario *dst, const scenario *src)
-{
-    *dst = *src;
-    dst->steps = NULL;
-    dst->n = dst->cap = 0;
-    dst->names = NULL;
-    dst->nnames = dst->names_cap = 0;
-    for (size_t i = 0; i < src->nnames; i++)
-        if (sc_conn(dst, src->names[i]) < 0)
-            goto fail;
-    for (size_t i = 0; i < src->n; i++) {
-        sc_step st = src->steps[i];
-        st.items = st.nitems ? calloc(st.nitems, sizeof *st.items) : NULL;
-        if (st.nitems && st.items == NULL)
-            goto fail;
-        for (size_t j = 0; j < st.nitems; j++) {
-            st.items[j] = src->steps[i].items[j];
-            if (st.items[j].p.bytes != NULL) {
-                st.items[j].p.bytes = malloc((size_t)st.items[j].p.len);
-                if (st.items[j].p.bytes == NULL) {
-                    items_free(st.items, j);
-                    goto fail;
-                }
-                memcpy(st.items[j].p.bytes, src->steps[i].items[j].p.bytes,
-                       (size_t)st.items[j].p.len);
-            }
-        }
-        if (push(dst, &st) < 0) {
-            items_free(st.items, st.nitems);
-            goto fail;
-        }
-    }
-    return 0;
-fail:
-    sc_free(dst);
-    return -1;
-}
-
-void sc_print_step(FILE *out, const scenario *s, const sc_step *st)
-{
-    for (size_t i = 0; i < NKEYWORDS; i++) {
-        const keyword *kw = &keywords[i];
-        if (kw->kind != st->kind)
-            continue;
-        if (kw->conn && st->conn >= 0)
-            fprintf(out, "%s ", s->names[st->conn]);
-        fprintf(out, "%s%s%s", kw->word, kw->word2 ? " " : "", kw->word2 ? kw->word2 : "");
-        kw->print(out, s, st);
-        if (st->req)
-            fprintf(out, "  # %s", st->req);
-        return;
-    }
-}
-
-void sc_print(FILE *out, const scenario *s)
-{
-    fprintf(out, "framing %s\n", wire_framing_name(&s->framing));
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->steps[i].kind == SC_FRAMING)
-            continue;
-        sc_print_step(out, s, &s->steps[i]);
-        fputc('\n', out);
-    }
-}
-
-bool sc_needs_netns(const scenario *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->steps[i].kind == SC_VANISH || s->steps[i].kind == SC_MIDDLEBOX_RESET)
-            return true;
-    return false;
-}

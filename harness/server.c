@@ -710,3 +710,43 @@ int server_count_fds(pid_t pid)
     closedir(d);
     return n;
 }
+
+long server_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    FILE *f;
+    long kb = -1;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+bool server_pid_alive(pid_t pid)
+{
+    char path[64], buf[256];
+    FILE *f;
+    char *p;
+    if (pid <= 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    p = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (p == NULL)
+        return false;
+    p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}

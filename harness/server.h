@@ -25,7 +25,7 @@
 
 #include "sock.h"
 
-typedef struct {
+typedef struct server_proc_s {
     pid_t pid;           /* the server's pid (the keeper's child); 0 when not running */
     pid_t keeper;        /* the keeper; 0 when none */
     int status_fd;       /* the keeper's reports (read end of a pipe); -1 when none */
@@ -83,6 +83,12 @@ void server_describe_status(int status, char *out, size_t n);
 /* The descriptors process pid has open (the entries of /proc/PID/fd), or -1 when pid <= 0 or
  * it cannot be read (it exited). */
 int server_count_fds(pid_t pid);
+
+/* Resident set size of process pid in KiB (/proc/PID/status VmRSS), or -1. */
+long server_rss_kb(pid_t pid);
+
+/* Is process pid alive (not a zombie: /proc/PID/stat), whoever its parent is? */
+bool server_pid_alive(pid_t pid);
 
 /* Print the last 2 KiB of the server's output to stderr. */
 void server_print_log_tail(const server_proc *s);

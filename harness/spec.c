@@ -1,53 +1,53 @@
 /*
- * spec.c — the requirement ids of docs/spec.md with their levels, so that a case's level (and a
- * failing case's verdict: fail or warn) follows from the requirements it names. docs/spec.md
- * owns the wording; pytest/test_20_catalogue.py checks that this table matches it.
+ * spec.c — the requirement table and the engine's check table (spec.h).
  */
+#include "spec.h"
+
 #include <string.h>
 
-#include "fs.h"
-
-const fs_requirement fs_requirements[] = {
-    {"FRAMING-1", FS_MUST},        {"FRAMING-2", FS_MUST},        {"FRAMING-3", FS_MUST},
-    {"FRAMING-4", FS_MUST},        {"SEGMENTATION-1", FS_MUST},   {"SEGMENTATION-2", FS_MUST},
-    {"SEGMENTATION-3", FS_MUST},   {"SEGMENTATION-4", FS_MUST},   {"SEGMENTATION-5", FS_MUST},
-    {"LIMITS-1", FS_MUST},         {"LIMITS-2", FS_MUST},         {"LIMITS-3", FS_MUST},
-    {"LIMITS-4", FS_SHOULD},       {"LIMITS-5", FS_MUST},         {"LIMITS-6", FS_MUST},
-    {"LIMITS-7", FS_MUST},         {"HALFCLOSE-1", FS_MUST},
-    {"HALFCLOSE-2", FS_MUST},      {"HALFCLOSE-3", FS_MUST},      {"HALFCLOSE-4", FS_SHOULD},
-    {"HALFCLOSE-5", FS_MUST},      {"RESET-1", FS_MUST},          {"RESET-2", FS_MUST},
-    {"RESET-3", FS_MUST},          {"RESET-4", FS_MUST},          {"RESET-5", FS_MUST},
-    {"IDLE-1", FS_MUST},           {"IDLE-2", FS_MUST},           {"IDLE-3", FS_MUST},
-    {"BACKPRESSURE-1", FS_MUST},   {"BACKPRESSURE-2", FS_MUST},   {"BACKPRESSURE-3", FS_MUST},
-    {"BACKPRESSURE-4", FS_SHOULD}, {"CONCURRENCY-1", FS_MUST},    {"CONCURRENCY-2", FS_MUST},
-    {"CONCURRENCY-3", FS_MUST},    {"LATENCY-1", FS_MUST},        {"LATENCY-2", FS_MUST},
-    {"RESOURCES-1", FS_MUST},      {"RESOURCES-2", FS_MUST},      {"RESOURCES-3", FS_SHOULD},
-    {"LIFECYCLE-1", FS_MUST},      {"LIFECYCLE-2", FS_SHOULD},    {"DEADPEER-1", FS_MUST},
-    {"DEADPEER-2", FS_MUST},       {"DEADPEER-3", FS_SHOULD},     {"DEADPEER-4", FS_MUST},
-    {"DEADPEER-5", FS_MUST},
+const fs_requirement fs_requirements[REQ_COUNT] = {
+    [REQ_NONE] = {"", FS_MUST},
+#define FS_REQ_ROW(name, id, level) [REQ_##name] = {id, level},
+    FS_REQUIREMENTS(FS_REQ_ROW)
+#undef FS_REQ_ROW
 };
 
-const size_t fs_nrequirements = sizeof fs_requirements / sizeof fs_requirements[0];
+const fs_check_row fs_checks[CHK_COUNT] = {
+    [CHK_PING_ECHO] = {REQ_FRAMING_1, "ping",
+                       "each round trip's echo arrives intact within 1 s (its timing is the step's)"},
+    [CHK_FLOOD_BOUND] = {REQ_BACKPRESSURE_1, "flood ... at-most",
+                         "the server stops taking bytes from a peer that does not read"},
+    [CHK_FLOOD_ECHOES] = {REQ_BACKPRESSURE_2, "flood",
+                          "once the peer reads again, every echo of what it sent arrives"},
+    [CHK_SHUT_QUEUED] = {REQ_HALFCLOSE_5, "flood ... then shutdown",
+                         "the echoes the server held when it read the peer's FIN are all sent"},
+    [CHK_SHUT_FIN] = {REQ_HALFCLOSE_1, "flood ... then shutdown",
+                      "after every echo, FIN (the last item sent was whole)"},
+    [CHK_SHUT_PARTIAL] = {REQ_HALFCLOSE_2, "flood ... then shutdown",
+                          "after the echoes of the whole items, a close (a partial item was sent)"},
+    [CHK_TERM_PREFIX] = {REQ_LIFECYCLE_2, "flood ... then term, stream ... then term",
+                         "after SIGTERM, a prefix of the echoes that ends where an item ends, "
+                         "then FIN"},
+    [CHK_TERM_EXIT] = {REQ_LIFECYCLE_2, "expect server-exit",
+                       "after SIGTERM the server exits by itself, in time"},
+};
 
-int fs_requirement_level(const char *id, size_t len)
+fs_req fs_req_find(const char *id, size_t len)
 {
-    for (size_t i = 0; i < fs_nrequirements; i++)
-        if (strlen(fs_requirements[i].id) == len && memcmp(fs_requirements[i].id, id, len) == 0)
-            return (int)fs_requirements[i].level;
-    return -1;
+    for (int r = 1; r < REQ_COUNT; r++)
+        if (strlen(fs_requirements[r].id) == len && memcmp(fs_requirements[r].id, id, len) == 0)
+            return (fs_req)r;
+    return REQ_NONE;
 }
 
-fs_level fs_case_level(const fs_case *c)
+const char *fs_req_id(fs_req r)
 {
-    const char *p = c->requirements;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t l = comma ? (size_t)(comma - p) : strlen(p);
-        if (fs_requirement_level(p, l) != FS_SHOULD)
-            return FS_MUST; /* MUST, or an unknown id (the catalogue test rejects those) */
-        p += l + (comma ? 1 : 0);
-    }
-    return FS_SHOULD;
+    return r > REQ_NONE && r < REQ_COUNT ? fs_requirements[r].id : "";
+}
+
+fs_level fs_req_level(fs_req r)
+{
+    return r > REQ_NONE && r < REQ_COUNT ? fs_requirements[r].level : FS_MUST;
 }
 
 const char *fs_level_name(fs_level level)

@@ -223,3 +223,26 @@ bool vn_wait_acked(const vn_conn *d, int timeout_ms)
         poll(NULL, 0, 2);
     }
 }
+
+int vn_time_wait(unsigned port)
+{
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    int n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        char line[512];
+        FILE *f = fopen(tables[i], "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof line, f) != NULL) {
+            char local[128], state[8];
+            char *colon;
+            if (sscanf(line, " %*s %127s %*s %7s", local, state) != 2)
+                continue;
+            colon = strrchr(local, ':');
+            if (colon && strcmp(state, "06") == 0 && strtoul(colon + 1, NULL, 16) == port)
+                n++;
+        }
+        fclose(f);
+    }
+    return n;
+}

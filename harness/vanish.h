@@ -87,4 +87,8 @@ int64_t vn_keepalive_ms(const int keepalive[3], int64_t user_timeout_ms);
  * VN_LINGER_MS when the promise is an idle timeout. */
 int64_t vn_tolerance_ms(int64_t promise_ms, bool idle_timeout);
 
+/* Sockets in TIME_WAIT (state 06 of /proc/net/tcp and tcp6, proc(5)) whose local port is
+ * `port`. */
+int vn_time_wait(unsigned port);
+
 #endif
