@@ -365,7 +365,7 @@ int bench_run(const bench_opts *o)
         return 2;
     }
     if (o->exec) {
-        if (server_start(&srv, o->exec, o->target ? &b->addr : NULL, 1.0) < 0) {
+        if (server_start(&srv, o->exec, o->target ? &b->addr : NULL, o->scale) < 0) {
             free(b);
             return 2;
         }
@@ -388,7 +388,7 @@ int bench_run(const bench_opts *o)
     for (unsigned i = 0; i < o->conns; i++) {
         bconn *c = &b->conns[i];
         struct epoll_event ev;
-        c->fd = sock_connect(&b->addr, sock_now_ms() + 5000);
+        c->fd = sock_connect(&b->addr, sock_now_ms() + (int64_t)(5000 * o->scale));
         if (c->fd < 0) {
             fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", b->addr.text,
                     i + 1, strerror(-c->fd));
@@ -550,6 +550,7 @@ static void bench_usage(FILE *out)
           "\n"
           "  --framing F      the server's framing (default 4; docs/spec.md, Framings: u32le,\n"
           "                   varint, 4,adjust=-4, ...); a varint header grows with --size\n"
+          "  --max-frame B    the server's maximum (default 16M): --size must fit under it\n"
           "  --conns N        connections (default 1)\n"
           "  --depth N        frames in flight per connection (default 1: ping-pong); with --rate\n"
           "                   the most that may be in flight\n"
@@ -560,6 +561,7 @@ static void bench_usage(FILE *out)
           "  --label TEXT     name of this run in the report and JSON\n"
           "  --json FILE      write the results as JSON\n"
           "  --timeout S      end the whole command by then (exit 1)\n"
+          "  --timeout-scale X  multiply the server's start and connect deadlines (default 1)\n"
           "  --keep-logs      keep the --exec server's log in $TMPDIR/framespec-XXXXXX\n"
           "The send queues (--conns x --depth frames of --size) must fit in 128 MiB.\n"
           "Exit 0: every echo right; 1: an echo was wrong, a connection closed, no frame was\n"
@@ -568,127 +570,127 @@ static void bench_usage(FILE *out)
           out);
 }
 
+/* bench's own options (the shared ones are opts.h's). Returns 1 taken, 2 a bad value, 0 not
+ * one of them; *rate_text gets --rate as given. */
+static int take_bench_option(bench_opts *o, int ch, const char *arg, const char **rate_text)
+{
+    uint64_t v, lo_, hi_;
+    switch (ch) {
+    case 'c':
+    case 'd':
+        if (opts_u64(arg, 1, 100000, &v) < 0)
+            return opts_bad("bench", ch == 'c' ? "--conns" : "--depth", arg, "expected 1..100000");
+        *(ch == 'c' ? &o->conns : &o->depth) = (unsigned)v;
+        return 1;
+    case 's':
+        if (opts_range(arg, &lo_, &hi_) < 0 || hi_ > 64u * 1024 * 1024)
+            return opts_bad("bench", "--size", arg, "expected BYTES or MIN:MAX (<= 64M)");
+        o->size_min = (uint32_t)lo_;
+        o->size_max = (uint32_t)hi_;
+        return 1;
+    case 'D':
+        if (opts_seconds(arg, &o->duration) < 0 || o->duration <= 0)
+            return opts_bad("bench", "--duration", arg, "expected seconds > 0");
+        return 1;
+    case 'w':
+        if (opts_seconds(arg, &o->warmup) < 0)
+            return opts_bad("bench", "--warmup", arg, "expected seconds >= 0");
+        return 1;
+    case 'r':
+        if (opts_seconds(arg, &o->rate) < 0 || o->rate <= 0)
+            return opts_bad("bench", "--rate", arg, "expected frames per second > 0");
+        *rate_text = arg;
+        return 1;
+    case 'j': o->json = arg; return 1;
+    case 'L': o->label = arg; return 1;
+    case 'K': scratch_keep(true); return 1;
+    default: return 0;
+    }
+}
+
+/* What the options say together (a server; --size within the framing's header and the
+ * server's --max-frame; --rate and the send queues within bounds). 0, or 2 after printing why. */
+static int check_bench_options(bench_opts *o, opts_server *so, const char *rate_text)
+{
+    char why[256];
+    uint64_t queue;
+    if (so->target == NULL && so->exec == NULL) {
+        fprintf(stderr, "framespec bench: give --target HOST:PORT|unix:PATH or --exec 'CMD {port}'\n");
+        bench_usage(stderr);
+        return 2;
+    }
+    if (opts_server_finish("bench", so) != 0)
+        return 2;
+    o->target = so->target;
+    o->exec = so->exec;
+    o->framing = so->framing;
+    o->scale = so->scale;
+    if (so->seed_given)
+        o->seed = so->seed;
+    if (o->size_max > so->max_payload) {
+        fprintf(stderr, "framespec bench: --size %u is over the largest payload the server "
+                        "accepts (%llu: framing %s, --max-frame %llu)\n", o->size_max,
+                (unsigned long long)so->max_payload, wire_framing_name(&o->framing),
+                (unsigned long long)so->max_frame);
+        return 2;
+    }
+    if (o->rate > 0 && 1e9 * o->conns / o->rate > MAX_INTERVAL_S * 1e9) {
+        snprintf(why, sizeof why, "at least %g frames per second for %u connection(s) (one per "
+                                  "hour each)", o->conns / MAX_INTERVAL_S, o->conns);
+        return opts_bad("bench", "--rate", rate_text, why);
+    }
+    queue = (uint64_t)o->conns * o->depth * (wire_header_size(o->framing, o->size_max) + o->size_max + 1);
+    if (queue > MAX_QUEUE_BYTES) {
+        fprintf(stderr, "framespec bench: --conns %u x --depth %u frames of up to %u bytes would "
+                        "hold %llu MiB of send queues in memory; the limit is %llu MiB: lower "
+                        "--depth, --conns or --size\n", o->conns, o->depth, o->size_max,
+                (unsigned long long)(queue >> 20), MAX_QUEUE_BYTES >> 20);
+        return 2;
+    }
+    return 0;
+}
+
 int bench_main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"target", required_argument, NULL, 't'}, {"framing", required_argument, NULL, 'f'},
+        OPTS_SERVER_LONG,
         {"conns", required_argument, NULL, 'c'},  {"depth", required_argument, NULL, 'd'},
         {"size", required_argument, NULL, 's'},   {"duration", required_argument, NULL, 'D'},
-        {"warmup", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 'S'},
-        {"json", required_argument, NULL, 'j'},   {"label", required_argument, NULL, 'L'},
-        {"exec", required_argument, NULL, 'e'},   {"rate", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},         {"timeout", required_argument, NULL, 'W'},
-        {"keep-logs", no_argument, NULL, 'K'},    {NULL, 0, NULL, 0},
+        {"warmup", required_argument, NULL, 'w'}, {"json", required_argument, NULL, 'j'},
+        {"label", required_argument, NULL, 'L'},  {"rate", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},         {"keep-logs", no_argument, NULL, 'K'},
+        {NULL, 0, NULL, 0},
     };
-    bench_opts o = {.framing = wire_default_framing(), .conns = 1, .depth = 1, .size_min = 64, .size_max = 64,
-                    .duration = 5.0, .warmup = 0.5, .seed = 1};
-    int ch;
-    uint64_t v;
-    double timeout_s = 0;
+    bench_opts o = {.conns = 1, .depth = 1, .size_min = 64, .size_max = 64, .duration = 5.0,
+                    .warmup = 0.5, .seed = 1};
+    opts_server so;
+    int ch, rc;
     const char *rate_text = NULL; /* --rate as given, for its error message */
-    char why[256];
 
+    opts_server_init(&so);
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (ch) {
-        case 't':
-            o.target = optarg;
-            break;
-        case 'f':
-            if (wire_parse_framing(optarg, &o.framing, why, sizeof why) < 0)
-                return opts_bad("bench", "--framing", optarg, why);
-            break;
-        case 'c':
-            if (opts_u64(optarg, 1, 100000, &v) < 0)
-                return opts_bad("bench", "--conns", optarg, "expected 1..100000");
-            o.conns = (unsigned)v;
-            break;
-        case 'd':
-            if (opts_u64(optarg, 1, 100000, &v) < 0)
-                return opts_bad("bench", "--depth", optarg, "expected 1..100000");
-            o.depth = (unsigned)v;
-            break;
-        case 's': {
-            uint64_t lo_, hi_;
-            if (opts_range(optarg, &lo_, &hi_) < 0 || hi_ > 64u * 1024 * 1024)
-                return opts_bad("bench", "--size", optarg, "expected BYTES or MIN:MAX (<= 64M)");
-            o.size_min = (uint32_t)lo_;
-            o.size_max = (uint32_t)hi_;
-            break;
-        }
-        case 'D':
-            if (opts_seconds(optarg, &o.duration) < 0 || o.duration <= 0)
-                return opts_bad("bench", "--duration", optarg, "expected seconds > 0");
-            break;
-        case 'w':
-            if (opts_seconds(optarg, &o.warmup) < 0)
-                return opts_bad("bench", "--warmup", optarg, "expected seconds >= 0");
-            break;
-        case 'S':
-            if (opts_u64(optarg, 0, UINT64_MAX, &o.seed) < 0)
-                return opts_bad("bench", "--seed", optarg, "expected an integer");
-            break;
-        case 'j':
-            o.json = optarg;
-            break;
-        case 'e':
-            o.exec = optarg;
-            break;
-        case 'r':
-            if (opts_seconds(optarg, &o.rate) < 0 || o.rate <= 0)
-                return opts_bad("bench", "--rate", optarg, "expected frames per second > 0");
-            rate_text = optarg;
-            break;
-        case 'L':
-            o.label = optarg;
-            break;
-        case 'W':
-            if (opts_seconds(optarg, &timeout_s) < 0 || timeout_s <= 0)
-                return opts_bad("bench", "--timeout", optarg, "expected seconds > 0");
-            break;
-        case 'K':
-            scratch_keep(true);
-            break;
-        case 'h':
+        if (ch == 'h') {
             bench_usage(stdout);
             return 0;
-        default:
+        }
+        rc = opts_server_take("bench", ch, optarg, &so);
+        if (rc == 0)
+            rc = take_bench_option(&o, ch, optarg, &rate_text);
+        if (rc == 2)
+            return 2;
+        if (rc == 0) {
             fprintf(stderr, "framespec bench: unknown option or missing value '%s'\n",
                     argv[optind - 1]);
             bench_usage(stderr);
             return 2;
         }
     }
-    if (o.target == NULL && o.exec == NULL) {
-        fprintf(stderr, "framespec bench: give --target HOST:PORT|unix:PATH or --exec 'CMD {port}'\n");
-        bench_usage(stderr);
+    if (check_bench_options(&o, &so, rate_text) != 0)
         return 2;
-    }
-    if (o.size_max > wire_max_expressible(o.framing)) {
-        fprintf(stderr, "framespec bench: --size %u does not fit framing %s (max %llu)\n",
-                o.size_max, wire_framing_name(&o.framing),
-                (unsigned long long)wire_max_expressible(o.framing));
-        return 2;
-    }
-    if (o.rate > 0 && 1e9 * o.conns / o.rate > MAX_INTERVAL_S * 1e9) {
-        snprintf(why, sizeof why, "at least %g frames per second for %u connection(s) (one per "
-                                  "hour each)", o.conns / MAX_INTERVAL_S, o.conns);
-        return opts_bad("bench", "--rate", rate_text, why);
-    }
-    {
-        uint64_t queue = (uint64_t)o.conns * o.depth * (wire_header_size(o.framing, o.size_max) + o.size_max + 1);
-        if (queue > MAX_QUEUE_BYTES) {
-            fprintf(stderr, "framespec bench: --conns %u x --depth %u frames of up to %u bytes "
-                            "would hold %llu MiB of send queues in memory; the limit is %llu "
-                            "MiB: lower --depth, --conns or --size\n",
-                    o.conns, o.depth, o.size_max, (unsigned long long)(queue >> 20),
-                    MAX_QUEUE_BYTES >> 20);
-            return 2;
-        }
-    }
     if (o.json && report_preflight("bench", "--json", o.json) < 0)
         return 2;
-    scratch_deadline("bench", timeout_s, 1);
+    scratch_deadline("bench", so.timeout_s, 1);
     return bench_run(&o);
 }

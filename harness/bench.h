@@ -18,6 +18,7 @@ typedef struct {
     uint32_t size_min, size_max; /* payload bytes */
     double duration, warmup;     /* seconds */
     uint64_t seed;
+    double scale;         /* --timeout-scale: the server's start and the connects */
     const char *json;     /* report file, or NULL */
     const char *label;    /* name printed in the report, or NULL */
 } bench_opts;

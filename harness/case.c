@@ -187,11 +187,11 @@ static void report(fs_ctx *c, const scenario *s, const sc_failure *f)
         fs_close_kind(c, sc_failure_close(f));
     fs_violated(c, req);
     if (fs_req_level(req) == FS_SHOULD)
-        fs_warn(c, "%s: %s: %s, at line %d `%s`%s", fs_req_id(req), f->what, f->actual,
-                st->line, text ? text : "", where);
+        fs_warn(c, "%s: expected %s; got %s, at line %d `%s`%s", fs_req_id(req), f->expected,
+                f->actual, st->line, text ? text : "", where);
     else
-        fs_fail(c, "%s: %s: %s, at line %d `%s`%s", fs_req_id(req), f->what, f->actual,
-                st->line, text ? text : "", where);
+        fs_fail(c, "%s: expected %s; got %s, at line %d `%s`%s", fs_req_id(req), f->expected,
+                f->actual, st->line, text ? text : "", where);
     free(text);
 }
 

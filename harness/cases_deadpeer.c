@@ -120,7 +120,10 @@ void case_deadpeer_alive_silent(fs_ctx *c)
     fs_sc(c, "c1 send %s", f);
     fs_sc(c, "c1 expect %s within %lld", f, (long long)fs_ms(c, 2000));
     fs_sc(c, "c1 close");
-    fs_sc_run(c);
+    if (fs_sc_run(c) == 0)
+        fs_note(c, "still open and echoing after %lld ms of silence (keepalive %d + %d x %d s)",
+                (long long)window, c->cfg->keepalive[0], c->cfg->keepalive[1],
+                c->cfg->keepalive[2]);
 }
 
 /*

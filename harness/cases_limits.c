@@ -10,8 +10,11 @@
 #define EXACT_MAX_LIMIT (256u * 1024u * 1024u)
 
 /* Payload bytes sent after a header the server must refuse: a server waiting for the payload
- * gets some, and still must not wait for the rest. */
-#define FILLER 512
+ * gets some (512, or --max-frame when less), and still must not wait for the rest. */
+static unsigned long long filler(const fs_ctx *c)
+{
+    return c->cfg->max_frame < 512 ? c->cfg->max_frame : 512;
+}
 
 /*
  * limits.exact_max — a frame of exactly the maximum is echoed, and a small frame after it too (an
@@ -36,7 +39,7 @@ void case_limits_exact_max(fs_ctx *c)
     fs_sc_run(c);
 }
 
-/* The start of a frame announcing `announced` payload bytes, as items: its header and FILLER
+/* The start of a frame announcing `announced` payload bytes, as items: its header and filler()
  * payload bytes (line framing: a line of max + 1 bytes without '\n'). */
 static const char *oversized(fs_ctx *c, uint64_t announced)
 {
@@ -45,7 +48,7 @@ static const char *oversized(fs_ctx *c, uint64_t announced)
     if (wire_is_line(c->cfg->framing))
         return fs_fmt(c, "raw text:%llu", (unsigned long long)c->cfg->max_frame + 1);
     n = wire_encode_header(c->cfg->framing, announced, hdr);
-    return fs_fmt(c, "%s raw size:%d", fs_raw(c, hdr, n), FILLER);
+    return fs_fmt(c, "%s raw size:%llu", fs_raw(c, hdr, n), filler(c));
 }
 
 /* On connection `conn` (open): `prefix` (complete frames, or "") then `bad` (a start the server
@@ -135,7 +138,7 @@ void case_limits_short_length(fs_ctx *c)
     uint8_t bad[WIRE_MAX_HEADER];
     size_t n = wire_encode_field(c->cfg->framing, (uint64_t)-c->cfg->framing.adjust - 1, bad);
     fs_sc(c, "connect c1");
-    refused(c, "c1", "", fs_fmt(c, "%s raw size:%d", fs_raw(c, bad, n), FILLER));
+    refused(c, "c1", "", fs_fmt(c, "%s raw size:%llu", fs_raw(c, bad, n), filler(c)));
     fs_sc(c, "expect server-alive");
     fs_sc_run(c);
 }
@@ -152,7 +155,7 @@ static void bad_varint(fs_ctx *c, uint8_t tenth)
     if (tenth & 0x80)
         bad[n++] = 0x00; /* an eleventh byte: a reader that accepts it has a zero-length frame */
     fs_sc(c, "connect c1");
-    refused(c, "c1", "", fs_fmt(c, "%s raw size:%d", fs_raw(c, bad, n), FILLER));
+    refused(c, "c1", "", fs_fmt(c, "%s raw size:%llu", fs_raw(c, bad, n), filler(c)));
     fs_sc(c, "expect server-alive");
     fs_sc_run(c);
 }

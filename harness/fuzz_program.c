@@ -528,6 +528,167 @@ static void finish(derive *d, cmodel *c, sc_kind how)
     c->state = 2;
 }
 
+/* A_SILENCE: nothing for a->ms; keepalives before the idle timeout, the server's FIN after
+ * it, an echo after a silence past the keepalive time (DEADPEER-4). */
+static void act_silence(derive *d, const fz_action *a)
+{
+    wire_framing f = d->t->framing;
+    bool past_idle = d->t->idle_s > 0 && a->ms > (long)(d->t->idle_s * 1000);
+    /* past the keepalive time, but not the idle timeout: every open connection is still
+     * served afterwards (DEADPEER-4); its echoes are awaited first, so that it is silent */
+    bool past_keepalive = !past_idle && d->t->keepalive_s > 0 &&
+                          a->ms >= (long)(d->t->keepalive_s * 1000) + 500;
+    if (past_keepalive)
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1)
+                await_echoes(d, &d->c[k], REQ_FRAMING_1, false);
+    if (!past_idle && d->t->idle_s > 0) {
+        /* a connection must not drift past the idle timeout by sleeps that each stay under
+         * it: one quiet for 60 % of it sends a keepalive (a zero-length frame) first, which
+         * must be echoed and keep it open (IDLE-2) */
+        for (int k = 0; k < FZ_MAX_CONNS; k++) {
+            cmodel *o = &d->c[k];
+            if (o->state != 1 || o->quiet_ms + a->ms < (long)(d->t->idle_s * 600))
+                continue;
+            if (wire_is_raw(f)) {
+                await_echoes(d, o, REQ_FRAMING_1, false);
+                finish(d, o, SC_CLOSE); /* raw framing has no keepalive frame */
+                continue;
+            }
+            keepalive(d, o);
+        }
+    }
+    if (past_idle)
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1)
+                resume(d, &d->c[k]); /* a server may count a blocked peer as busy, not idle */
+    simple(d, SC_SLEEP, -1, a->ms, REQ_NONE);
+    for (int k = 0; k < FZ_MAX_CONNS; k++)
+        d->c[k].quiet_ms += a->ms;
+    if (past_keepalive)
+        for (int k = 0; k < FZ_MAX_CONNS; k++)
+            if (d->c[k].state == 1)
+                echo_now(d, &d->c[k], 5, REQ_DEADPEER_4);
+    if (!past_idle)
+        return;
+    /* every open connection was idle that long: its echoes, then the server's FIN */
+    for (int k = 0; k < FZ_MAX_CONNS; k++) {
+        cmodel *o = &d->c[k];
+        if (o->state != 1)
+            continue;
+        await_echoes(d, o, REQ_IDLE_1, false);
+        simple(d, SC_EXPECT_EOF, o->name, ms_scaled(d, 500) + 500, REQ_IDLE_1);
+        finish(d, o, SC_CLOSE);
+    }
+    return;
+}
+
+/* A_SEND on c (action i): the frames, cut as the action says; their echoes are owed. */
+static void act_send(derive *d, cmodel *c, const fz_action *a, size_t i)
+{
+    wire_framing f = d->t->framing;
+    sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = a->reps, .by = a->by,
+                  .ncuts = a->ncuts, .pause_ms = a->pause_ms};
+    uint64_t bytes = send_bytes(a, f);
+    if (a->nframes == 0)
+        return;
+    if (c->stopped && c->stopped_bytes + bytes > STOPPED_BYTES_MAX)
+        resume(d, c);
+    if (c->stopped)
+        c->stopped_bytes += bytes;
+    st.cuts = a->ncuts ? malloc(a->ncuts * sizeof *st.cuts) : NULL;
+    if (a->ncuts && st.cuts == NULL) {
+        d->err = -1;
+        return;
+    }
+    if (a->ncuts)
+        memcpy(st.cuts, a->cuts, a->ncuts * sizeof *st.cuts);
+    /* cuts that no longer increase or fall inside (after shrinking) are dropped: first the
+     * order, then the bound */
+    for (size_t k = 1; k < st.ncuts; k++)
+        if (st.cuts[k] <= st.cuts[k - 1])
+            st.ncuts = k;
+    while (st.ncuts > 0 && st.cuts[st.ncuts - 1] >= bytes)
+        st.ncuts--;
+    if (st.by > bytes)
+        st.by = 0;
+    add_frames(d, st, a->frames, a->nframes);
+    c->pending[c->npending++] = i;
+    c->quiet_ms = 0;
+    return;
+}
+
+/* A_VANISH on c: the peer vanishes (idle, with an echo in flight, or by a middlebox's RST) and
+ * the server must release it within its promise. */
+static void act_vanish(derive *d, cmodel *c, const fz_action *a)
+{
+    /* the promise (vanish.h) from the last activity: an echo just before it vanishes */
+    int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000);
+    bool via_idle = false;
+    fs_req req = REQ_DEADPEER_5;
+    if (!d->t->netns)
+        return;
+    if (a->partial == 0) {
+        promise = vn_keepalive_ms(d->t->keepalive, d->t->user_timeout_ms);
+        req = REQ_DEADPEER_1;
+    } else if (a->partial == 1) {
+        promise = d->t->user_timeout_ms;
+        req = REQ_DEADPEER_2;
+    }
+    if (a->partial < 2 && idle > 0 && (promise == 0 || idle < promise)) {
+        promise = idle;
+        via_idle = true;
+    }
+    if (promise == 0)
+        return; /* nothing promised (a corpus entry from another campaign) */
+    echo_now(d, c, 5, REQ_FRAMING_1);
+    add(d, &(sc_step){.kind = a->partial == 2 ? SC_MIDDLEBOX_RESET : SC_VANISH,
+                      .conn = c->name, .reps = 1, .how = a->partial == 1});
+    simple(d, SC_EXPECT_GONE, c->name,
+           a->partial == 2 ? ms_scaled(d, 2000)
+                           : ms_scaled(d, (double)(promise + vn_tolerance_ms(promise, via_idle))),
+           req);
+    finish(d, c, SC_ABORT);
+    return;
+}
+
+/* A_TERM, A_RESTART (--exec): SIGTERM during a flood on c, or with every connection idle,
+ * and the server started again (a new port, or the same one while its connections are in
+ * TIME_WAIT). */
+static void act_lifecycle(derive *d, cmodel *c, const fz_action *a)
+{
+    bool term = a->kind == A_TERM;
+    /* every connection drained, and one echo on each: the server has accepted it (a
+     * connection still in the listen backlog when the server closes its listener is reset
+     * by the kernel, and that is no fault of the server's) */
+    for (int k = 0; k < FZ_MAX_CONNS; k++)
+        if (d->c[k].state == 1)
+            echo_now(d, &d->c[k], 5, REQ_FRAMING_1);
+    /* A_TERM: a flood until the server stops reading (it holds unread input and echoes
+     * not yet sent), SIGTERM, then what it reads is a prefix of the echoes, ending at a
+     * frame boundary, then FIN; A_RESTART: SIGTERM with every connection idle */
+    if (term)
+        add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1,
+                                .limit = SC_KERNEL, .how = 2, .req = REQ_LIFECYCLE_2,
+                                .ms = ms_scaled(d, 30000)},
+                   a->frames, 1);
+    else
+        simple(d, SC_SERVER_TERM, -1, 0, REQ_NONE);
+    /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
+    for (int k = 0; k < FZ_MAX_CONNS; k++)
+        if (d->c[k].state == 1 && !(term && &d->c[k] == c))
+            simple(d, SC_EXPECT_EOF, d->c[k].name, ms_scaled(d, 5000), REQ_LIFECYCLE_2);
+    for (int k = 0; k < FZ_MAX_CONNS; k++)
+        if (d->c[k].state == 1)
+            finish(d, &d->c[k], SC_CLOSE);
+    simple(d, SC_SERVER_STOP, -1, 0, REQ_NONE);
+    add(d, &(sc_step){.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
+                      .req = term ? REQ_NONE : REQ_LIFECYCLE_1});
+    return;
+}
+
+/* Action i of the program: its steps, and the expects the oracle owes after it (each citing its
+ * requirement). */
 static void one_action(derive *d, size_t i)
 {
     const fz_action *a = &d->p->a[i];
@@ -538,90 +699,16 @@ static void one_action(derive *d, size_t i)
         (!d->t->exec || (a->kind == A_TERM && wire_is_raw(f))))
         return; /* the server is not ours to signal; raw framing has no frame boundary */
     if (a->kind == A_SILENCE) {
-        bool past_idle = d->t->idle_s > 0 && a->ms > (long)(d->t->idle_s * 1000);
-        /* past the keepalive time, but not the idle timeout: every open connection is still
-         * served afterwards (DEADPEER-4); its echoes are awaited first, so that it is silent */
-        bool past_keepalive = !past_idle && d->t->keepalive_s > 0 &&
-                              a->ms >= (long)(d->t->keepalive_s * 1000) + 500;
-        if (past_keepalive)
-            for (int k = 0; k < FZ_MAX_CONNS; k++)
-                if (d->c[k].state == 1)
-                    await_echoes(d, &d->c[k], REQ_FRAMING_1, false);
-        if (!past_idle && d->t->idle_s > 0) {
-            /* a connection must not drift past the idle timeout by sleeps that each stay under
-             * it: one quiet for 60 % of it sends a keepalive (a zero-length frame) first, which
-             * must be echoed and keep it open (IDLE-2) */
-            for (int k = 0; k < FZ_MAX_CONNS; k++) {
-                cmodel *o = &d->c[k];
-                if (o->state != 1 || o->quiet_ms + a->ms < (long)(d->t->idle_s * 600))
-                    continue;
-                if (wire_is_raw(f)) {
-                    await_echoes(d, o, REQ_FRAMING_1, false);
-                    finish(d, o, SC_CLOSE); /* raw framing has no keepalive frame */
-                    continue;
-                }
-                keepalive(d, o);
-            }
-        }
-        if (past_idle)
-            for (int k = 0; k < FZ_MAX_CONNS; k++)
-                if (d->c[k].state == 1)
-                    resume(d, &d->c[k]); /* a server may count a blocked peer as busy, not idle */
-        simple(d, SC_SLEEP, -1, a->ms, REQ_NONE);
-        for (int k = 0; k < FZ_MAX_CONNS; k++)
-            d->c[k].quiet_ms += a->ms;
-        if (past_keepalive)
-            for (int k = 0; k < FZ_MAX_CONNS; k++)
-                if (d->c[k].state == 1)
-                    echo_now(d, &d->c[k], 5, REQ_DEADPEER_4);
-        if (!past_idle)
-            return;
-        /* every open connection was idle that long: its echoes, then the server's FIN */
-        for (int k = 0; k < FZ_MAX_CONNS; k++) {
-            cmodel *o = &d->c[k];
-            if (o->state != 1)
-                continue;
-            await_echoes(d, o, REQ_IDLE_1, false);
-            simple(d, SC_EXPECT_EOF, o->name, ms_scaled(d, 500) + 500, REQ_IDLE_1);
-            finish(d, o, SC_CLOSE);
-        }
+        act_silence(d, a);
         return;
     }
     c = use(d, a->conn);
     if (c == NULL || d->err)
         return;
     switch (a->kind) {
-    case A_SEND: {
-        sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = a->reps, .by = a->by,
-                      .ncuts = a->ncuts, .pause_ms = a->pause_ms};
-        uint64_t bytes = send_bytes(a, f);
-        if (a->nframes == 0)
-            return;
-        if (c->stopped && c->stopped_bytes + bytes > STOPPED_BYTES_MAX)
-            resume(d, c);
-        if (c->stopped)
-            c->stopped_bytes += bytes;
-        st.cuts = a->ncuts ? malloc(a->ncuts * sizeof *st.cuts) : NULL;
-        if (a->ncuts && st.cuts == NULL) {
-            d->err = -1;
-            return;
-        }
-        if (a->ncuts)
-            memcpy(st.cuts, a->cuts, a->ncuts * sizeof *st.cuts);
-        /* cuts that no longer increase or fall inside (after shrinking) are dropped: first the
-         * order, then the bound */
-        for (size_t k = 1; k < st.ncuts; k++)
-            if (st.cuts[k] <= st.cuts[k - 1])
-                st.ncuts = k;
-        while (st.ncuts > 0 && st.cuts[st.ncuts - 1] >= bytes)
-            st.ncuts--;
-        if (st.by > bytes)
-            st.by = 0;
-        add_frames(d, st, a->frames, a->nframes);
-        c->pending[c->npending++] = i;
-        c->quiet_ms = 0;
+    case A_SEND:
+        act_send(d, c, a, i);
         return;
-    }
     case A_DRAIN:
         await_echoes(d, c, REQ_FRAMING_1, false);
         return;
@@ -744,67 +831,13 @@ static void one_action(derive *d, size_t i)
             finish(d, c, SC_CLOSE); /* shut down, echoed and closed by the server */
         return;
     }
-    case A_VANISH: {
-        /* the promise (vanish.h) from the last activity: an echo just before it vanishes */
-        int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000);
-        bool via_idle = false;
-        fs_req req = REQ_DEADPEER_5;
-        if (!d->t->netns)
-            return;
-        if (a->partial == 0) {
-            promise = vn_keepalive_ms(d->t->keepalive, d->t->user_timeout_ms);
-            req = REQ_DEADPEER_1;
-        } else if (a->partial == 1) {
-            promise = d->t->user_timeout_ms;
-            req = REQ_DEADPEER_2;
-        }
-        if (a->partial < 2 && idle > 0 && (promise == 0 || idle < promise)) {
-            promise = idle;
-            via_idle = true;
-        }
-        if (promise == 0)
-            return; /* nothing promised (a corpus entry from another campaign) */
-        echo_now(d, c, 5, REQ_FRAMING_1);
-        add(d, &(sc_step){.kind = a->partial == 2 ? SC_MIDDLEBOX_RESET : SC_VANISH,
-                          .conn = c->name, .reps = 1, .how = a->partial == 1});
-        simple(d, SC_EXPECT_GONE, c->name,
-               a->partial == 2 ? ms_scaled(d, 2000)
-                               : ms_scaled(d, (double)(promise + vn_tolerance_ms(promise, via_idle))),
-               req);
-        finish(d, c, SC_ABORT);
+    case A_VANISH:
+        act_vanish(d, c, a);
         return;
-    }
     case A_TERM:
-    case A_RESTART: {
-        bool term = a->kind == A_TERM;
-        /* every connection drained, and one echo on each: the server has accepted it (a
-         * connection still in the listen backlog when the server closes its listener is reset
-         * by the kernel, and that is no fault of the server's) */
-        for (int k = 0; k < FZ_MAX_CONNS; k++)
-            if (d->c[k].state == 1)
-                echo_now(d, &d->c[k], 5, REQ_FRAMING_1);
-        /* A_TERM: a flood until the server stops reading (it holds unread input and echoes
-         * not yet sent), SIGTERM, then what it reads is a prefix of the echoes, ending at a
-         * frame boundary, then FIN; A_RESTART: SIGTERM with every connection idle */
-        if (term)
-            add_frames(d, (sc_step){.kind = SC_FLOOD, .conn = c->name, .reps = 1,
-                                    .limit = SC_KERNEL, .how = 2, .req = REQ_LIFECYCLE_2,
-                                    .ms = ms_scaled(d, 30000)},
-                       a->frames, 1);
-        else
-            simple(d, SC_SERVER_TERM, -1, 0, REQ_NONE);
-        /* every connection: FIN within 5 s; then we close our ends (TIME_WAIT on its side) */
-        for (int k = 0; k < FZ_MAX_CONNS; k++)
-            if (d->c[k].state == 1 && !(term && &d->c[k] == c))
-                simple(d, SC_EXPECT_EOF, d->c[k].name, ms_scaled(d, 5000), REQ_LIFECYCLE_2);
-        for (int k = 0; k < FZ_MAX_CONNS; k++)
-            if (d->c[k].state == 1)
-                finish(d, &d->c[k], SC_CLOSE);
-        simple(d, SC_SERVER_STOP, -1, 0, REQ_NONE);
-        add(d, &(sc_step){.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
-                          .req = term ? REQ_NONE : REQ_LIFECYCLE_1});
+    case A_RESTART:
+        act_lifecycle(d, c, a);
         return;
-    }
     default:
         return;
     }

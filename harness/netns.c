@@ -121,8 +121,6 @@ int netns_enter(double loss_pct, char *err, size_t n)
     }
     len = snprintf(script, sizeof script,
                    "add table inet framespec\n"
-                   "add chain inet framespec drops { type filter hook output priority -10; "
-                   "policy accept; }\n"
                    "add chain inet framespec loss { type filter hook output priority 0; "
                    "policy accept; }\n");
     if (loss_pct > 0)

@@ -10,11 +10,11 @@
  *
  * Rules live in one table, `inet framespec`, with chains on the output hook (on loopback every
  * packet, in both directions, passes output once):
- *   drops  priority -10: per-connection rules the deadpeer cases add (drop a 4-tuple, reject
- *          with tcp reset); flushed after every deadpeer case;
- *   vPID   priority -10: the same rules of one scenario run (`vanish`, `middlebox-reset`: replay
- *          and each fuzz worker's programs), added on its first vanish and deleted when the run
- *          ends (scenario_run.c);
+ *   vPID   priority -10: the per-connection rules of one scenario run (`vanish`,
+ *          `middlebox-reset`: drop a 4-tuple, or reject with tcp reset), in the process PID
+ *          that runs it (a case process, replay, a fuzz worker); added on its first vanish and
+ *          deleted when the run ends (scenario_server.c), or, for a case process killed first,
+ *          by the runner once it has ended (run.c);
  *   loss   priority 0:   with --loss PCT, `meta l4proto tcp numgen random mod 10000 < PCT*100
  *          counter drop` (nft(8) numgen; the counter shows that loss really happened).
  */

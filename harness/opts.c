@@ -93,3 +93,62 @@ int opts_keepalive(const char *s, int out[3])
     }
     return 0;
 }
+
+void opts_server_init(opts_server *o)
+{
+    memset(o, 0, sizeof *o);
+    o->framing = wire_default_framing();
+    o->max_frame = 16u << 20;
+    o->scale = 1.0;
+}
+
+int opts_server_take(const char *cmd, int ch, const char *arg, opts_server *o)
+{
+    char why[256];
+    switch (ch) {
+    case OPT_TARGET:
+        o->target = arg;
+        return 1;
+    case OPT_EXEC:
+        o->exec = arg;
+        return 1;
+    case OPT_FRAMING:
+        if (wire_parse_framing(arg, &o->framing, why, sizeof why) < 0)
+            return opts_bad(cmd, "--framing", arg, why);
+        return 1;
+    case OPT_MAX_FRAME:
+        if (opts_u64(arg, 1, 0xFFFFFFFFull, &o->max_frame) < 0)
+            return opts_bad(cmd, "--max-frame", arg, "expected bytes 1..4294967295 (K/M/G ok)");
+        o->max_frame_given = true;
+        return 1;
+    case OPT_TIMEOUT:
+        if (opts_seconds(arg, &o->timeout_s) < 0 || o->timeout_s <= 0)
+            return opts_bad(cmd, "--timeout", arg, "expected seconds > 0");
+        return 1;
+    case OPT_SEED:
+        if (opts_u64(arg, 0, UINT64_MAX, &o->seed) < 0)
+            return opts_bad(cmd, "--seed", arg, "expected a non-negative integer");
+        o->seed_given = true;
+        return 1;
+    case OPT_SCALE:
+        if (opts_seconds(arg, &o->scale) < 0 || o->scale < 0.1 || o->scale > 100)
+            return opts_bad(cmd, "--timeout-scale", arg, "expected a factor 0.1..100");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int opts_server_finish(const char *cmd, opts_server *o)
+{
+    if (!o->framing.limit_frame && o->max_frame > wire_max_expressible(o->framing))
+        o->max_frame = wire_max_expressible(o->framing); /* as the server clamps it */
+    o->max_payload = wire_max_payload(o->framing, o->max_frame);
+    if (o->max_payload == 0) {
+        fprintf(stderr, "framespec %s: --max-frame %llu leaves no room for a payload: under "
+                        "limit=frame the maximum counts the %zu-byte header too\n",
+                cmd, (unsigned long long)o->max_frame, wire_header_size(o->framing, 0));
+        return 2;
+    }
+    return 0;
+}

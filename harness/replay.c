@@ -105,12 +105,13 @@ void capture_stop(pid_t pid)
 static void replay_usage(FILE *out)
 {
     fputs("usage: framespec replay FILE (--target HOST:PORT|unix:PATH | --exec 'CMD ... {port} ...')\n"
-          "                        [--max-frame BYTES] [--timeout SECONDS] [--repeat N]\n"
-          "                        [--timeout-scale X] [--pcap FILE] [--pcap-optional]\n"
-          "                        [--keep-logs] [-v]\n"
+          "                        [--framing F] [--max-frame BYTES] [--timeout SECONDS]\n"
+          "                        [--repeat N] [--timeout-scale X] [--pcap FILE]\n"
+          "                        [--pcap-optional] [--keep-logs] [-v]\n"
           "\n"
           "Run a scenario script (grammar: docs/replay.md).\n"
           "\n"
+          "  --framing F        the framing of a script that has no 'framing' line (default 4)\n"
           "  --max-frame BYTES  the largest payload a step may hold, + 1 (default 16M; K/M/G ok);\n"
           "                     checked while parsing, before anything is allocated\n"
           "  --timeout SECONDS  end the whole replay by then (exit 1); also allows a single sleep\n"
@@ -129,72 +130,44 @@ static void replay_usage(FILE *out)
           out);
 }
 
-int replay_main(int argc, char **argv)
+/* replay's options: the shared ones (opts.h; --framing is the framing of a script that names
+ * none, --max-frame the bound on its payloads; --seed has nothing to seed) and its own. Returns
+ * 0, or the exit code. */
+static int parse_replay(int argc, char **argv, opts_server *so, sc_env *env, const char **pcap,
+                        bool *pcap_optional, uint64_t *repeat)
 {
     static const struct option lo[] = {
-        {"target", required_argument, NULL, 't'}, {"exec", required_argument, NULL, 'e'},
+        OPTS_SERVER_LONG,
         {"pcap", required_argument, NULL, 'p'},   {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {"max-frame", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 'W'}, {"keep-logs", no_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},         {"keep-logs", no_argument, NULL, 'K'},
         {"pcap-optional", no_argument, NULL, 'P'}, {"repeat", required_argument, NULL, 'r'},
-        {"timeout-scale", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
+        {NULL, 0, NULL, 0},
     };
-    scenario sc;
-    server_proc srv = {0};
-    sc_server ops;
-    sc_env env = {.inbox_min = INBOX_MIN};
-    const char *target = NULL, *exec = NULL, *pcap = NULL, *file;
-    char err[256];
     int ch, rc;
-    pid_t cap = -1;
-    double timeout_s = 0;
-    bool pcap_optional = false;
-    uint64_t repeat = 1, run = 0;
-
-    sc_init(&sc);
+    opts_server_init(so);
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        if (ch == OPT_SEED)
+            return opts_bad("replay", "--seed", optarg, "replay makes no random choice (a "
+                            "reproducer holds the slicing it was run with)");
+        rc = opts_server_take("replay", ch, optarg, so);
+        if (rc == 2)
+            return 2;
+        if (rc == 1)
+            continue;
         switch (ch) {
-        case 't':
-            target = optarg;
-            break;
-        case 'e':
-            exec = optarg;
-            break;
-        case 'p':
-            pcap = optarg;
-            break;
-        case 'P':
-            pcap_optional = true;
-            break;
-        case 'm':
-            if (opts_u64(optarg, 1, 0xFFFFFFFFull, &sc.payload_bound) < 0)
-                return opts_bad("replay", "--max-frame", optarg,
-                                "expected bytes 1..4294967295 (K/M/G ok)");
-            break;
-        case 'W':
-            if (opts_seconds(optarg, &timeout_s) < 0 || timeout_s <= 0)
-                return opts_bad("replay", "--timeout", optarg, "expected seconds > 0");
-            sc.long_sleeps = true;
-            break;
-        case 'K':
-            scratch_keep(true);
-            break;
+        case 'p': *pcap = optarg; break;
+        case 'P': *pcap_optional = true; break;
+        case 'K': scratch_keep(true); break;
+        case 'v': env->verbose++; break;
         case 'r':
-            if (opts_u64(optarg, 1, 1000, &repeat) < 0)
+            if (opts_u64(optarg, 1, 1000, repeat) < 0)
                 return opts_bad("replay", "--repeat", optarg, "expected a number of runs 1..1000");
-            break;
-        case 'T':
-            if (opts_seconds(optarg, &env.scale) < 0 || env.scale < 0.1 || env.scale > 100)
-                return opts_bad("replay", "--timeout-scale", optarg, "expected a factor 0.1..100");
-            break;
-        case 'v':
-            env.verbose++;
             break;
         case 'h':
             replay_usage(stdout);
-            return 0;
+            exit(0);
         default:
             fprintf(stderr, "framespec replay: unknown option or missing value '%s'\n",
                     argv[optind - 1]);
@@ -202,10 +175,39 @@ int replay_main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1 || (target == NULL && exec == NULL)) {
+    if (optind != argc - 1 || (so->target == NULL && so->exec == NULL)) {
         replay_usage(stderr);
         return 2;
     }
+    env->scale = so->scale;
+    return 0;
+}
+
+int replay_main(int argc, char **argv)
+{
+    scenario sc;
+    server_proc srv = {0};
+    sc_server ops;
+    sc_env env = {.inbox_min = INBOX_MIN};
+    opts_server so;
+    const char *pcap = NULL, *file, *target, *exec;
+    char err[256];
+    int rc;
+    pid_t cap = -1;
+    double timeout_s;
+    bool pcap_optional = false;
+    uint64_t repeat = 1, run = 0;
+
+    rc = parse_replay(argc, argv, &so, &env, &pcap, &pcap_optional, &repeat);
+    if (rc != 0)
+        return rc;
+    target = so.target;
+    exec = so.exec;
+    timeout_s = so.timeout_s;
+    sc_init(&sc);
+    sc.framing = so.framing;
+    sc.payload_bound = so.max_frame;
+    sc.long_sleeps = timeout_s > 0;
     file = argv[optind];
     scratch_deadline("replay", timeout_s, 1);
     if (sc_parse_file(&sc, file, stderr) < 0) {
@@ -239,7 +241,7 @@ int replay_main(int argc, char **argv)
         return 2;
     }
     if (exec) {
-        if (server_start(&srv, exec, target ? &env.addr : NULL, 1.0) < 0) {
+        if (server_start(&srv, exec, target ? &env.addr : NULL, env.scale) < 0) {
             sc_free(&sc);
             return 2;
         }

@@ -261,6 +261,8 @@ uint8_t *rx_step_buffer(const scenario *s, const sc_step *st, uint64_t *one, uin
 uint64_t rx_item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos)
 {
     uint64_t base = one ? pos - pos % one : 0, at = 0, best = base;
+    if (wire_is_raw(s->framing))
+        return pos; /* a raw byte stream is echoed byte by byte: every byte ends an item */
     for (size_t k = 0; k < st->nitems; k++) {
         at += sc_item_size(&st->items[k], s->framing);
         if (base + at <= pos)
@@ -284,8 +286,10 @@ int rx_stream_take(peer *c, rx_stream *s, char *exp, char *act)
                 j++;
             hexdump(s->want + w + j, n - j < 16 ? n - j : 16, a, sizeof a);
             hexdump(c->inbox + off + j, n - j < 16 ? n - j : 16, b, sizeof b);
-            snprintf(exp, 256, "byte %llu = %s", (unsigned long long)(s->pos + off + j), a);
-            snprintf(act, 256, "byte %llu = %s", (unsigned long long)(s->pos + off + j), b);
+            snprintf(exp, 256, "the echo: byte %llu = %s", (unsigned long long)(s->pos + off + j),
+                     a);
+            snprintf(act, 256, "an echo that differs: byte %llu = %s",
+                     (unsigned long long)(s->pos + off + j), b);
             return -1;
         }
         off += n;

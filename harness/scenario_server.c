@@ -153,8 +153,8 @@ int rx_expect_memory(run *r, size_t i)
         return 0;
     snprintf(exp, sizeof exp, "resident memory grows by at most %llu KiB",
              (unsigned long long)st->limit / 1024);
-    snprintf(act, sizeof act, "it grew by %ld KiB (%ld -> %ld KiB)", now - r->server_rss_kb,
-             r->server_rss_kb, now);
+    snprintf(act, sizeof act, "memory grew by %ld MiB (%ld -> %ld KiB resident)",
+             (now - r->server_rss_kb) / 1024, r->server_rss_kb, now);
     return rx_fail(r, i, "memory", exp, act);
 }
 
@@ -331,12 +331,21 @@ int rx_vanish(run *r, size_t i, peer *c)
     return 0;
 }
 
+/* Did the peer of st's connection vanish with an echo in flight (`vanish pending`)? */
+static bool vanished_pending(const run *r, size_t i)
+{
+    for (size_t k = i; k-- > 0;)
+        if (r->s->steps[k].kind == SC_VANISH && r->s->steps[k].conn == r->s->steps[i].conn)
+            return r->s->steps[k].how == 1;
+    return false;
+}
+
 /* expect released: the server no longer holds the connection (vanish.h), within st->ms. */
 int rx_expect_gone(run *r, size_t i)
 {
     const sc_step *st = &r->s->steps[i];
     int64_t t0 = sock_now_ms(), deadline = t0 + st->ms;
-    char why[256], exp[128];
+    char why[256], exp[128], act[512];
     for (;;) {
         if (vn_released(rx_pid(r), &r->gone[st->conn], why, sizeof why)) {
             rx_note(r, "%s: released after %lld ms", rx_name(r, st),
@@ -348,7 +357,13 @@ int rx_expect_gone(run *r, size_t i)
         poll(NULL, 0, 20);
     }
     snprintf(exp, sizeof exp, "the server releases the connection within %ld ms", st->ms);
-    return rx_fail(r, i, "held", exp, why);
+    snprintf(act, sizeof act, "still held after %lld ms: %s%s", (long long)(sock_now_ms() - t0),
+             why, vanished_pending(r, i)
+                      ? "; keepalive does not probe while data is unacknowledged, and Linux "
+                        "retransmits for ~15 min (tcp_retries2): TCP_USER_TIMEOUT, or an "
+                        "application timeout, bounds it"
+                      : "");
+    return rx_fail(r, i, "held", exp, act);
 }
 
 /* ---- a server this process owns ---- */

@@ -84,10 +84,12 @@ def test_new_steps_against_echod(bin_dir, tmp_path):
 
 
 # Each of the engine's measuring steps, against echod (holds) and against the mutant it exists
-# for (fails at that step): ping (LATENCY-1), flood (BACKPRESSURE-1), SIGTERM to a server that
-# stopped reading a flood (LIFECYCLE-2), a restart on the same port (LIFECYCLE-1), the orderly
-# close of `expect server-alive`'s probe (HALFCLOSE-1), and a flood then SHUT_WR whose echoes
-# the server still holds when it reads the FIN (HALFCLOSE-5).
+# for (fails at that step): ping (LATENCY-1), flood with a given bound and with the kernel's
+# (BACKPRESSURE-1), SIGTERM to a server that stopped reading a flood, and to one whose peer is
+# busy sending and reading (LIFECYCLE-2), a restart on the same port (LIFECYCLE-1), the alive
+# probe after a close that makes a SIGPIPE-prone server die (RESET-5), resident memory under a
+# peer that does not read (BACKPRESSURE-4), and a flood then SHUT_WR whose echoes the server
+# still holds when it reads the FIN (HALFCLOSE-5).
 STEP_TEETH = [
     ("ping", "split_write",
      "connect c\nc ping frame size:16 x10 p90 within 20\nc close\n", 2),
@@ -101,7 +103,16 @@ STEP_TEETH = [
      "connect c\nc send frame size:5\nc expect frame size:5 within 5000\nserver term\n"
      "c expect eof within 5000\nc close\nserver stop\nserver start same-port\n"
      "expect server-alive\n", 8),
-    ("alive", "no_halfclose_close", "expect server-alive\n", 1),
+    ("alive", "sigpipe",
+     "connect c\nc cork\nc send frame size:16 x2\nc close\nsleep 50\nexpect server-alive\n", 6),
+    ("flood-kernel", "unbounded",
+     "connect c\nc flood frame size:65536 at-most kernel within 30000\nc close\n", 2),
+    ("stream-term", "sigterm_exit",
+     "connect c\nc stream frame size:1024 then term after 200 within 15000\nc close\n"
+     "server stop\nserver start new-port\nexpect server-alive\n", 2),
+    ("memory", "unbounded",
+     "connect c\nc send frame size:65536\nc expect frame size:65536 within 5000\nc stop-reading\n"
+     "c send frame size:65536 x2560\nexpect server-memory at-most 64M\nc abort\n", 6),
     ("flood-then-shutdown", "eof_drops_queue",
      "connect c\nc flood frame size:65536 at-most 200M then shutdown within 30000\n", 2),
 ]
