@@ -11,6 +11,9 @@ For each peer NAME (peers/NAME/):
   every case's verdict must be what peers/NAME/expected says (a case not listed: pass, or skip
       when it does not apply; fail or warn: every run; flaky: any outcome, a note when it passed
       every run this time);
+  every case it fails (fail or warn in expected; a flaky one may pass) has its reproducer
+      (--repro-dir) replayed alone against the peer three times: each must fail it under the
+      requirement id the case reported (pytest/repro_fidelity.py);
   framespec run --exec 'peers/NAME/run.sh {port} IDLE --fixed' --case C... for the cases it
       fails: each must pass every run (the change the README describes works).
 Writes OUT/matrix.md, OUT/matrix.html (the peers) and OUT/fixed.html (their --fixed runs); with
@@ -35,6 +38,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "peers")
+sys.path.insert(0, os.path.join(ROOT, "pytest"))
+from repro_fidelity import replay, replay_options, violated, without_repeat  # noqa: E402
+
+REPLAYS = 3  # each failing case's reproducer must fail its peer this many runs of this many
 VERDICTS = ("pass", "fail", "warn", "flaky", "skip")
 SYMBOL = {"pass": "✓", "fail": "✗", "warn": "! (SHOULD)", "flaky": "≈", "skip": "–"}
 
@@ -90,6 +97,33 @@ def run(cmd, log, timeout):
     return rc, time.time() - t0
 
 
+def check_reproducers(bin_dir, exe, expected, got, repro_dir):
+    """Replay, alone, the reproducer of every case the peer fails for sure (fail or warn in its
+    expected file), REPLAYS times: each run must fail the peer under the requirement the case
+    reported. Returns (problems, [(case, runs failed)])."""
+    bad, done = [], []
+    for cid, (v, _, _) in sorted(expected.items()):
+        c = got.get(cid)
+        if v not in ("fail", "warn") or c is None or c["status"] not in ("fail", "warn"):
+            continue
+        path = os.path.join(repro_dir, cid + ".scenario")
+        if not os.path.exists(path):
+            bad.append("%s: no reproducer written" % cid)
+            continue
+        opts = without_repeat(replay_options(c["repro_command"] or ""))
+        fails = 0
+        for _ in range(REPLAYS):
+            r = replay(bin_dir, path, exe, opts)
+            if r.returncode == 1 and violated(r.stdout) == c["violated"]:
+                fails += 1
+            else:
+                bad.append("%s: its reproducer, replayed alone, exited %d violating %s (the case: "
+                           "%s)" % (cid, r.returncode, violated(r.stdout), c["violated"]))
+                break
+        done.append((cid, fails))
+    return bad, done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--peers", default="", help="comma-separated names (default: all)")
@@ -139,8 +173,11 @@ def main():
                 extra = shlex.split(" ".join(l for l in f if not l.startswith("#")))
         exe = "%s {port} %d" % (shlex.quote(os.path.join(d, "run.sh")), a.idle)
         js = os.path.join(a.out, name + ".json")
+        repro_dir = os.path.join(a.out, name + "-repro")
+        shutil.rmtree(repro_dir, ignore_errors=True)
         cmd = [fs, "run", "--exec", exe, "--idle-timeout", str(a.idle), "--repeat",
-               str(a.repeat), "--json", js, "--label", name, "--timeout", "1500"] + extra
+               str(a.repeat), "--json", js, "--label", name, "--timeout", "1500",
+               "--repro-dir", repro_dir] + extra
         rc, secs = run(cmd, os.path.join(a.out, name + ".tap"), 1600)
         if rc not in (0, 1) or not os.path.exists(js):
             problems.append("%s: framespec run exited %d (see %s.tap)" % (name, rc, name))
@@ -163,6 +200,11 @@ def main():
         for cid in expected:
             if cid not in got:
                 bad.append("%s: listed in peers/%s/expected but not in the catalogue" % (cid, name))
+        rbad, replayed = check_reproducers(os.path.dirname(fs), exe, expected, got, repro_dir)
+        bad += rbad
+        if replayed:
+            notes.append("reproducers replayed alone: %s" % ", ".join(
+                "%s %d/%d" % (cid, k, REPLAYS) for cid, k in replayed))
         failing = [cid for cid, (v, _, _) in expected.items() if v in ("fail", "warn", "flaky")]
         fixed_note = "-"
         if failing:

@@ -23,8 +23,7 @@ const char *run_case_group(const char *id, char *buf, size_t n)
 static const char *const all_framings[] = {"raw", "1", "2", "4", "line", "u24", "u64le",
                                            "4,adjust=-4", "varint"};
 
-/* Why a case with `flags` does not apply to framing f with --max-frame max (bytes), or NULL. A
- * reason that names values is formatted into buf[0..n). */
+/* Erlang's line framing. */
 static wire_framing line_framing(void)
 {
     wire_framing f = wire_default_framing();
@@ -34,7 +33,7 @@ static wire_framing line_framing(void)
 }
 
 const char *run_framing_excludes(unsigned flags, wire_framing f, uint64_t max, char *buf,
-                                    size_t n)
+                                 size_t n)
 {
     if ((flags & FS_LINE_ONLY) && !wire_is_line(f))
         return "only for line framing";
@@ -116,6 +115,8 @@ static void applies_text(unsigned flags, char *out, size_t n)
         add_part(out, n, &o, "--exec");
     if ((flags & FS_NEEDS_TCP) && !(flags & FS_NEEDS_NETNS))
         add_part(out, n, &o, "TCP (not a unix socket)");
+    if (flags & FS_MANY_CONNS)
+        add_part(out, n, &o, "under --loss an idle timeout over 3 s");
     if (flags & FS_NO_LOSS)
         add_part(out, n, &o, "not under --loss");
     if (flags & FS_NEEDS_KEEPALIVE)

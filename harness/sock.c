@@ -121,12 +121,30 @@ int sock_wait_readable(int fd, int64_t deadline_ms)
     return wait_fd(fd, POLLIN, deadline_ms);
 }
 
+/* Wait until deadline_ms for fd's connect() to complete. 0, or -errno after closing fd
+ * (-ETIMEDOUT at the deadline). */
+static int connect_finish(int fd, int64_t deadline_ms)
+{
+    int rc, soerr = 0;
+    socklen_t sl = sizeof soerr;
+    rc = wait_fd(fd, POLLOUT, deadline_ms);
+    if (rc <= 0) {
+        close(fd);
+        return rc == 0 ? -ETIMEDOUT : rc;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+        close(fd);
+        return -(soerr ? soerr : errno);
+    }
+    return 0;
+}
+
 int sock_connect(const sock_addr *a, int64_t deadline_ms)
 {
     int fd = sock_connect_start(a), rc;
     if (fd < 0)
         return fd;
-    rc = sock_connect_finish(fd, deadline_ms);
+    rc = connect_finish(fd, deadline_ms);
     return rc < 0 ? rc : fd;
 }
 
@@ -147,22 +165,6 @@ int sock_connect_start(const sock_addr *a)
     rc = -errno;
     close(fd);
     return rc;
-}
-
-int sock_connect_finish(int fd, int64_t deadline_ms)
-{
-    int rc, soerr = 0;
-    socklen_t sl = sizeof soerr;
-    rc = wait_fd(fd, POLLOUT, deadline_ms);
-    if (rc <= 0) {
-        close(fd);
-        return rc == 0 ? -ETIMEDOUT : rc;
-    }
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
-        close(fd);
-        return -(soerr ? soerr : errno);
-    }
-    return 0;
 }
 
 size_t sock_send_until(int fd, const void *buf, size_t len, int64_t deadline_ms,
@@ -200,56 +202,6 @@ size_t sock_send_until(int fd, const void *buf, size_t len, int64_t deadline_ms,
         break;
     }
     return sent;
-}
-
-int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
-{
-    int err;
-    sock_send_until(fd, buf, len, deadline_ms, NULL, NULL, &err);
-    return err;
-}
-
-ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int *close_kind)
-{
-    char *p = buf;
-    size_t got = 0;
-    int kind = SOCK_OPEN;
-    while (got < len) {
-        ssize_t n = recv(fd, p + got, len - got, 0);
-        if (n > 0) {
-            got += (size_t)n;
-            continue;
-        }
-        if (n == 0) {
-            kind = sock_close_kind(n, 0);
-            break;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN) {
-            int rc = wait_fd(fd, POLLIN, deadline_ms);
-            if (rc == 0) {
-                kind = SOCK_TIMEOUT;
-                break;
-            }
-            if (rc < 0) {
-                kind = SOCK_ERROR;
-                break;
-            }
-            continue;
-        }
-        kind = sock_close_kind(n, errno);
-        if (got == 0 && kind == SOCK_ERROR) {
-            int e = errno;
-            if (close_kind)
-                *close_kind = kind;
-            return -e;
-        }
-        break;
-    }
-    if (close_kind)
-        *close_kind = kind;
-    return (ssize_t)got;
 }
 
 int sock_close_kind(ssize_t n, int err)

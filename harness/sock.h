@@ -39,16 +39,15 @@ int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen);
  */
 int sock_connect(const sock_addr *a, int64_t deadline_ms);
 
-/* The two halves of sock_connect(), so that many connections can be in their handshakes at
- * once: start returns a non-blocking fd whose connect() is done or in progress, or -errno;
- * finish waits until `deadline_ms` for it to complete and returns 0, or -errno after closing
- * fd (-ETIMEDOUT at the deadline). */
+/* The first half of sock_connect(), so that many connections can be in their handshakes at once
+ * (the scenario engine's `connect c1..c500`): a non-blocking fd whose connect() is done or in
+ * progress (TCP_NODELAY set), or -errno. */
 int sock_connect_start(const sock_addr *a);
-int sock_connect_finish(int fd, int64_t deadline_ms);
 
 /*
- * The harness's one send loop: send buf[0..len) on non-blocking fd until all of it is sent, the
- * socket fails, or `deadline_ms` passes while its send buffer is full. While it is full,
+ * The peer layer's one send loop (peer_send(): every send of the scenario engine): send
+ * buf[0..len) on non-blocking fd until all of it is sent, the socket fails, or `deadline_ms`
+ * passes while its send buffer is full. While it is full,
  * on_full(arg) (may be NULL) runs every 10 ms or less: callers read their peers' echoes there,
  * so that a server that echoes cannot deadlock them. Never raises SIGPIPE (MSG_NOSIGNAL).
  * Returns the bytes sent; *err gets 0, -ETIMEDOUT, or the send's -errno (-EPIPE, -ECONNRESET:
@@ -56,17 +55,6 @@ int sock_connect_finish(int fd, int64_t deadline_ms);
  */
 size_t sock_send_until(int fd, const void *buf, size_t len, int64_t deadline_ms,
                        void (*on_full)(void *arg), void *arg, int *err);
-
-/* Send all `len` bytes by `deadline_ms` (sock_send_until()). Returns 0, or -errno (-ETIMEDOUT,
- * -EPIPE, ...). */
-int sock_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
-
-/*
- * Receive exactly `len` bytes by `deadline_ms`. Returns the bytes received (== len on success; less
- * when the peer closed: *close_kind set), or -errno. *close_kind (may be NULL) is set to
- * SOCK_OPEN, SOCK_EOF, SOCK_RESET or SOCK_TIMEOUT.
- */
-ssize_t sock_recv_exact(int fd, void *buf, size_t len, int64_t deadline_ms, int *close_kind);
 
 enum { SOCK_OPEN = 0, SOCK_EOF, SOCK_RESET, SOCK_TIMEOUT, SOCK_ERROR };
 
@@ -77,7 +65,7 @@ enum { SOCK_OPEN = 0, SOCK_EOF, SOCK_RESET, SOCK_TIMEOUT, SOCK_ERROR };
  * EPIPE when the peer's FIN had arrived before it (tcp_reset() in CLOSE-WAIT); on a unix socket
  * they mean the peer closed with unread data, or closed. EAGAIN/EINTR (and n > 0) are SOCK_OPEN;
  * anything else is SOCK_ERROR. The error is reported once: afterwards the socket reads as EOF,
- * so callers keep the first kind observed on a connection (fs_observe()).
+ * so callers keep the first kind observed on a connection (peer.h).
  */
 int sock_close_kind(ssize_t n, int err);
 
