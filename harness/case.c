@@ -24,6 +24,12 @@ void fs_ctx_free(fs_ctx *c)
     c->len = c->cap = 0;
 }
 
+void fs_echo(fs_ctx *c, const char *conn, const char *items, double ms)
+{
+    fs_sc(c, "%s send %s", conn, items);
+    fs_sc(c, "%s expect %s within %lld", conn, items, (long long)fs_ms(c, ms));
+}
+
 __attribute__((format(printf, 2, 0))) static char *vfmt(fs_ctx *c, const char *fmt, va_list ap)
 {
     va_list aq;

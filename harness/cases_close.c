@@ -122,8 +122,7 @@ static void abort_after(fs_ctx *c, const char *bytes)
     fs_sc(c, "sleep 20  # the server reads it: the RST meets a connection mid-frame");
     fs_sc(c, "c2 abort");
     fs_sc(c, "sleep 20");
-    fs_sc(c, "c1 send %s", f);
-    fs_sc(c, "c1 expect %s within %lld", f, (long long)fs_ms(c, 5000));
+    fs_echo(c, "c1", f, 5000);
     fs_sc(c, "c1 close");
     fs_sc(c, "expect server-alive");
     fs_sc_run(c);

@@ -38,8 +38,7 @@ void case_concurrency_stalled_peer(fs_ctx *c)
         fs_sc(c, "stalled send raw %s:%zu", wire_is_line(c->cfg->framing) ? "text" : "size", half);
     fs_sc(c, "repeat 50");
     fs_sc(c, "  connect c1");
-    fs_sc(c, "  c1 send %s", f);
-    fs_sc(c, "  c1 expect %s within %lld", f, (long long)fs_ms(c, 1000));
+    fs_echo(c, "  c1", f, 1000);
     fs_sc(c, "  c1 close");
     fs_sc(c, "end");
     fs_sc(c, "stalled close");
@@ -60,8 +59,7 @@ void case_concurrency_churn(fs_ctx *c)
         cycles = 200;
     fs_sc(c, "repeat %u", cycles);
     fs_sc(c, "  connect c1");
-    fs_sc(c, "  c1 send %s", f);
-    fs_sc(c, "  c1 expect %s within %lld", f, (long long)fs_ms(c, 5000));
+    fs_echo(c, "  c1", f, 5000);
     fs_sc(c, "  c1 close");
     fs_sc(c, "end");
     fs_sc_run(c);

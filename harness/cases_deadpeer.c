@@ -117,8 +117,7 @@ void case_deadpeer_alive_silent(fs_ctx *c)
     }
     dp_open(c, "c1", 16);
     fs_sc(c, "c1 expect open for %lld  # keepalive probes answered", (long long)window);
-    fs_sc(c, "c1 send %s", f);
-    fs_sc(c, "c1 expect %s within %lld", f, (long long)fs_ms(c, 2000));
+    fs_echo(c, "c1", f, 2000);
     fs_sc(c, "c1 close");
     if (fs_sc_run(c) == 0)
         fs_note(c, "still open and echoing after %lld ms of silence (keepalive %d + %d x %d s)",
@@ -139,8 +138,7 @@ void case_deadpeer_middlebox_reset(fs_ctx *c)
     dp_open(c, "c2", 64);
     fs_sc(c, "c1 middlebox-reset");
     fs_sc(c, "c1 expect released within %lld", (long long)fs_ms(c, 2000));
-    fs_sc(c, "c2 send %s", f);
-    fs_sc(c, "c2 expect %s within %lld", f, (long long)fs_ms(c, 2000));
+    fs_echo(c, "c2", f, 2000);
     fs_sc(c, "c2 close");
     fs_sc(c, "c1 abort");
     fs_sc(c, "expect server-alive");

@@ -35,8 +35,7 @@ void case_framing_sequence(fs_ctx *c)
     static const size_t sizes[] = {1, 17, 255, 3, 1000, 64, 0, 4096, 2, 33};
     const char *w = fs_frames(c, sizes, 10, 100);
     fs_sc(c, "connect c1");
-    fs_sc(c, "c1 send %s", w);
-    fs_sc(c, "c1 expect %s within %lld", w, (long long)fs_ms(c, 5000));
+    fs_echo(c, "c1", w, 5000);
     fs_sc(c, "c1 expect open for 200");
     fs_sc(c, "c1 close");
     fs_sc_run(c);

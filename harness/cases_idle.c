@@ -40,12 +40,10 @@ void case_idle_keepalive_frames(fs_ctx *c)
     long long quarter = (long long)(c->cfg->idle_ms / 4);
     fs_sc(c, "connect c1");
     fs_sc(c, "repeat %lld", (long long)(c->cfg->idle_ms * 22 / 10 / (quarter > 0 ? quarter : 1)));
-    fs_sc(c, "  c1 send %s", ka);
-    fs_sc(c, "  c1 expect %s within %lld", ka, (long long)fs_ms(c, 2000));
+    fs_echo(c, "  c1", ka, 2000);
     fs_sc(c, "  sleep %lld", quarter);
     fs_sc(c, "end");
-    fs_sc(c, "c1 send %s", f);
-    fs_sc(c, "c1 expect %s within %lld", f, (long long)fs_ms(c, 2000));
+    fs_echo(c, "c1", f, 2000);
     fs_sc(c, "c1 close");
     fs_sc_run(c);
 }

@@ -33,8 +33,7 @@ void case_limits_exact_max(fs_ctx *c)
     }
     w = fs_fmt(c, "%s %s", fs_frame(c, c->cfg->max_payload), fs_frame(c, 3));
     fs_sc(c, "connect c1");
-    fs_sc(c, "c1 send %s", w);
-    fs_sc(c, "c1 expect %s within %lld", w, (long long)fs_ms(c, 30000));
+    fs_echo(c, "c1", w, 30000);
     fs_sc(c, "c1 close");
     fs_sc_run(c);
 }

@@ -204,6 +204,9 @@ int64_t fs_ms(const fs_ctx *c, double ms);
  * the scenario language (docs/replay.md); a trailing `# REQ-ID` tags a step with the
  * requirement it checks (untagged steps check the case's first requirement). */
 void fs_sc(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An echo on connection `conn` (as written before a step: "c1", or "  c1" inside a repeat):
+ * `conn send ITEMS`, then `conn expect ITEMS within MS` (ms scaled). */
+void fs_echo(fs_ctx *c, const char *conn, const char *items, double ms);
 /* A string owned by the context until fs_ctx_free() (printf format); "" when out of memory. */
 const char *fs_fmt(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One frame of a payload of n bytes in the scenario language: "frame size:N" (under line
