@@ -344,6 +344,140 @@ static int write_json(const bench *b, double secs, const char *path)
     return 0;
 }
 
+/* Connects --conns connections to b->addr, each with a deadline of 5 s x --timeout-scale, and
+ * registers them with epfd. Returns 0, 1 when out of memory, 2 when a connect fails (said on
+ * stderr). */
+static int bench_open(bench *b, int epfd, int64_t start)
+{
+    const bench_opts *o = &b->o;
+    for (unsigned i = 0; i < o->conns; i++) {
+        bconn *c = &b->conns[i];
+        struct epoll_event ev;
+        c->fd = sock_connect(&b->addr, sock_now_ms() + (int64_t)(5000 * o->scale));
+        if (c->fd < 0) {
+            fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", b->addr.text,
+                    i + 1, strerror(-c->fd));
+            return 2;
+        }
+        c->q = calloc(o->depth, sizeof *c->q);
+        if (c->q == NULL)
+            return 1;
+        if (b->interval_ns == 0) {
+            for (unsigned d = 0; d < o->depth; d++)
+                queue_frame(b, c, start);
+        }
+        /* open loop: spread the connections' schedules over one interval */
+        c->next_send = start + (int64_t)i * b->interval_ns / (int64_t)o->conns;
+        c->events = EPOLLIN | EPOLLOUT;
+        ev.events = c->events;
+        ev.data.ptr = c;
+        epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+    return 0;
+}
+
+/* Open loop: sends what is due at now; latency counts from the due time (no coordinated
+ * omission); a connection at --depth frames in flight is late and skips ahead. */
+static void send_due(bench *b, int epfd, int64_t now)
+{
+    for (unsigned i = 0; i < b->o.conns; i++) {
+        bconn *c = &b->conns[i];
+        if (c->dead)
+            continue;
+        while (c->next_send <= now) {
+            if (c->qn < b->o.depth) {
+                if (queue_frame(b, c, c->next_send) < 0) {
+                    bench_error(b, c, "out of memory");
+                    break;
+                }
+            } else if (b->counting) {
+                b->late++;
+            }
+            c->next_send += b->interval_ns;
+        }
+        if (!c->dead && flush_out(b, c) == 0)
+            update_events(b, epfd, c);
+    }
+}
+
+/* Waits for events: open loop until the next frame is due, with ns precision (epoll_pwait2,
+ * Linux 5.11; epoll_wait's ms where it is missing), closed loop at most 100 ms. Returns
+ * epoll's count (-1 with errno). */
+static int bench_wait(bench *b, int epfd, struct epoll_event *evs, int max, int64_t now)
+{
+    int64_t due = now + 100000000;
+    struct timespec ts;
+    int n;
+    if (b->interval_ns == 0)
+        return epoll_wait(epfd, evs, max, 100);
+    for (unsigned i = 0; i < b->o.conns; i++)
+        if (!b->conns[i].dead && b->conns[i].next_send < due)
+            due = b->conns[i].next_send;
+    due -= sock_now_ns();
+    if (due < 0)
+        due = 0;
+    ts.tv_sec = due / 1000000000;
+    ts.tv_nsec = due % 1000000000;
+    n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+    if (n < 0 && errno == ENOSYS)
+        n = epoll_wait(epfd, evs, max, due > 1000000 ? (int)(due / 1000000) : 1);
+    return n;
+}
+
+/* Reads and writes for n ready events; a FIN or an error ends that connection (bench_error).
+ * Returns how many connections are still alive. */
+static unsigned bench_events(bench *b, int epfd, const struct epoll_event *evs, int n,
+                             int64_t now)
+{
+    unsigned alive = 0;
+    for (int i = 0; i < n; i++) {
+        bconn *c = evs[i].data.ptr;
+        if (c->dead)
+            continue;
+        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            uint8_t buf[65536];
+            ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+            if (r > 0) {
+                if (consume(b, c, buf, (size_t)r, now) < 0)
+                    continue;
+            } else if (r == 0) {
+                bench_error(b, c, "server closed the connection (FIN)");
+                continue;
+            } else if (errno != EAGAIN && errno != EINTR) {
+                bench_error(b, c, sock_errno_name(errno));
+                continue;
+            }
+        }
+        if (flush_out(b, c) == 0)
+            update_events(b, epfd, c);
+    }
+    for (unsigned i = 0; i < b->o.conns; i++)
+        alive += !b->conns[i].dead;
+    return alive;
+}
+
+/* Prints the report of secs measured seconds (and --json). Returns the exit code: 0, 1 when
+ * nothing was echoed or a connection failed, 2 when --json cannot be written. */
+static int bench_report(bench *b, double secs)
+{
+    int rc = b->errors ? 1 : 0;
+    if (secs <= 0)
+        secs = 1e-9;
+    print_report(b, secs, stdout);
+    if (b->frames == 0) {
+        fprintf(stderr, "framespec bench: no frame was echoed in %.1f s: the server at %s "
+                        "does not echo (or --duration is too short for it)\n", secs,
+                b->addr.text);
+        rc = 1;
+    } else if (b->errors) {
+        fprintf(stderr, "framespec bench: %llu error(s); first: %s\n",
+                (unsigned long long)b->errors, b->first_error);
+    }
+    if (b->o.json && write_json(b, secs, b->o.json) < 0)
+        rc = 2;
+    return rc;
+}
+
 int bench_run(const bench_opts *o)
 {
     bench *b = calloc(1, sizeof *b);
@@ -383,32 +517,8 @@ int bench_run(const bench_opts *o)
     }
     for (size_t i = 0; i < ref_len; i++)
         b->ref[i] = wire_is_line(o->framing) ? (uint8_t)('a' + i % 26) : (uint8_t)i;
-
-    start = sock_now_ns();
-    for (unsigned i = 0; i < o->conns; i++) {
-        bconn *c = &b->conns[i];
-        struct epoll_event ev;
-        c->fd = sock_connect(&b->addr, sock_now_ms() + (int64_t)(5000 * o->scale));
-        if (c->fd < 0) {
-            fprintf(stderr, "framespec bench: connect to %s (connection %u): %s\n", b->addr.text,
-                    i + 1, strerror(-c->fd));
-            rc = 2;
-            goto out;
-        }
-        c->q = calloc(o->depth, sizeof *c->q);
-        if (c->q == NULL)
-            goto out;
-        if (b->interval_ns == 0) {
-            for (unsigned d = 0; d < o->depth; d++)
-                queue_frame(b, c, start);
-        }
-        /* open loop: spread the connections' schedules over one interval */
-        c->next_send = start + (int64_t)i * b->interval_ns / (int64_t)o->conns;
-        c->events = EPOLLIN | EPOLLOUT;
-        ev.events = c->events;
-        ev.data.ptr = c;
-        epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    }
+    if ((rc = bench_open(b, epfd, sock_now_ns())) != 0)
+        goto out;
 
     start = sock_now_ns();
     warm_end = start + (int64_t)(o->warmup * 1e9);
@@ -419,7 +529,6 @@ int bench_run(const bench_opts *o)
         struct epoll_event evs[256];
         int64_t now = sock_now_ns();
         int n;
-        unsigned alive = 0;
         if (now >= end)
             break;
         if (!b->counting && now >= warm_end)
@@ -430,93 +539,15 @@ int bench_run(const bench_opts *o)
                     (double)b->frames / el, (unsigned long long)b->errors);
             next_progress += 1000000000;
         }
-        if (b->interval_ns > 0) {
-            /* open loop: send what is due; latency counts from the due time (no coordinated
-             * omission); a connection at --depth frames in flight is late and skips ahead */
-            for (unsigned i = 0; i < o->conns; i++) {
-                bconn *c = &b->conns[i];
-                if (c->dead)
-                    continue;
-                while (c->next_send <= now) {
-                    if (c->qn < o->depth) {
-                        if (queue_frame(b, c, c->next_send) < 0) {
-                            bench_error(b, c, "out of memory");
-                            break;
-                        }
-                    } else if (b->counting) {
-                        b->late++;
-                    }
-                    c->next_send += b->interval_ns;
-                }
-                if (!c->dead && flush_out(b, c) == 0)
-                    update_events(b, epfd, c);
-            }
-        }
-        if (b->interval_ns > 0) {
-            /* sleep until the next frame is due, with ns precision (epoll_pwait2, Linux 5.11) */
-            int64_t due = now + 100000000;
-            struct timespec ts;
-            for (unsigned i = 0; i < o->conns; i++)
-                if (!b->conns[i].dead && b->conns[i].next_send < due)
-                    due = b->conns[i].next_send;
-            due -= sock_now_ns();
-            if (due < 0)
-                due = 0;
-            ts.tv_sec = due / 1000000000;
-            ts.tv_nsec = due % 1000000000;
-            n = epoll_pwait2(epfd, evs, 256, &ts, NULL);
-            if (n < 0 && errno == ENOSYS)
-                n = epoll_wait(epfd, evs, 256, due > 1000000 ? (int)(due / 1000000) : 1);
-        } else {
-            n = epoll_wait(epfd, evs, 256, 100);
-        }
-        now = sock_now_ns();
-        for (int i = 0; i < n; i++) {
-            bconn *c = evs[i].data.ptr;
-            if (c->dead)
-                continue;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                uint8_t buf[65536];
-                ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-                if (r > 0) {
-                    if (consume(b, c, buf, (size_t)r, now) < 0)
-                        continue;
-                } else if (r == 0) {
-                    bench_error(b, c, "server closed the connection (FIN)");
-                    continue;
-                } else if (errno != EAGAIN && errno != EINTR) {
-                    bench_error(b, c, sock_errno_name(errno));
-                    continue;
-                }
-            }
-            if (flush_out(b, c) == 0)
-                update_events(b, epfd, c);
-        }
-        for (unsigned i = 0; i < o->conns; i++)
-            alive += !b->conns[i].dead;
-        if (alive == 0)
+        if (b->interval_ns > 0)
+            send_due(b, epfd, now);
+        n = bench_wait(b, epfd, evs, 256, now);
+        if (bench_events(b, epfd, evs, n, sock_now_ns()) == 0)
             break;
     }
     if (tty)
         fputs("\r\033[K", stderr);
-    {
-        double secs = (double)(sock_now_ns() - warm_end) / 1e9;
-        if (secs <= 0)
-            secs = 1e-9;
-        print_report(b, secs, stdout);
-        rc = b->errors ? 1 : 0;
-        if (b->frames == 0) {
-            fprintf(stderr, "framespec bench: no frame was echoed in %.1f s: the server at %s "
-                            "does not echo (or --duration is too short for it)\n", secs,
-                    b->addr.text);
-            rc = 1;
-        } else if (b->errors) {
-            fprintf(stderr, "framespec bench: %llu error(s); first: %s\n",
-                    (unsigned long long)b->errors, b->first_error);
-        }
-        if (o->json && write_json(b, secs, o->json) < 0)
-            rc = 2;
-    }
+    rc = bench_report(b, (double)(sock_now_ns() - warm_end) / 1e9);
 out:
     if (b->conns) {
         for (unsigned i = 0; i < o->conns; i++) {

@@ -150,7 +150,9 @@ static bool down_on_purpose(const scenario *s, size_t upto)
     return down;
 }
 
-/* Run program p once. Returns 0 (held), 1 (violated: *v filled) or 2 (setup error). */
+/* Run program p once. Returns 0 (held), 1 (violated: *v filled), 2 (setup error) or 3
+ * (inconclusive: the server's declared idle timeout explains the close that failed it, the
+ * engine's attribution as for a case; *v filled). */
 static int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep)
 {
     scenario s;
@@ -164,6 +166,8 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
     }
     memset(v, 0, sizeof *v);
     rc = sc_run(&s, &w->env, "fuzz", &v->f);
+    if (rc == 1 && v->f.idle_note[0] != '\0')
+        rc = 3;
     if (rc == 1) {
         const sc_step *st = &s.steps[v->f.step];
         fs_req req = v->f.req != REQ_NONE ? v->f.req : REQ_FRAMING_1;
@@ -269,157 +273,180 @@ static void chain_add(chain *c, const fz_program *p)
     c->p[c->n++] = *p;
 }
 
+/* One shrink: the finding's program, the verdict it must keep, its trial count and chain. */
+typedef struct {
+    worker *w;
+    fz_program *best;
+    const verdict *want;
+    int *trials;
+    chain *ch;
+    int64_t end;   /* ms: SHRINK_MS after it began */
+    bool progress; /* a candidate kept the verdict since this was last cleared */
+    bool failed;   /* a run could not be made: give up */
+} shrinker;
+
+/* Whether the shrink may try another candidate: within SHRINK_TRIALS and its deadline; a stop
+ * asked for meanwhile (--until, --max-findings, SIGINT) leaves it 20 s more. */
+static bool budget(const shrinker *k)
+{
+    int64_t end = g_stop && k->end > stop_end() ? stop_end() : k->end;
+    return !k->failed && *k->trials < SHRINK_TRIALS && sock_now_ms() < end;
+}
+
+/* Runs cand (not after a run could not be made); when it keeps the verdict it becomes the best
+ * (and joins the chain). */
+static void try_cand(shrinker *k, const fz_program *cand)
+{
+    int r = k->failed ? 0 : still(k->w, cand, k->want, k->trials);
+    if (r < 0) {
+        k->failed = true;
+    } else if (r == 1) {
+        *k->best = *cand;
+        chain_add(k->ch, k->best);
+        k->progress = true;
+    }
+}
+
+/* Smaller values in action i: connection 0, fewer repetitions, no cuts or pauses, fewer and
+ * smaller frames, a shorter partial frame or silence. */
+static void shrink_action(shrinker *k, size_t i)
+{
+    fz_program *best = k->best;
+    const fz_target *t = &k->w->cfg->t;
+    fz_program cand;
+    if (best->a[i].conn != 0) {
+        cand = *best;
+        cand.a[i].conn = 0;
+        try_cand(k, &cand);
+    }
+    if (best->a[i].reps > 1) {
+        cand = *best;
+        cand.a[i].reps = 1;
+        try_cand(k, &cand);
+        if (best->a[i].reps > 2) {
+            cand = *best;
+            cand.a[i].reps = best->a[i].reps / 2;
+            try_cand(k, &cand);
+        }
+    }
+    if (best->a[i].by || best->a[i].ncuts || best->a[i].pause_ms) {
+        cand = *best;
+        cand.a[i].by = 0;
+        cand.a[i].ncuts = 0;
+        cand.a[i].pause_ms = 0;
+        try_cand(k, &cand);
+    }
+    for (size_t c = 0; c < best->a[i].ncuts && budget(k); c++) {
+        cand = *best;
+        memmove(&cand.a[i].cuts[c], &cand.a[i].cuts[c + 1],
+                (cand.a[i].ncuts - c - 1) * sizeof cand.a[i].cuts[0]);
+        cand.a[i].ncuts--;
+        try_cand(k, &cand);
+    }
+    if (best->a[i].pause_ms) {
+        cand = *best;
+        cand.a[i].pause_ms = 0;
+        try_cand(k, &cand);
+    }
+    if (best->a[i].kind == A_SEND)
+        for (size_t f = 0; best->a[i].nframes > 1 && f < best->a[i].nframes && budget(k); f++) {
+            cand = *best;
+            memmove(&cand.a[i].frames[f], &cand.a[i].frames[f + 1],
+                    (cand.a[i].nframes - f - 1) * sizeof cand.a[i].frames[0]);
+            cand.a[i].nframes--;
+            try_cand(k, &cand);
+        }
+    /* a flood's frame size stays (the one before a SIGTERM's too): smaller frames only make it
+     * slower (a server that buffers without bound takes a byte at a time as readily as a
+     * frame) */
+    for (size_t f = 0; f < best->a[i].nframes && best->a[i].kind != A_FLOOD &&
+                       best->a[i].kind != A_TERM && budget(k);
+         f++) {
+        uint64_t v = best->a[i].frames[f];
+        const uint64_t tries[] = {0, 1, v / 2, v - 1};
+        if (best->a[i].kind == A_OVERSIZE) {
+            if (v > t->max_payload + 1) {
+                cand = *best;
+                cand.a[i].frames[f] = t->max_payload + 1;
+                try_cand(k, &cand);
+            }
+            continue;
+        }
+        for (size_t j = 0; j < 4 && budget(k); j++) {
+            if (v == 0 || tries[j] >= best->a[i].frames[f])
+                continue;
+            if (best->a[i].kind != A_SEND && tries[j] == 0)
+                continue;
+            cand = *best;
+            cand.a[i].frames[f] = tries[j];
+            if (cand.a[i].partial >= wire_frame_size(t->framing, (size_t)tries[j]))
+                cand.a[i].partial = tries[j] > 0 ? 1 : 0;
+            try_cand(k, &cand);
+        }
+    }
+    if (best->a[i].partial > 1) {
+        cand = *best;
+        cand.a[i].partial = best->a[i].partial / 2;
+        try_cand(k, &cand);
+    }
+    if (best->a[i].kind == A_SILENCE && best->a[i].ms > 1 &&
+        !(t->idle_s > 0 && best->a[i].ms > (long)(t->idle_s * 1000)) &&
+        !(t->keepalive_s > 0 && best->a[i].ms >= (long)(t->keepalive_s * 1000) + 500)) {
+        cand = *best;
+        cand.a[i].ms = 1;
+        try_cand(k, &cand);
+    }
+}
+
+/* Shrinks *best while it keeps the verdict want, within SHRINK_TRIALS runs and SHRINK_MS: each
+ * action alone, then fewer actions (halving chunks), then smaller values. Every program that
+ * kept it joins ch. */
 static void shrink(worker *w, fz_program *best, const verdict *want, int *trials, chain *ch)
 {
-    int64_t end = sock_now_ms() + SHRINK_MS;
-#define TRY(cand)                                                                                \
-    do {                                                                                         \
-        int r_ = still(w, &(cand), want, trials);                                                \
-        if (r_ < 0)                                                                              \
-            return;                                                                              \
-        if (r_ == 1) {                                                                           \
-            *best = (cand);                                                                      \
-            chain_add(ch, best);                                                                 \
-            progress = true;                                                                     \
-        }                                                                                        \
-    } while (0)
-/* a stop asked for meanwhile (--until, --max-findings, SIGINT) leaves the shrink 20 s more */
-#define BUDGET()                                                                                 \
-    (*trials < SHRINK_TRIALS && sock_now_ms() < (g_stop && end > stop_end() ? stop_end() : end))
-    bool progress = true;
+    shrinker k = {.w = w, .best = best, .want = want, .trials = trials, .ch = ch,
+                  .end = sock_now_ms() + SHRINK_MS};
     size_t chunk;
     /* first, each action alone, the last first (the violation is usually one action's, and
      * each candidate that does not violate is over in milliseconds): a program whose runs
      * take seconds (a vanished peer, a long silence) shrinks in a few trials */
-    for (size_t i = best->n; i-- > 0 && best->n > 1 && BUDGET();) {
+    for (size_t i = best->n; i-- > 0 && best->n > 1 && budget(&k);) {
         fz_program cand = *best;
         cand.a[0] = best->a[i];
         cand.n = 1;
-        TRY(cand);
-        if (best->n == 1)
-            break;
+        try_cand(&k, &cand);
     }
     chunk = best->n / 2 ? best->n / 2 : 1;
-    progress = true;
-    while (BUDGET()) {
-        progress = false;
-        for (size_t i = 0; i < best->n && BUDGET();) {
+    while (budget(&k)) {
+        k.progress = false;
+        for (size_t i = 0; i < best->n && budget(&k);) {
             fz_program cand = *best;
-            size_t k = i + chunk <= best->n ? chunk : best->n - i;
-            if (k == best->n) {
-                i += k;
+            size_t n = i + chunk <= best->n ? chunk : best->n - i;
+            if (n == best->n) {
+                i += n;
                 continue;
             }
-            memmove(&cand.a[i], &cand.a[i + k], (cand.n - i - k) * sizeof cand.a[0]);
-            cand.n -= k;
+            memmove(&cand.a[i], &cand.a[i + n], (cand.n - i - n) * sizeof cand.a[0]);
+            cand.n -= n;
             {
-                bool before = progress;
-                TRY(cand);
-                if (progress == before)
-                    i += k;
+                bool before = k.progress;
+                try_cand(&k, &cand);
+                if (k.progress == before)
+                    i += n;
             }
         }
-        if (!progress) {
+        if (!k.progress) {
             if (chunk == 1)
                 break;
             chunk /= 2;
         }
     }
     /* values, until a whole pass changes nothing */
-    progress = true;
-    while (progress && BUDGET()) {
-        progress = false;
-        for (size_t i = 0; i < best->n && BUDGET(); i++) {
-            fz_action *a = &best->a[i];
-            fz_program cand;
-            if (a->conn != 0) {
-                cand = *best;
-                cand.a[i].conn = 0;
-                TRY(cand);
-            }
-            if (a->reps > 1) {
-                cand = *best;
-                cand.a[i].reps = 1;
-                TRY(cand);
-                if (best->a[i].reps > 2) {
-                    cand = *best;
-                    cand.a[i].reps = best->a[i].reps / 2;
-                    TRY(cand);
-                }
-            }
-            if (a->by || a->ncuts || a->pause_ms) {
-                cand = *best;
-                cand.a[i].by = 0;
-                cand.a[i].ncuts = 0;
-                cand.a[i].pause_ms = 0;
-                TRY(cand);
-            }
-            for (size_t c = 0; c < best->a[i].ncuts && BUDGET(); c++) {
-                cand = *best;
-                memmove(&cand.a[i].cuts[c], &cand.a[i].cuts[c + 1],
-                        (cand.a[i].ncuts - c - 1) * sizeof cand.a[i].cuts[0]);
-                cand.a[i].ncuts--;
-                TRY(cand);
-            }
-            if (best->a[i].pause_ms) {
-                cand = *best;
-                cand.a[i].pause_ms = 0;
-                TRY(cand);
-            }
-            if (best->a[i].kind == A_SEND)
-                for (size_t f = 0; best->a[i].nframes > 1 && f < best->a[i].nframes && BUDGET();
-                     f++) {
-                    cand = *best;
-                    memmove(&cand.a[i].frames[f], &cand.a[i].frames[f + 1],
-                            (cand.a[i].nframes - f - 1) * sizeof cand.a[i].frames[0]);
-                    cand.a[i].nframes--;
-                    TRY(cand);
-                }
-            /* a flood's frame size stays (the one before a SIGTERM's too): smaller frames
-             * only make it slower (a server that buffers without bound takes a byte at a time
-             * as readily as a frame) */
-            for (size_t f = 0; f < best->a[i].nframes && best->a[i].kind != A_FLOOD &&
-                               best->a[i].kind != A_TERM && BUDGET();
-                 f++) {
-                uint64_t v = best->a[i].frames[f];
-                const uint64_t tries[] = {0, 1, v / 2, v - 1};
-                if (best->a[i].kind == A_OVERSIZE) {
-                    if (v > w->cfg->t.max_payload + 1) {
-                        cand = *best;
-                        cand.a[i].frames[f] = w->cfg->t.max_payload + 1;
-                        TRY(cand);
-                    }
-                    continue;
-                }
-                for (size_t k = 0; k < 4 && BUDGET(); k++) {
-                    if (v == 0 || tries[k] >= best->a[i].frames[f])
-                        continue;
-                    if (best->a[i].kind != A_SEND && tries[k] == 0)
-                        continue;
-                    cand = *best;
-                    cand.a[i].frames[f] = tries[k];
-                    if (cand.a[i].partial >= wire_frame_size(w->cfg->t.framing, (size_t)tries[k]))
-                        cand.a[i].partial = tries[k] > 0 ? 1 : 0;
-                    TRY(cand);
-                }
-            }
-            if (best->a[i].partial > 1) {
-                cand = *best;
-                cand.a[i].partial = best->a[i].partial / 2;
-                TRY(cand);
-            }
-            if (best->a[i].kind == A_SILENCE && best->a[i].ms > 1 &&
-                !(w->cfg->t.idle_s > 0 && best->a[i].ms > (long)(w->cfg->t.idle_s * 1000)) &&
-                !(w->cfg->t.keepalive_s > 0 &&
-                  best->a[i].ms >= (long)(w->cfg->t.keepalive_s * 1000) + 500)) {
-                cand = *best;
-                cand.a[i].ms = 1;
-                TRY(cand);
-            }
-        }
+    k.progress = true;
+    while (k.progress && budget(&k)) {
+        k.progress = false;
+        for (size_t i = 0; i < best->n && budget(&k); i++)
+            shrink_action(&k, i);
     }
-#undef TRY
-#undef BUDGET
 }
 
 /* ---- findings ---- */
@@ -441,7 +468,7 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
     if (l <= 0 || pipe2(fds, O_CLOEXEC) < 0)
         return -1;
     self[l] = '\0';
-    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_payload + 1);
+    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_payload);
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -651,7 +678,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
              lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
-             path, w->cfg->t.max_payload + 1,
+             path, w->cfg->t.max_payload,
              w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "",
              w->cfg->exec ? "--exec '" : "--target ",
              w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)
@@ -729,6 +756,7 @@ int fz_worker_main(worker *w)
     w->env.verbose = cfg->verbose > 1;
     w->env.inbox_min = 64u << 20;
     w->env.scale = cfg->t.scale;
+    w->env.idle_ms = (int64_t)(cfg->t.idle_s * 1000);
     if (cfg->target) {
         char err[256];
         if (sock_parse_addr(cfg->target, &w->env.addr, err, sizeof err) < 0) {
@@ -771,6 +799,12 @@ int fz_worker_main(worker *w)
             restart_server(w);
         rc = run_program(w, &p, &v, NULL);
         w->rep.runs++;
+        if (rc == 3) {
+            w->rep.inconclusive++;
+            if (cfg->verbose)
+                fprintf(stderr, "framespec fuzz: worker %u: program %" PRIu64 " inconclusive: "
+                                "%s: %s\n", w->id, i, v.f.actual, v.f.idle_note);
+        }
         if (rc == 2) {
             w->rep.error = 2;
             break;

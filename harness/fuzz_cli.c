@@ -453,7 +453,7 @@ static int summarize(const campaign *c)
 {
     const config *cfg = c->cfg;
     uint64_t runs = 0;
-    unsigned found = 0, dups = 0, should = 0, dups_should = 0;
+    unsigned found = 0, dups = 0, should = 0, dups_should = 0, inconclusive = 0;
     int err = 0;
     double secs = (double)(sock_now_ms() - c->t0) / 1000.0;
     for (unsigned j = 0; j < cfg->jobs; j++) {
@@ -462,6 +462,7 @@ static int summarize(const campaign *c)
         dups += c->last[j].dups;
         should += c->last[j].should;
         dups_should += c->last[j].dups_should;
+        inconclusive += c->last[j].inconclusive;
         if (c->last[j].error)
             err = c->last[j].error;
     }
@@ -469,6 +470,10 @@ static int summarize(const campaign *c)
            "(%u SHOULD), %u already in %s/findings\n",
            runs, secs, secs > 0 ? (double)runs / secs : 0.0, cfg->jobs, cfg->jobs > 1 ? "s" : "",
            found, found == 1 ? "" : "s", should, dups, cfg->out);
+    if (inconclusive > 0)
+        printf("fuzz: %u program%s inconclusive: the server's --idle-timeout explains the close "
+               "that failed %s (-v names them)\n", inconclusive, inconclusive == 1 ? "" : "s",
+               inconclusive == 1 ? "it" : "them");
     if (err || c->fork_failed)
         return 2;
     if (g_signalled)

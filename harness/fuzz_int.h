@@ -51,6 +51,7 @@ typedef struct {
     unsigned dups;        /* findings already in DIR */
     unsigned dups_should; /* of those, SHOULD-level */
     unsigned should;      /* of the new ones, SHOULD-level */
+    unsigned inconclusive; /* programs whose failure the server's idle timeout explains */
     bool done;
     int error;            /* 2: setup error */
     char last[200];       /* the last finding's file name */

@@ -623,7 +623,7 @@ static void act_send(derive *d, cmodel *c, const fz_action *a, size_t i)
 static void act_vanish(derive *d, cmodel *c, const fz_action *a)
 {
     /* the promise (vanish.h) from the last activity: an echo just before it vanishes */
-    int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000);
+    int64_t promise = 2000, idle = (int64_t)(d->t->idle_s * 1000), wait;
     bool via_idle = false;
     fs_req req = REQ_DEADPEER_5;
     if (!d->t->netns)
@@ -641,15 +641,26 @@ static void act_vanish(derive *d, cmodel *c, const fz_action *a)
     }
     if (promise == 0)
         return; /* nothing promised (a corpus entry from another campaign) */
+    wait = a->partial == 2 ? ms_scaled(d, 2000)
+                           : ms_scaled(d, (double)(promise + vn_tolerance_ms(promise, via_idle)));
+    /* the others are quiet while we wait, for as long as `wait`: one that could reach 60 % of
+     * the idle timeout meanwhile is closed first (the server may rightly close it, or not) */
+    for (int k = 0; k < FZ_MAX_CONNS; k++) {
+        cmodel *o = &d->c[k];
+        if (o == c || o->state != 1)
+            continue;
+        if (idle > 0 && o->quiet_ms + wait >= idle * 6 / 10) {
+            await_echoes(d, o, REQ_FRAMING_1, false);
+            finish(d, o, SC_CLOSE);
+        } else {
+            o->quiet_ms += wait;
+        }
+    }
     echo_now(d, c, 5, REQ_FRAMING_1);
     add(d, &(sc_step){.kind = a->partial == 2 ? SC_MIDDLEBOX_RESET : SC_VANISH,
                       .conn = c->name, .reps = 1, .how = a->partial == 1});
-    simple(d, SC_EXPECT_GONE, c->name,
-           a->partial == 2 ? ms_scaled(d, 2000)
-                           : ms_scaled(d, (double)(promise + vn_tolerance_ms(promise, via_idle))),
-           req);
+    simple(d, SC_EXPECT_GONE, c->name, wait, req);
     finish(d, c, SC_ABORT);
-    return;
 }
 
 /* A_TERM, A_RESTART (--exec): SIGTERM during a flood on c, or with every connection idle,
@@ -685,6 +696,72 @@ static void act_lifecycle(derive *d, cmodel *c, const fz_action *a)
     add(d, &(sc_step){.kind = SC_SERVER_START, .conn = -1, .reps = 1, .how = term ? 0 : 1,
                       .req = term ? REQ_NONE : REQ_LIFECYCLE_1});
     return;
+}
+
+/* A_SHUT_WR / A_SHUT_MID: a half-close, maybe mid-frame or corked with its frames; then the
+ * echoes owed before the FIN, and the server's FIN (HALFCLOSE-1) or close (HALFCLOSE-2). */
+static void act_shutdown(derive *d, cmodel *c, const fz_action *a, size_t i)
+{
+    bool framed = !wire_is_raw(d->t->framing);
+    bool mid = a->kind == A_SHUT_MID && framed && a->partial > 0;
+    if (mid)
+        send_partial(d, c, a->frames[0], a->partial);
+    if (a->kind == A_SHUT_WR && a->partial == 1 && framed && a->nframes > 0) {
+        /* the frames and the FIN in one segment: TCP_CORK holds the frames until the
+         * shutdown sends the FIN with them */
+        simple(d, SC_CORK, c->name, 0, REQ_NONE);
+        add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, a->frames,
+                   a->nframes);
+        c->pending[c->npending++] = i; /* their echoes are owed before the FIN */
+    }
+    {
+        sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
+        add(d, &st);
+    }
+    await_echoes(d, c, mid ? REQ_HALFCLOSE_2 : REQ_HALFCLOSE_1, false);
+    if (mid)
+        simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_2);
+    else
+        simple(d, SC_EXPECT_EOF, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_1);
+    finish(d, c, SC_CLOSE);
+}
+
+/* A_OVERSIZE: a header announcing more than the server's maximum, maybe with part of its
+ * payload. */
+static void act_oversize(derive *d, cmodel *c, const fz_action *a)
+{
+    wire_framing f = d->t->framing;
+    bool framed = !wire_is_raw(f);
+    uint8_t hdr[WIRE_MAX_HEADER];
+    size_t hl = wire_header_size(f, a->frames[0]);
+    sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
+    if (!framed || wire_is_line(f) || a->frames[0] <= d->t->max_payload ||
+        a->frames[0] > wire_max_expressible(f))
+        return;
+    st.items = calloc(2, sizeof *st.items);
+    if (st.items == NULL || (st.items[0].p.bytes = malloc(hl)) == NULL) {
+        free(st.items);
+        d->err = -1;
+        return;
+    }
+    wire_encode_header(f, a->frames[0], hdr);
+    memcpy(st.items[0].p.bytes, hdr, hl);
+    st.items[0].p.kind = SC_P_BYTES;
+    st.items[0].p.len = hl;
+    st.nitems = 1;
+    if (a->partial > 0) {
+        st.items[1].p.kind = SC_P_SIZE;
+        st.items[1].p.len = a->partial;
+        st.nitems = 2;
+    }
+    /* the echoes of the frames before it SHOULD come first (LIMITS-4); then a prompt close
+     * (LIMITS-2) */
+    resume(d, c);
+    add(d, &st);
+    await_echoes(d, c, REQ_LIMITS_4, true);
+    simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_LIMITS_2);
+    finish(d, c, SC_CLOSE);
+    d->oversize_seen = true;
 }
 
 /* Action i of the program: its steps, and the expects the oracle owes after it (each citing its
@@ -729,30 +806,9 @@ static void one_action(derive *d, size_t i)
         resume(d, c);
         return;
     case A_SHUT_WR:
-    case A_SHUT_MID: {
-        bool mid = a->kind == A_SHUT_MID && framed && a->partial > 0;
-        if (mid)
-            send_partial(d, c, a->frames[0], a->partial);
-        if (a->kind == A_SHUT_WR && a->partial == 1 && framed && a->nframes > 0) {
-            /* the frames and the FIN in one segment: TCP_CORK holds the frames until the
-             * shutdown sends the FIN with them */
-            simple(d, SC_CORK, c->name, 0, REQ_NONE);
-            add_frames(d, (sc_step){.kind = SC_SEND, .conn = c->name, .reps = 1}, a->frames,
-                       a->nframes);
-            c->pending[c->npending++] = i; /* their echoes are owed before the FIN */
-        }
-        {
-            sc_step st = {.kind = SC_SHUTDOWN, .conn = c->name, .reps = 1, .how = SHUT_WR};
-            add(d, &st);
-        }
-        await_echoes(d, c, mid ? REQ_HALFCLOSE_2 : REQ_HALFCLOSE_1, false);
-        if (mid)
-            simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_2);
-        else
-            simple(d, SC_EXPECT_EOF, c->name, ms_scaled(d, 1000), REQ_HALFCLOSE_1);
-        finish(d, c, SC_CLOSE);
+    case A_SHUT_MID:
+        act_shutdown(d, c, a, i);
         return;
-    }
     case A_ABORT:
         if (framed && a->partial > 0)
             send_partial(d, c, a->frames[0], a->partial);
@@ -775,39 +831,9 @@ static void one_action(derive *d, size_t i)
         }
         finish(d, c, SC_CLOSE);
         return;
-    case A_OVERSIZE: {
-        uint8_t hdr[WIRE_MAX_HEADER];
-        size_t hl = wire_header_size(f, a->frames[0]);
-        sc_step st = {.kind = SC_SEND, .conn = c->name, .reps = 1};
-        if (!framed || wire_is_line(f) || a->frames[0] <= d->t->max_payload ||
-            a->frames[0] > wire_max_expressible(f))
-            return;
-        st.items = calloc(2, sizeof *st.items);
-        if (st.items == NULL || (st.items[0].p.bytes = malloc(hl)) == NULL) {
-            free(st.items);
-            d->err = -1;
-            return;
-        }
-        wire_encode_header(f, a->frames[0], hdr);
-        memcpy(st.items[0].p.bytes, hdr, hl);
-        st.items[0].p.kind = SC_P_BYTES;
-        st.items[0].p.len = hl;
-        st.nitems = 1;
-        if (a->partial > 0) {
-            st.items[1].p.kind = SC_P_SIZE;
-            st.items[1].p.len = a->partial;
-            st.nitems = 2;
-        }
-        /* the echoes of the frames before it SHOULD come first (LIMITS-4); then a prompt close
-         * (LIMITS-2) */
-        resume(d, c);
-        add(d, &st);
-        await_echoes(d, c, REQ_LIMITS_4, true);
-        simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_LIMITS_2);
-        finish(d, c, SC_CLOSE);
-        d->oversize_seen = true;
+    case A_OVERSIZE:
+        act_oversize(d, c, a);
         return;
-    }
     case A_PING: {
         long lim = ms_scaled(d, 20) < 30 ? ms_scaled(d, 20) : 30; /* as latency.ping_pong */
         if (a->nframes == 0)
@@ -849,7 +875,7 @@ int fz_derive(const fz_program *p, const fz_target *t, scenario *s, fs_req *alt_
     derive d = {.p = p, .t = t, .s = s, .alt = alt_req, .alt_cap = alt_cap};
     sc_init(s);
     s->framing = t->framing;
-    s->payload_bound = t->max_payload < UINT32_MAX ? t->max_payload + 1 : UINT32_MAX;
+    s->payload_bound = t->max_payload < UINT32_MAX ? t->max_payload : UINT32_MAX;
     s->long_sleeps = true;
     if (alt_req)
         memset(alt_req, 0, alt_cap * sizeof *alt_req);

@@ -371,3 +371,18 @@ def test_fuzz_finds_a_server_that_keeps_vanished_peers(bin_dir, tmp_path):
     time.sleep(0.2)
     assert net_namespaces() <= before_ns, "a network namespace outlived framespec"
     assert host_state() == before_host, "framespec changed the host's namespaces or rules"
+
+
+@needs_netns
+@pytest.mark.skipif(SCALE != "1", reason="a 30 s campaign: the plain build runs it")
+def test_fuzz_with_an_idle_timeout_has_no_finding_on_echod(bin_dir, tmp_path):
+    # seed 1's program 430 (worker 0 of 2): c1 waits while c2 vanishes, for as long as the idle
+    # timeout; echod then rightly closes the quiet c1. The oracle once expected c1's echo after
+    # it (a false SEGMENTATION-5 finding); now it closes c1 first, and the engine attributes
+    # such a close to the idle timeout (inconclusive, never a finding)
+    r = run_fs(["fuzz", "--exec", server(bin_dir, "echod", "--idle-timeout 1"), "--seed", "1",
+                "--runs", "432", "--jobs", "2", "--idle-timeout", "1", "-v", "--out",
+                str(tmp_path)] + PROMISE, timeout=300)
+    assert r.rc == 0, r.tail()
+    assert "0 new findings" in r.stdout, r.tail()
+    assert "inconclusive" not in r.stdout + r.stderr, r.tail()
