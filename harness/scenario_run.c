@@ -430,7 +430,9 @@ static int do_send(run *r, size_t i, peer *c)
                 goto out;
             }
             if (err < 0) {
-                if ((r->env->lenient_send || r->termed) && c->closed != SOCK_OPEN) {
+                /* a fill (a peer that does not read), the fuzzer's programs, a server told to
+                 * stop: a send that meets the server's close ends; the steps after judge it */
+                if ((r->env->lenient_send || r->termed || c->noread) && c->closed != SOCK_OPEN) {
                     rx_log(r, "%s: send: %s (the expects judge it)", rx_name(r, st),
                            sock_errno_name(-err));
                     goto out;

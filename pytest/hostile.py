@@ -22,6 +22,8 @@ Modes:
   spew        correct echo, plus a thread writing ~1 MiB lines to stdout as fast as it can
   v6only      correct echo on [::1] only (IPV6_V6ONLY), --host ignored
   rst1        accept, read 1 byte, then close with SO_LINGER {1,0} (RST)
+  rstmib      correct echo, but a connection that has sent 1 MiB is closed with SO_LINGER {1,0}
+              (RST): a server that drops a peer that writes and does not read
   crashstart  correct echo, but SIGSEGV as soon as the first accepted connection reads EOF
   crashrestart (--state FILE) the first start dies during the first case; every restart dies
               right after the readiness connection
@@ -163,6 +165,20 @@ def h_rst1(c, _n):
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+def h_rstmib(c, _n):
+    total = [0]
+
+    def counted(c, data):
+        c.sendall(data)
+        total[0] += len(data)
+        if total[0] >= 1 << 20:
+            raise OSError("1 MiB")
+
+    echo_frames(c, send=counted)
+    if total[0] >= 1 << 20:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
 def h_crash(c, n):
     if n >= 2:
         die_sigsegv()
@@ -249,7 +265,7 @@ def daemonize():
 HANDLERS = {
     "echo": h_echo, "close": None, "noread": h_noread, "flood": h_flood, "append": h_append,
     "trickle": h_trickle, "gib": h_gib, "crash": h_crash, "daemonize": h_echo,
-    "ignoreterm": h_echo, "spew": h_echo, "v6only": h_echo, "rst1": h_rst1,
+    "ignoreterm": h_echo, "spew": h_echo, "v6only": h_echo, "rst1": h_rst1, "rstmib": h_rstmib,
     "crashstart": h_crashstart, "crashrestart": h_crashrestart, "noaccept": None,
 }
 

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from hostile_util import hostile_cmd
+
 SCALE = os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
 
 
@@ -81,6 +83,22 @@ def test_new_steps_against_echod(bin_dir, tmp_path):
     # the same script against a mutant that closes on a zero-length frame fails
     p = replay(bin_dir, f, "mutant_close_on_zero")
     assert p.returncode == 1 and b"FAIL" in p.stdout, p.stdout + p.stderr
+
+
+def test_a_fill_that_meets_the_servers_reset_ends_and_what_follows_judges(bin_dir, tmp_path):
+    # a peer that does not read fills until the server stops taking bytes; a server that resets
+    # it instead (hostile.py rstmib, after 1 MiB) ends the fill without failing it: another
+    # connection is still served, and only an expect on the reset one fails
+    text = ("framing 4\nconnect a\na stop-reading\na send frame size:65536 x4096\n"
+            "connect b\nb send frame size:16\nb expect frame size:16 within 5000\nb close\n")
+    f = tmp_path / "fill.scenario"
+    f.write_text(text + "a abort\n")
+    p = fs(bin_dir, "replay", str(f), "--exec", hostile_cmd("rstmib"), "--timeout", "60")
+    assert p.returncode == 0, p.stdout + p.stderr
+    f.write_text(text + "a resume-reading\na expect frame size:65536 x64 within 5000\n")
+    p = fs(bin_dir, "replay", str(f), "--exec", hostile_cmd("rstmib"), "--timeout", "60")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert ("FAIL %s:10:" % f).encode() in p.stdout, p.stdout
 
 
 # Each of the engine's measuring steps, against echod (holds) and against the mutant it exists
