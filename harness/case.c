@@ -38,8 +38,10 @@ __attribute__((format(printf, 2, 0))) static char *vfmt(fs_ctx *c, const char *f
     va_copy(aq, ap);
     n = vsnprintf(NULL, 0, fmt, aq);
     va_end(aq);
-    if (n < 0 || (s = malloc(sizeof *s + (size_t)n + 1)) == NULL)
+    if (n < 0 || (s = malloc(sizeof *s + (size_t)n + 1)) == NULL) {
+        c->lost = true;
         return NULL;
+    }
     vsnprintf(s->text, (size_t)n + 1, fmt, ap);
     s->next = c->strs;
     c->strs = s;
@@ -63,13 +65,17 @@ void fs_sc(fs_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        c->lost = true;
         return;
+    }
     if (c->len + (size_t)n + 2 > c->cap) {
         size_t nc = (c->len + (size_t)n + 2) * 2;
         char *t = realloc(c->text, nc);
-        if (t == NULL)
-            return; /* the scenario stays short of this line: fs_sc_run() says it is invalid */
+        if (t == NULL) {
+            c->lost = true; /* fs_sc_run() fails the case: its scenario is short of this line */
+            return;
+        }
         c->text = t;
         c->cap = nc;
     }
@@ -207,7 +213,8 @@ int fs_sc_run(fs_ctx *c)
     sc_server ops;
     sc_failure f;
     sc_env env = {.verbose = c->cfg->verbose, .quiet = true, .inbox_min = 1u << 20,
-                  .scale = c->cfg->scale, .netns = c->cfg->netns, .idle_ms = c->cfg->idle_ms, .lossy = c->cfg->loss_pct > 0,
+                  .scale = c->cfg->scale, .netns = c->cfg->netns, .idle_ms = c->cfg->idle_ms,
+                  .lossy = c->cfg->loss_pct > 0,
                   .log = case_log, .note = case_note, .arg = c};
     char *errs = NULL;
     size_t elen = 0;
@@ -215,9 +222,15 @@ int fs_sc_run(fs_ctx *c)
     int rc = 2;
     sc_init(&s);
     s.framing = c->cfg->framing;
-    s.payload_bound = c->cfg->max_frame;
+    s.payload_bound = c->cfg->max_payload;
     s.long_sleeps = true;
     s.requirement = first_requirement(c);
+    if (c->lost) {
+        if (err)
+            fclose(err);
+        fs_fail(c, "out of memory while writing the case's scenario");
+        goto out;
+    }
     if (err == NULL || c->text == NULL ||
         sc_parse_buf(&s, "case", c->text, c->len, err) < 0) {
         if (err)

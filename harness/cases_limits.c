@@ -10,10 +10,10 @@
 #define EXACT_MAX_LIMIT (256u * 1024u * 1024u)
 
 /* Payload bytes sent after a header the server must refuse: a server waiting for the payload
- * gets some (512, or --max-frame when less), and still must not wait for the rest. */
+ * gets some (512, or its largest payload when less), and still must not wait for the rest. */
 static unsigned long long filler(const fs_ctx *c)
 {
-    return c->cfg->max_frame < 512 ? c->cfg->max_frame : 512;
+    return fs_max_payload(c, 512);
 }
 
 /*

@@ -42,21 +42,30 @@ void case_resources_descriptors(fs_ctx *c)
 }
 
 /* The reproducer of the case the server died in, its `expect server-alive` steps tagged
- * RESOURCES-1, into the case's scenario. */
+ * RESOURCES-1, and then `expect server-alive at-end`: the server may die after that case's
+ * last step, or after a step that failed first (a server that queues without bound fails the
+ * flood's bound, then dies by SIGPIPE when the flooding peer's close resets the connection),
+ * when its connections are closed. */
 static void death_scenario(fs_ctx *c, const char *repro)
 {
     const char *p = repro;
-    fs_sc(c, "# the server died during another case: %s", c->cfg->last_death);
-    fs_sc(c, "# this is that case's reproducer: replayed alone, it makes the server die");
+    fs_sc(c, "# the server died during another case: %s", c->cfg->death_case);
+    fs_sc(c, "# this is that case's reproducer: replayed alone, it makes the server die, at the "
+             "latest once every connection is closed");
     while (*p) {
         size_t l = strcspn(p, "\n");
         const char *hash = memchr(p, '#', l);
-        if (strstr(fs_fmt(c, "%.*s", (int)l, p), "expect server-alive") != NULL)
+        const char *line = fs_fmt(c, "%.*s", (int)l, p);
+        /* an at-end step (a death during this very case) is replaced by the one below */
+        if (strstr(line, "expect server-alive at-end") != NULL)
+            fs_sc(c, "# %s", line);
+        else if (strstr(line, "expect server-alive") != NULL)
             fs_sc(c, "%.*s  # RESOURCES-1", (int)(hash ? hash - p : (long)l), p);
         else
             fs_sc(c, "%.*s", (int)l, p);
         p += l + (p[l] == '\n');
     }
+    fs_sc(c, "expect server-alive at-end  # RESOURCES-1");
 }
 
 /*

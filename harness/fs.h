@@ -47,8 +47,10 @@ typedef struct {
     double loss_pct;         /* --loss: TCP packets dropped at random, percent; 0 = none */
     unsigned server_deaths;  /* --exec: times the server died so far in this run */
     char last_death[160];    /* --exec: how it died last ("killed by signal 13 (SIGPIPE) in ...") */
-    const char *death_repro; /* --exec: the reproducer of the case during which it died last
-                              * (resources.alive hands it on), or NULL */
+    const char *death_repro; /* --exec: the reproducer of a case during which it died
+                              * (resources.alive hands it on), or NULL: the last one whose own
+                              * `expect server-alive` saw it die, else the last one */
+    char death_case[200];    /* how it died during that case ("killed by ... during ID") */
 } fs_config;
 
 /* The outcome of one run of a case (the verdict over --repeat runs is report.h's). */
@@ -67,8 +69,8 @@ enum { FS_PASS = 0, FS_FAIL = 1, FS_SKIP = 2 };
 #define FS_REPRO_MAX (16u << 20)
 #define FS_RECORDS_MAX (256u << 20)
 
-/* The case process's side: where its records go, and what it has reported so far (fs_done(),
- * the first failure wins). */
+/* The case process's side: where its records go, and what it has reported so far (the first
+ * failure wins). */
 typedef struct {
     int fd;              /* the records file; -1: nothing is kept (the verdict still counts) */
     int status;          /* FS_PASS, FS_FAIL or FS_SKIP */
@@ -115,6 +117,8 @@ typedef struct {
     char *text;     /* the scenario written so far (fs_sc()), malloc'ed */
     size_t len, cap;
     fs_str *strs;   /* fs_fmt()'s strings */
+    bool lost;      /* a line or string could not be made (out of memory): fs_sc_run() fails
+                     * the case rather than run a scenario short of it */
 } fs_ctx;
 
 /* Free what the context owns (its scenario text and strings). */
@@ -193,8 +197,6 @@ void fs_violated(fs_ctx *c, fs_req req);
 void fs_result_repro(fs_ctx *c, const char *text, size_t len);
 /* Append a line to the wire log (and print it on stderr with -v). */
 void fs_log(fs_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* True once the case has failed or been skipped: cases return early on it. */
-bool fs_done(const fs_ctx *c);
 /* `ms` scaled by --timeout-scale, rounded to whole ms. */
 int64_t fs_ms(const fs_ctx *c, double ms);
 

@@ -468,7 +468,7 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
     if (l <= 0 || pipe2(fds, O_CLOEXEC) < 0)
         return -1;
     self[l] = '\0';
-    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->t.max_payload);
+    snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->max_frame);
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -678,7 +678,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
              lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
-             path, w->cfg->t.max_payload,
+             path, w->cfg->max_frame,
              w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "",
              w->cfg->exec ? "--exec '" : "--target ",
              w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)

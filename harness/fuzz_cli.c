@@ -25,7 +25,8 @@
 
 /* ---- the corpus ---- */
 
-void fz_load_corpus(config *cfg)
+/* Read the DIR/corpus scenarios (the programs in their "# program:" lines) into cfg->corpus. */
+static void fz_load_corpus(config *cfg)
 {
     char dir[4096];
     DIR *d;
@@ -62,7 +63,7 @@ void fz_load_corpus(config *cfg)
 }
 
 /* mkdir -p: the directory and any missing parents. Returns 0 or -1 (printed). */
-int fz_make_dir(const char *path)
+static int fz_make_dir(const char *path)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s", path);
@@ -83,7 +84,7 @@ int fz_make_dir(const char *path)
 }
 
 /* Does the finding file `name` (REQ-HASH.scenario) fall under one of `list`'s ids or prefixes? */
-bool fz_until_matches(const char *list, const char *name)
+static bool fz_until_matches(const char *list, const char *name)
 {
     const char *p = list;
     while (*p) {
@@ -226,6 +227,7 @@ static int check_fuzz_options(config *cfg, opts_server *so, bool seconds_given)
     cfg->exec = so->exec;
     cfg->t.framing = so->framing;
     cfg->t.max_payload = so->max_payload;
+    cfg->max_frame = so->max_frame;
     cfg->t.scale = so->scale;
     if (so->seed_given)
         cfg->seed = so->seed;

@@ -21,8 +21,11 @@
 /* a finding is replayed this many times against a fresh server; shrinking steps back to a
  * less reduced program when the most reduced one does not fail every time */
 #define CONFIRM_RUNS 3
+/* the programs a shrink kept, the original first: a less reduced one is the finding when the
+ * most reduced does not fail every confirmation */
 #define CHAIN_MAX 32
-/* a finding's scenario is meant to be read: shrinking aims at this many lines or fewer */
+/* the steps of a program's scenario that may have an alternative requirement (fz_derive()'s
+ * alt_req: a server that serves one connection at a time) */
 #define ALT_CAP 512
 
 typedef struct {
@@ -30,6 +33,7 @@ typedef struct {
     const char *target;
     const char *out;
     fz_target t;
+    uint64_t max_frame;  /* --max-frame as given (clamped): what a finding's replay line says */
     uint64_t seed;
     uint64_t runs;       /* 0: until --seconds */
     double seconds;
@@ -77,11 +81,5 @@ void fz_on_signal(int sig);
 /* A worker: runs programs against its server until its deadline, --runs or a stop; reports to
  * cfg's pipe. Returns its exit code (2: setup error). */
 int fz_worker_main(worker *w);
-/* Read the DIR/corpus scenarios (the programs in their "# program:" lines) into cfg->corpus. */
-void fz_load_corpus(config *cfg);
-/* mkdir -p one level, saying why it failed. 0, or -1. */
-int fz_make_dir(const char *path);
-/* Does finding file name `name` ("REQ-HASH.scenario") match --until's list of ids or prefixes? */
-bool fz_until_matches(const char *list, const char *name);
 
 #endif

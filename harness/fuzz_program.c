@@ -357,15 +357,14 @@ static sc_item *frame_items(const derive *d, const uint64_t *sizes, size_t n)
     return it;
 }
 
+/* Append st to the scenario; st's arrays go with it (freed instead after an error). */
 static void add(derive *d, sc_step *st)
 {
     if (d->err) {
-        for (size_t i = 0; i < st->nitems; i++)
-            free(st->items[i].p.bytes);
-        free(st->items);
+        sc_step_free(st);
         return;
     }
-    if (sc_append(d->s, st) == NULL) /* it freed the items */
+    if (sc_append(d->s, st) == NULL) /* it freed the step's arrays */
         d->err = -1;
 }
 
@@ -373,12 +372,10 @@ static void add(derive *d, sc_step *st)
 static void add_frames(derive *d, sc_step st, const uint64_t *sizes, size_t n)
 {
     st.items = frame_items(d, sizes, n);
-    st.nitems = n;
-    if (st.items == NULL) {
+    st.nitems = st.items ? n : 0;
+    if (st.items == NULL)
         d->err = -1;
-        return;
-    }
-    add(d, &st);
+    add(d, &st); /* frees st's arrays after an error */
 }
 
 /* Is an older connection than the one named `name` open (so a server serving one at a time

@@ -50,15 +50,12 @@ static bool may_read(const peer *p)
     return p->fd >= 0 && !p->rd_done && !p->noread && p->in_len < p->in_max;
 }
 
-int peer_tcp_acked(const peer *p, uint64_t *acked, unsigned *retrans);
-
 /* Record how the connection ended: the first kind observed wins. */
 static void observe(peer *p, ssize_t n, int err)
 {
     int kind = sock_close_kind(n, err);
     if (kind != SOCK_OPEN && p->closed == SOCK_OPEN) {
         p->closed = kind;
-        p->close_err = n == 0 ? 0 : err;
         p->t_closed = sock_now_ms();
         /* what the server had acknowledged when it closed (its FIN or RST carries it) */
         if (peer_tcp_acked(p, &p->acked_at_close, &p->retrans) < 0) {
@@ -170,8 +167,7 @@ int peer_send(peer *p, const uint8_t *buf, size_t len, int64_t deadline_ms, peer
         int64_t t = sock_now_ms();
         done = sock_send_until(p->fd, buf, len, deadline_ms, pump_them, &set, &err);
         if (done > 0) {
-            p->writes[p->nwrites % PEER_WRITES].at = p->tx;
-            p->writes[p->nwrites % PEER_WRITES].t_ms = t;
+            p->writes[p->nwrites % PEER_WRITES] = t;
             p->nwrites++;
             p->tx += done;
             p->t_all_acked = 0; /* new bytes, not acknowledged yet */
@@ -203,8 +199,7 @@ void peer_shutdown(peer *p, int how)
         return;
     if (how != SHUT_RD) {
         /* our FIN reaches the server as a write would: it is heard */
-        p->writes[p->nwrites % PEER_WRITES].at = p->tx;
-        p->writes[p->nwrites % PEER_WRITES].t_ms = sock_now_ms();
+        p->writes[p->nwrites % PEER_WRITES] = sock_now_ms();
         p->nwrites++;
     }
     shutdown(p->fd, how);
@@ -216,9 +211,9 @@ int64_t peer_heard_by(const peer *p, int64_t t_ms)
     uint64_t n = p->nwrites, oldest = n > PEER_WRITES ? n - PEER_WRITES : 0;
     while (n > oldest) {
         n--;
-        if (p->writes[n % PEER_WRITES].t_ms <= t_ms) {
-            if (p->writes[n % PEER_WRITES].t_ms > best)
-                best = p->writes[n % PEER_WRITES].t_ms;
+        if (p->writes[n % PEER_WRITES] <= t_ms) {
+            if (p->writes[n % PEER_WRITES] > best)
+                best = p->writes[n % PEER_WRITES];
             break;
         }
     }

@@ -22,7 +22,7 @@ struct peer_s;
 typedef void (*peer_log_fn)(void *arg, const struct peer_s *p, const char *event,
                             const uint8_t *buf, size_t n);
 
-/* The writes of a peer remembered for attribution: the last PEER_WRITES (peer_sent_at()). */
+/* The writes of a peer remembered for attribution: the last PEER_WRITES (peer_heard_by()). */
 #define PEER_WRITES 256
 #define PEER_ACKS 32
 
@@ -36,7 +36,6 @@ typedef struct peer_s {
                       * by a read or by a send */
     bool rd_done;    /* a read returned 0 or an error: nothing more will arrive. A send that
                       * meets RST does not end reading: what was queued before it is still read */
-    int close_err;   /* the errno that reported it (0 for FIN) */
     bool noread;     /* `stop-reading`: what arrives stays in the kernel's receive queue */
     uint64_t rx;     /* bytes received since peer_init() */
     uint64_t tx;     /* bytes the kernel took from us since peer_init() */
@@ -51,10 +50,8 @@ typedef struct peer_s {
                               * the last PEER_ACKS moments, 10 ms apart at least) */
     int64_t acks[PEER_ACKS];
     uint64_t nacks;
-    struct {
-        uint64_t at;     /* the stream offset of the write's first byte */
-        int64_t t_ms;    /* when it began */
-    } writes[PEER_WRITES]; /* a ring: writes[nwrites % PEER_WRITES] is the next */
+    int64_t writes[PEER_WRITES]; /* when each began (sock_now_ms()): a ring, writes[nwrites %
+                                  * PEER_WRITES] is the next */
     uint64_t nwrites;
     peer_log_fn log; /* may be NULL */
     void *log_arg;

@@ -56,8 +56,7 @@ pid_t capture_start(const sock_addr *a, const char *pcap, int verbose)
                         "tcpdump)\n");
         return -1;
     }
-    port = a->family == AF_INET ? ntohs(((const struct sockaddr_in *)&a->sa)->sin_port)
-                                     : ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+    port = (int)sock_port(&a->sa);
     snprintf(filter, sizeof filter, "tcp port %d", port);
     pid = fork();
     if (pid == 0) {
@@ -112,9 +111,9 @@ static void replay_usage(FILE *out)
           "Run a scenario script (grammar: docs/replay.md).\n"
           "\n"
           "  --framing F        the framing of a script that has no 'framing' line (default 4)\n"
-          "  --max-frame BYTES  the server's largest payload, as run's (default 16M; K/M/G ok): a\n"
-          "                     step's payload may hold one byte more (an oversized frame);\n"
-          "                     checked while parsing, before anything is allocated\n"
+          "  --max-frame BYTES  the server's maximum, as run's (default 16M; K/M/G ok): a step's\n"
+          "                     payload may hold one byte more (an oversized frame); checked\n"
+          "                     while parsing, before anything is allocated\n"
           "  --timeout SECONDS  end the whole replay by then (exit 1); also allows a single sleep\n"
           "                     longer than 60000 ms\n"
           "  --repeat N         run it up to N times, against the same server, and stop at the\n"
@@ -132,7 +131,7 @@ static void replay_usage(FILE *out)
 }
 
 /* replay's options: the shared ones (opts.h; --framing is the framing of a script that names
- * none, --max-frame the bound on its payloads; --seed has nothing to seed) and its own. Returns
+ * none, --max-frame the server's maximum; --seed has nothing to seed) and its own. Returns
  * 0, or the exit code. */
 static int parse_replay(int argc, char **argv, opts_server *so, sc_env *env, const char **pcap,
                         bool *pcap_optional, uint64_t *repeat)
@@ -215,6 +214,14 @@ int replay_main(int argc, char **argv)
         sc_free(&sc);
         return 2;
     }
+    /* --max-frame is the server's maximum under the script's framing, as run's: its largest
+     * payload bounds what the engine sends on its own (a vanishing peer's last frame) */
+    so.framing = sc.framing;
+    if (opts_server_finish("replay", &so) != 0) {
+        sc_free(&sc);
+        return 2;
+    }
+    sc.payload_bound = so.max_payload;
     signal(SIGPIPE, SIG_IGN);
     if (sc_needs_netns(&sc)) {
         /* vanish, middlebox-reset: the server and the rules live in a namespace of our own */

@@ -313,11 +313,6 @@ void fs_log(fs_ctx *c, const char *fmt, ...)
     free(line);
 }
 
-bool fs_done(const fs_ctx *c)
-{
-    return c->res->status != FS_PASS;
-}
-
 /* ---- time ---- */
 
 int64_t fs_ms(const fs_ctx *c, double ms)

@@ -67,9 +67,9 @@ static const char *not_applicable(const run_state *rs, const fs_case *c, char *b
         return why;
     if ((c->flags & FS_NEEDS_IDLE) && !rs->idle_given)
         return "no --idle-timeout given (the server's idle timeout)";
-    if ((c->flags & FS_NEEDS_EXEC) && rs->exec == NULL)
+    if ((c->flags & FS_NEEDS_EXEC) && rs->so.exec == NULL)
         return "needs --exec (framespec must launch the server to see its pid)";
-    if ((c->flags & FS_NEEDS_NETNS) && rs->exec == NULL)
+    if ((c->flags & FS_NEEDS_NETNS) && rs->so.exec == NULL)
         return "needs --exec: framespec starts the server inside its own network namespace "
                "(it cannot move a running --target server there)";
     if ((c->flags & (FS_NEEDS_NETNS | FS_NEEDS_TCP)) && rs->cfg.addr.family == AF_UNIX)
@@ -157,7 +157,7 @@ static bool not_run(run_state *rs, const fs_case *fc, run_outcome *o)
     }
     if (rs->deadline_ms > 0 && sock_now_ms() >= rs->deadline_ms) {
         snprintf(msg, sizeof msg, "not run: the --timeout of %g s for the whole run was reached",
-                 rs->timeout_s);
+                 rs->so.timeout_s);
         o->status = FS_FAIL;
         o->d.message = strdup(msg);
         return true;
@@ -172,21 +172,37 @@ static bool not_run(run_state *rs, const fs_case *fc, run_outcome *o)
     return false;
 }
 
-/* When case fc's process must have ended (its timeout x scale from t0, and for a deadpeer case
- * twice the longest promise more); *overall when the run's --timeout comes first. */
+/* The longest a deadpeer case may wait for the server's promises (keepalive, user timeout, idle
+ * timeout), ms. */
+static int64_t longest_promise_ms(const run_state *rs)
+{
+    const int *k = rs->cfg.keepalive;
+    int64_t p = ((int64_t)k[0] + (int64_t)k[1] * k[2]) * 1000;
+    if (rs->cfg.user_timeout_ms > p)
+        p = rs->cfg.user_timeout_ms;
+    if (rs->cfg.idle_ms > p)
+        p = rs->cfg.idle_ms;
+    return p;
+}
+
+/* How long case fc's process may take, ms: its timeout x scale, and for a case that waits out
+ * the idle timeout (2.2 T at most: idle.keepalive_frames) 3 T more, for a deadpeer case twice
+ * the longest promise more. */
+static int64_t case_budget_ms(const run_state *rs, const fs_case *fc)
+{
+    int64_t ms = (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
+    if (fc->flags & FS_NEEDS_IDLE)
+        ms += (int64_t)(3 * (double)rs->cfg.idle_ms * rs->cfg.scale);
+    if (fc->flags & FS_NEEDS_NETNS)
+        ms += (int64_t)(2 * (double)longest_promise_ms(rs) * rs->cfg.scale);
+    return ms;
+}
+
+/* When case fc's process must have ended (case_budget_ms() from t0); *overall when the run's
+ * --timeout comes first. */
 static int64_t case_deadline(const run_state *rs, const fs_case *fc, int64_t t0, bool *overall)
 {
-    int64_t deadline = t0 + (int64_t)(fc->timeout_s * 1000 * rs->cfg.scale);
-    if (fc->flags & FS_NEEDS_NETNS) {
-        /* a deadpeer case waits for the server's promised timeouts: allow twice the longest */
-        const int *k = rs->cfg.keepalive;
-        int64_t p = ((int64_t)k[0] + (int64_t)k[1] * k[2]) * 1000;
-        if (rs->cfg.user_timeout_ms > p)
-            p = rs->cfg.user_timeout_ms;
-        if (rs->cfg.idle_ms > p)
-            p = rs->cfg.idle_ms;
-        deadline += (int64_t)(2 * (double)p * rs->cfg.scale);
-    }
+    int64_t deadline = t0 + case_budget_ms(rs, fc);
     *overall = rs->deadline_ms > 0 && deadline > rs->deadline_ms;
     return *overall ? rs->deadline_ms : deadline;
 }
@@ -266,11 +282,11 @@ static void settle_outcome(const run_state *rs, const fs_case *fc, int st, bool 
         if (overall)
             o->d.message = fmt_or_null(
                 "stopped: the --timeout of %g s for the whole run was reached during this "
-                "case%s%s", rs->timeout_s, last[0] ? "; last: " : "", last);
+                "case%s%s", rs->so.timeout_s, last[0] ? "; last: " : "", last);
         else
             o->d.message = fmt_or_null(
                 "case timed out after %.0f s (the server stopped answering?)%s%s",
-                fc->timeout_s * rs->cfg.scale, last[0] ? "; last: " : "", last);
+                (double)case_budget_ms(rs, fc) / 1000, last[0] ? "; last: " : "", last);
         o->status = FS_FAIL;
         o->should_only = false; /* the runner's own verdict: a MUST failure */
     } else if (!case_exited(st)) {
@@ -296,9 +312,14 @@ static void settle_outcome(const run_state *rs, const fs_case *fc, int st, bool 
 }
 
 /* The server died during case fc (how): a RESOURCES-1 failure of the case, whose scenario
- * resources.alive hands on (replayed alone, it makes the server die). */
-static void charge_death(run_state *rs, const char *how, const fs_report *rep, run_outcome *o)
+ * resources.alive hands on (replayed alone, it makes the server die). A death the case's own
+ * `expect server-alive` saw is preferred: one the runner found after a case may have come from
+ * an earlier case's connections (a server that dies by SIGPIPE when a queued write meets a
+ * reset connection, sometimes), and that case's scenario alone may not make it die. */
+static void charge_death(run_state *rs, const fs_case *fc, const char *how, const fs_report *rep,
+                         run_outcome *o)
 {
+    bool seen = o->d.expected != NULL && strcmp(o->d.expected, SC_ALIVE_EXPECTED) == 0;
     size_t ml = strlen(how) + (o->d.message ? strlen(o->d.message) : 0) + 64;
     char *msg = malloc(ml);
     if (msg != NULL) {
@@ -309,10 +330,12 @@ static void charge_death(run_state *rs, const char *how, const fs_report *rep, r
     }
     o->status = FS_FAIL;
     o->should_only = false; /* a server death breaks RESOURCES-1, a MUST */
-    if (rep->repro != NULL) {
+    if (rep->repro != NULL && (seen || !rs->death_seen)) {
         free(rs->death_repro);
         rs->death_repro = strdup(rep->repro);
         rs->cfg.death_repro = rs->death_repro;
+        rs->death_seen = seen;
+        snprintf(rs->cfg.death_case, sizeof rs->cfg.death_case, "%s during %s", how, fc->id);
     }
 }
 
@@ -335,7 +358,7 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
     if (not_run(rs, fc, o))
         return;
     deadline = case_deadline(rs, fc, t0, &overall);
-    if (rs->exec && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+    if (rs->so.exec && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
         o->status = FS_FAIL;
         o->d.message = strdup("socketpair for the case's server requests failed");
         return;
@@ -366,7 +389,7 @@ static void run_once(run_state *rs, const fs_case *fc, int records, run_outcome 
         fprintf(stderr, "framespec run: cannot read %s's records: %s\n", fc->id, strerror(errno));
     settle_outcome(rs, fc, st, timed_out, overall, &rep, o);
     if (run_server_check(rs, fc->id, o->status == FS_FAIL, how, sizeof how))
-        charge_death(rs, how, &rep, o);
+        charge_death(rs, fc, how, &rep, o);
     if (o->status == FS_FAIL)
         make_repro(rs, fc, &rep, o);
     fs_report_free(&rep);
@@ -396,17 +419,24 @@ static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
     report_diag_free(&o->d);
 }
 
-/* The options replay needs to run a reproducer as the case ran it: a larger --max-frame (the
- * scenario's payloads may hold it + 1), and --timeout-scale. Static. */
-static const char *replay_options(const run_state *rs)
+/* The options replay needs to run case fc's reproducer as the case ran it: the server's
+ * --max-frame when not the default (the scenario's payloads may hold its largest payload + 1),
+ * and --timeout-scale; --timeout (the case's budget) when the server's promises may make it
+ * sleep past SC_MAX_SLEEP_MS (idle.keepalive_frames sleeps T / 4 at a time, the deadpeer cases
+ * up to a promise). Static. */
+static const char *replay_options(const run_state *rs, const fs_case *fc)
 {
-    static char opts[128];
-    int n = 0;
+    static char opts[160];
+    size_t n = 0;
     opts[0] = '\0';
-    if (rs->cfg.max_frame > (16u << 20))
-        n = snprintf(opts, sizeof opts, " --max-frame %llu", (unsigned long long)rs->cfg.max_frame);
-    if (rs->cfg.scale != 1.0 && n >= 0 && (size_t)n < sizeof opts)
-        snprintf(opts + n, sizeof opts - (size_t)n, " --timeout-scale %g", rs->cfg.scale);
+    if (rs->cfg.max_frame != (16u << 20))
+        n += (size_t)snprintf(opts + n, sizeof opts - n, " --max-frame %llu",
+                              (unsigned long long)rs->cfg.max_frame);
+    if (rs->cfg.scale != 1.0)
+        n += (size_t)snprintf(opts + n, sizeof opts - n, " --timeout-scale %g", rs->cfg.scale);
+    if (longest_promise_ms(rs) * rs->cfg.scale > SC_MAX_SLEEP_MS / 4)
+        snprintf(opts + n, sizeof opts - n, " --timeout %lld",
+                 (long long)((case_budget_ms(rs, fc) + 999) / 1000));
     return opts;
 }
 
@@ -425,8 +455,8 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
                  "framing %s\n"
                  "requirement %.*s\n",
                  fc->id, fc->requirements, (unsigned long long)rs->cfg.seed, fc->description,
-                 rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
-                 rs->exec ? "'" : "", replay_options(rs), wire_framing_name(&rs->cfg.framing),
+                 rs->so.exec ? "--exec '" : "--target ", rs->so.exec ? rs->so.exec : rs->cfg.addr.text,
+                 rs->so.exec ? "'" : "", replay_options(rs, fc), wire_framing_name(&rs->cfg.framing),
                  (int)strcspn(fc->requirements, ","), fc->requirements);
     if (n > 0 && (size_t)n < cap) {
         if (res->repro_len > 0)
@@ -446,8 +476,8 @@ static void make_repro(run_state *rs, const fs_case *fc, const fs_report *res, r
             fclose(f);
     }
     snprintf(cmd, sizeof cmd, "framespec replay %s %s%s%s%s", path[0] ? path : "REPRO.scenario",
-             rs->exec ? "--exec '" : "--target ", rs->exec ? rs->exec : rs->cfg.addr.text,
-             rs->exec ? "'" : "", replay_options(rs));
+             rs->so.exec ? "--exec '" : "--target ", rs->so.exec ? rs->so.exec : rs->cfg.addr.text,
+             rs->so.exec ? "'" : "", replay_options(rs, fc));
     rc->d.repro_cmd = strdup(cmd);
 }
 
@@ -659,9 +689,6 @@ static int check_run_options(run_state *rs)
         clock_gettime(CLOCK_REALTIME, &ts);
         rs->so.seed = (uint64_t)ts.tv_nsec % 1000000 + (uint64_t)ts.tv_sec % 1000 * 1000000;
     }
-    rs->target = rs->so.target;
-    rs->exec = rs->so.exec;
-    rs->timeout_s = rs->so.timeout_s;
     rs->cfg.framing = rs->so.framing;
     rs->cfg.max_frame = rs->so.max_frame;
     rs->cfg.max_payload = rs->so.max_payload;
@@ -729,13 +756,13 @@ static int enter_netns(run_state *rs)
     bool wanted = rs->netns_asked;
     for (size_t i = 0; i < fs_ncases && !wanted; i++)
         wanted = (fs_cases[i].flags & FS_NEEDS_NETNS) && selected(rs, &fs_cases[i]);
-    if (rs->netns_asked && rs->target && rs->cfg.addr.family == AF_UNIX) {
+    if (rs->netns_asked && rs->so.target && rs->cfg.addr.family == AF_UNIX) {
         fprintf(stderr, "framespec run: %s needs a TCP server: nftables rules and loss act on TCP "
                         "packets, and %s is a unix socket\n",
                 rs->cfg.loss_pct > 0 ? "--loss" : "--netns", rs->cfg.addr.text);
         return -1;
     }
-    if (!wanted || rs->exec == NULL || (rs->target && rs->cfg.addr.family == AF_UNIX))
+    if (!wanted || rs->so.exec == NULL || (rs->so.target && rs->cfg.addr.family == AF_UNIX))
         return 0;
     why = netns_unavailable();
     if (why != NULL) {
@@ -796,7 +823,7 @@ static int set_up(run_state *rs, int argc, char **argv, size_t *nsel)
                         "'framespec list' shows the ids\n");
         return 2;
     }
-    if (rs->target && sock_parse_addr(rs->target, &rs->cfg.addr, err, sizeof err) < 0) {
+    if (rs->so.target && sock_parse_addr(rs->so.target, &rs->cfg.addr, err, sizeof err) < 0) {
         fprintf(stderr, "framespec run: --target: %s\n", err);
         return 2;
     }
@@ -804,11 +831,11 @@ static int set_up(run_state *rs, int argc, char **argv, size_t *nsel)
         (rs->json && report_preflight("run", "--json", rs->json) < 0) ||
         (rs->html && report_preflight("run", "--html", rs->html) < 0) || enter_netns(rs) < 0)
         return 2;
-    if (rs->timeout_s > 0)
-        rs->deadline_ms = sock_now_ms() + (int64_t)(rs->timeout_s * 1000);
-    if (rs->exec) {
-        rs->cfg.exec_cmd = rs->exec;
-        if (server_start(&rs->srv, rs->exec, rs->target ? &rs->cfg.addr : NULL, rs->cfg.scale) < 0)
+    if (rs->so.timeout_s > 0)
+        rs->deadline_ms = sock_now_ms() + (int64_t)(rs->so.timeout_s * 1000);
+    if (rs->so.exec) {
+        rs->cfg.exec_cmd = rs->so.exec;
+        if (server_start(&rs->srv, rs->so.exec, rs->so.target ? &rs->cfg.addr : NULL, rs->cfg.scale) < 0)
             return 2;
         rs->cfg.addr = rs->srv.addr;
         rs->cfg.server_pid = rs->srv.pid;
@@ -831,7 +858,7 @@ static void print_header(const run_state *rs, size_t nsel)
     printf("TAP version 14\n1..%zu\n", nsel);
     printf("# framespec: target %s, framing %s, max frame %llu, idle timeout %s, seed %llu, "
            "timeout scale %g\n",
-           rs->exec ? rs->srv.cmd : rs->cfg.addr.text, wire_framing_name(&rs->cfg.framing),
+           rs->so.exec ? rs->srv.cmd : rs->cfg.addr.text, wire_framing_name(&rs->cfg.framing),
            (unsigned long long)rs->cfg.max_frame, rs->idle_given ? "given" : "not given",
            (unsigned long long)rs->cfg.seed, rs->cfg.scale);
     if (rs->cfg.netns)
@@ -904,7 +931,7 @@ static int finish(run_state *rs, report *r, size_t gate_failures)
     if (rs->outside_deaths)
         printf("# the server died %u time(s) between cases: the run fails\n", rs->outside_deaths);
     if (rs->deadline_ms > 0 && sock_now_ms() >= rs->deadline_ms)
-        printf("# the --timeout of %g s for the whole run was reached\n", rs->timeout_s);
+        printf("# the --timeout of %g s for the whole run was reached\n", rs->so.timeout_s);
     printf("# seed %llu; %ld ms\n", (unsigned long long)rs->cfg.seed, r->total_ms);
     report_tap_summary(stdout, r);
     rc = gate_failures || rs->outside_deaths || rs->gone[0] ? 1 : 0;
@@ -952,7 +979,7 @@ int run_main(int argc, char **argv)
         fprintf(stderr, "framespec run: cannot create --repro-dir %s: %s\n", rs->repro_dir,
                 strerror(errno));
     r.cfg = &rs->cfg;
-    r.target_text = rs->exec ? rs->exec : rs->cfg.addr.text;
+    r.target_text = rs->so.exec ? rs->so.exec : rs->cfg.addr.text;
     r.label = rs->label;
     r.repeat = rs->repeat;
     r.strict = rs->strict;

@@ -75,7 +75,7 @@ static void died(run_state *rs, const char *how, const char *when)
  * so that it is charged to this case and not to the next. */
 bool run_server_check(run_state *rs, const char *case_id, bool failed, char *how, size_t hn)
 {
-    if (rs->exec == NULL || rs->gone[0] ||
+    if (rs->so.exec == NULL || rs->gone[0] ||
         server_running_wait(&rs->srv, failed ? (int)(100 * rs->cfg.scale) : 2))
         return false;
     if (rs->down_on_purpose) {
@@ -102,7 +102,7 @@ bool run_server_check(run_state *rs, const char *case_id, bool failed, char *how
 void run_server_precheck(run_state *rs, const char *next_id)
 {
     char how[96];
-    if (rs->exec == NULL || rs->gone[0] || rs->down_on_purpose || server_running(&rs->srv))
+    if (rs->so.exec == NULL || rs->gone[0] || rs->down_on_purpose || server_running(&rs->srv))
         return;
     if (daemonized(rs))
         return;

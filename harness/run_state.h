@@ -21,9 +21,8 @@
 
 typedef struct {
     fs_config cfg;
-    opts_server so;    /* the shared options as given (opts.h); copied into cfg */
-    const char *target;
-    const char *exec;
+    opts_server so;    /* the shared options as given (opts.h: target, exec, timeout_s ...);
+                        * framing, max_frame, seed and scale copied into cfg */
     const char *junit, *json, *repro_dir;
     const char *html;  /* --html FILE: the page framespec report renders from the JSON report */
     const char *label; /* --label TEXT: the implementation's name in the reports */
@@ -34,7 +33,6 @@ typedef struct {
     unsigned repeat; /* --repeat N */
     bool strict;     /* --strict */
     int64_t deadline_ms; /* --timeout: the whole run ends by then (sock_now_ms); 0 = none */
-    double timeout_s;
     /* --exec state */
     server_proc srv;
     unsigned restarts;
@@ -42,7 +40,8 @@ typedef struct {
     char gone[512];       /* why the server is down for good (no more restarts); "" while not */
     bool setup_error;     /* the run cannot judge (a daemonizing server): exit 2 */
     unsigned outside_deaths; /* deaths between cases: they fail the run */
-    char *death_repro;    /* the scenario of the case the server last died in (cfg.death_repro) */
+    char *death_repro;    /* the scenario of the case resources.alive hands on (cfg.death_repro) */
+    bool death_seen;      /* that case's own scenario saw the death (its `expect server-alive`) */
 } run_state;
 
 /* One run of one case. */

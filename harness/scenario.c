@@ -82,13 +82,12 @@ void sc_free(scenario *s)
     s->long_sleeps = long_sleeps;
 }
 
-/* The bytes a send or expect stands for, items x reps. */
-static uint64_t step_bytes(const scenario *s, const sc_step *st)
+uint64_t sc_items_size(const scenario *s, const sc_step *st)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < st->nitems; i++)
         n += sc_item_size(&st->items[i], s->framing);
-    return n * st->reps;
+    return n;
 }
 
 sc_step *sc_append(scenario *s, const sc_step *st)
@@ -105,7 +104,6 @@ sc_step *sc_append(scenario *s, const sc_step *st)
         s->cap = nc;
     }
     s->steps[s->n] = *st;
-    s->bytes += step_bytes(s, st);
     return &s->steps[s->n++];
 }
 
@@ -148,6 +146,8 @@ static int step_copy(sc_step *dst, const sc_step *src)
     bool ok = true;
     *dst = *src;
     dst->items = dup_array(src->items, src->nitems, sizeof *src->items, &ok);
+    if (!ok)
+        dst->nitems = 0;
     for (size_t j = 0; ok && j < dst->nitems; j++) {
         const sc_payload *p = &src->items[j].p;
         dst->items[j].p.bytes = dup_array(p->bytes, (size_t)p->len, 1, &ok);
@@ -171,7 +171,6 @@ int sc_copy(scenario *dst, const scenario *src)
     dst->n = dst->cap = 0;
     dst->names = NULL;
     dst->nnames = dst->names_cap = 0;
-    dst->bytes = 0;
     for (size_t i = 0; i < src->nnames; i++)
         if (sc_conn(dst, src->names[i]) < 0)
             goto fail;

@@ -93,7 +93,9 @@ typedef struct {
     long ms;             /* within / for / sleep; ping: the p90 round trip limit */
     long after_ms;       /* stream: SIGTERM after this long, and it goes on this long after */
     int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port; flood, stream:
-                          * 1 then shutdown, 2 then term; vanish: 1 pending (an echo in flight) */
+                          * 1 then shutdown, 2 then term; vanish: 1 pending (an echo in flight);
+                          * expect server-alive: 1 at-end (the last step, run after every
+                          * connection is closed, even after a failure) */
     size_t span;         /* repeat: the steps of its body, its `end` included */
     wire_framing framing;
     fs_req req;          /* the requirement this step checks (`# REQ-ID`), or REQ_NONE */
@@ -107,11 +109,19 @@ typedef struct {
     wire_framing framing;  /* the `framing` step's, or 4 */
     fs_req requirement;    /* the `requirement` step's: what an untagged step checks (REQ_NONE:
                             * nothing stated) */
-    uint64_t payload_bound; /* a parse bound: a payload may hold payload_bound + 1 bytes (to
-                             * send the server's max + 1): replay's --max-frame */
-    uint64_t bytes;        /* payload bytes x repetitions so far (<= SC_MAX_BYTES) */
+    uint64_t payload_bound; /* the server's largest payload (wire_max_payload() of its
+                             * --max-frame): a parse bound (a payload may hold payload_bound + 1
+                             * bytes, to send the server's max + 1), and the most the engine
+                             * sends in a frame of its own (`vanish pending`). replay parses
+                             * with --max-frame itself (the larger under limit=frame), then
+                             * narrows it under the script's framing */
+    uint64_t bytes;        /* the parser's count: payload bytes x repetitions (<= SC_MAX_BYTES) */
     bool long_sleeps;      /* sleeps over SC_MAX_SLEEP_MS allowed */
 } scenario;
+
+/* What a failed `expect server-alive` expected when the server process had exited (the runner
+ * tells a death a case's own scenario saw from one it found after the case). */
+#define SC_ALIVE_EXPECTED "the server process alive"
 
 /* An empty scenario: framing 4, payload_bound 16 MiB. */
 void sc_init(scenario *s);
@@ -149,10 +159,12 @@ sc_step *sc_append(scenario *s, const sc_step *st);
 int sc_conn(scenario *s, const char *name);
 /* Deep copy of src into dst (initialised here). Returns 0 or -1 (out of memory; dst freed). */
 int sc_copy(scenario *dst, const scenario *src);
-/* Free what one step owns (items, set, cuts). */
+/* Free what one step owns (items and their bytes, set, cuts, pause_at); st is left empty. */
 void sc_step_free(sc_step *st);
 /* The bytes an item stands for (frame header included) under framing f. */
 uint64_t sc_item_size(const sc_item *it, wire_framing f);
+/* The bytes one copy of st's items stands for (xN not counted), under s's framing. */
+uint64_t sc_items_size(const scenario *s, const sc_step *st);
 /* Write the item's bytes (sc_item_size()) to out. */
 void sc_item_bytes(const sc_item *it, wire_framing f, uint8_t *out);
 /* Does s have steps that need framespec's network namespace (vanish, middlebox-reset)? */
@@ -162,7 +174,7 @@ bool sc_needs_netns(const scenario *s);
 
 /*
  * What the interpreter may do to the --exec server. `framespec replay` and `framespec fuzz`
- * own the process (sc_server_local(): server.h); `framespec run`'s case processes ask the
+ * own the process (sc_server_local(), below); `framespec run`'s case processes ask the
  * runner, which owns it (server_ctl.c). Each function gets `arg`.
  */
 typedef struct {
@@ -232,7 +244,8 @@ typedef struct {
  * Run s's steps in order against env (`server start new-port` updates env->addr). Returns 0 when
  * every expect held; 1 when one failed (*f filled; printed as "FAIL FILE:LINE: step" unless
  * env->quiet); 2 on an error that is the script's or the setup's (printed): a server step
- * without env->srv, too many connections. Every connection is closed, and every nftables rule
+ * without env->srv, a vanish or middlebox-reset without framespec's network namespace, out of
+ * memory for the connections. Every connection is closed, and every nftables rule
  * it added removed, before it returns. Bounded in time: each step's wait has its own deadline
  * (within/for/sleep; a send gives up after 10 s x scale without progress; on a connection that
  * does not read that ends the send after SC_QUIET_MS x scale, without failing it).

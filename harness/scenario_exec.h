@@ -33,7 +33,7 @@ typedef struct {
 
 /* Fill in the failure of step i (what: a word; exp/act: text). Returns 1. */
 int rx_fail(run *r, size_t i, const char *what, const char *exp, const char *act);
-/* rx_fail() under check chk's requirement (spec.h fs_checks[]). Returns 1. */
+/* rx_fail() under check chk's requirement (spec.h fs_check_req[]). Returns 1. */
 int rx_fail_check(run *r, size_t i, fs_check chk, const char *what, const char *exp,
                   const char *act);
 /* A line of the wire log (printf format): to env->log, or stderr when verbose. */
@@ -50,8 +50,6 @@ const char *rx_name(const run *r, const sc_step *st);
 
 /* Wait for input on every connection until deadline_ms at most (100 ms per call). */
 void rx_pump_until(run *r, int64_t deadline_ms);
-/* Pump for exactly ms (echoes arriving meanwhile do not cut it short). */
-void rx_pump_for(run *r, long ms);
 /* Nothing more will arrive on c: its reads ended (FIN, RST) or we closed it. */
 bool rx_ended(const peer *c);
 
@@ -59,8 +57,10 @@ bool rx_ended(const peer *c);
  * gets one copy's size, *blen the buffer's. NULL: out of memory. */
 uint8_t *rx_step_buffer(const scenario *s, const sc_step *st, uint64_t *one, uint64_t *blen);
 /* The end of the last whole item at or before stream offset pos (items of st, one copy `one`
- * bytes, repeated). */
-uint64_t rx_item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos);
+ * bytes, repeated; raw framing: pos, every byte ends an item); *next (when not NULL) gets the
+ * end of the item pos is in (pos itself when an item ends there). */
+uint64_t rx_item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos,
+                          uint64_t *next);
 
 /* An expected byte stream: want[0..blen) repeated, total bytes in all, pos of them matched. */
 typedef struct {
@@ -95,12 +95,10 @@ int rx_expect_gone(run *r, size_t i);
 /* The baselines (descriptors, memory) of a server that has just started, or of the scenario's
  * start: counted after one echo (a server may open some lazily). */
 void rx_baseline(run *r);
-/* SIGTERM to the server (for flood/stream ... then term). 0, or -1 after failing step i. */
+/* SIGTERM to the server (for flood/stream ... then term). 0, or 1 after failing step i. */
 int rx_term(run *r, size_t i);
 /* Does a fresh connection get a frame echoed within ms? 1 yes, 0 no. */
 int rx_fresh_echo(const run *r, int ms);
-/* The server's pid, or 0. */
-pid_t rx_pid(const run *r);
 /* Remove this run's nftables chain, if it made one. */
 void rx_chain_remove(run *r);
 

@@ -101,7 +101,7 @@ static int flood_then_shutdown(run *r, size_t i, peer *c, const uint8_t *buf, ui
                                uint64_t one, uint64_t sent)
 {
     const sc_step *st = &r->s->steps[i];
-    uint64_t whole = rx_item_boundary(r->s, st, one, sent);
+    uint64_t whole = rx_item_boundary(r->s, st, one, sent, NULL);
     int64_t deadline = sock_now_ms() + st->ms;
     rx_stream s = {buf, blen, whole, 0};
     char exp[256], act[512];
@@ -122,7 +122,7 @@ static int flood_then_shutdown(run *r, size_t i, peer *c, const uint8_t *buf, ui
     }
     c->noread = false;
     if (rx_await_stream(r, i, c, &s, deadline, st->ms) != 0) {
-        r->f->req = fs_checks[CHK_SHUT_QUEUED].req;
+        r->f->req = fs_check_req[CHK_SHUT_QUEUED];
         if (c->closed == SOCK_EOF && s.pos < whole)
             snprintf(r->f->actual, sizeof r->f->actual, "%llu of %llu echoed bytes, then FIN: "
                      "the server closed when it read our FIN and dropped the %llu bytes of "
@@ -175,7 +175,7 @@ static int flood_then_read(run *r, size_t i, peer *c, const uint8_t *buf, uint64
         }
     }
     if (rx_await_stream(r, i, c, &s, sock_now_ms() + st->ms, st->ms) != 0) {
-        r->f->req = fs_checks[CHK_FLOOD_ECHOES].req;
+        r->f->req = fs_check_req[CHK_FLOOD_ECHOES];
         return 1;
     }
     return 0;
@@ -228,28 +228,12 @@ int rx_flood(run *r, size_t i, peer *c)
         rc = rx_term(r, i);
         if (rc == 0)
             rc = rx_prefix_then_eof(r, i, c, &s, one, sock_now_ms() + st->ms, st->ms,
-                                    fs_checks[CHK_TERM_PREFIX].req);
+                                    fs_check_req[CHK_TERM_PREFIX]);
     } else {
         rc = flood_then_read(r, i, c, buf, blen, one, sent);
     }
     free(buf);
     return rc;
-}
-
-/* The end of the item that stream offset pos is in (pos itself when an item ends there), for
- * items of st repeated (one copy: `one` bytes). */
-static uint64_t next_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos)
-{
-    uint64_t base, at = 0;
-    if (one == 0 || rx_item_boundary(s, st, one, pos) == pos)
-        return pos;
-    base = pos - pos % one;
-    for (size_t k = 0; k < st->nitems; k++) {
-        at += sc_item_size(&st->items[k], s->framing);
-        if (base + at > pos)
-            return base + at;
-    }
-    return base + one;
 }
 
 /* stream ... then term: a peer sends the items again and again while it reads their echoes;
@@ -284,7 +268,8 @@ int rx_stream_term(run *r, size_t i, peer *c)
                    (unsigned long long)sent);
         }
         if (stop_at != 0 && now >= stop_at) {
-            uint64_t end = next_boundary(r->s, st, one, sent);
+            uint64_t end;
+            rx_item_boundary(r->s, st, one, sent, &end);
             if (end == sent || now >= stop_at + (int64_t)(1000 * rx_scale(r)))
                 break; /* at an item's end (or it cannot finish one): stop sending */
             if (room > end - sent)
@@ -306,7 +291,7 @@ int rx_stream_term(run *r, size_t i, peer *c)
         return 1;
     }
     s.total = sent;
-    rc = rx_prefix_then_eof(r, i, c, &s, one, deadline, st->ms, fs_checks[CHK_TERM_PREFIX].req);
+    rc = rx_prefix_then_eof(r, i, c, &s, one, deadline, st->ms, fs_check_req[CHK_TERM_PREFIX]);
     free(buf);
     return rc;
 }
@@ -352,7 +337,7 @@ int rx_ping(run *r, size_t i, peer *c)
         }
         rc = rx_await_stream(r, i, c, &s, sock_now_ms() + within, within);
         if (rc != 0)
-            r->f->req = fs_checks[CHK_PING_ECHO].req; /* the echo itself, not its timing */
+            r->f->req = fs_check_req[CHK_PING_ECHO]; /* the echo itself, not its timing */
         us[k] = (sock_now_ns() - t) / 1000;
     }
     if (rc == 0) {

@@ -67,8 +67,6 @@ int lx_payload(pctx *p, tok k, sc_payload *out);
 void lx_payload_free(sc_payload *pl);
 /* ITEM [ITEM ...] (`frame PAYLOAD` / `raw PAYLOAD`) into st->items. 0, or -1 (printed). */
 int lx_items(pctx *p, sc_step *st, bool frames_only);
-/* The bytes a step's items stand for, x its reps. */
-uint64_t lx_step_bytes(const scenario *s, const sc_step *st);
 /* [xN]; MS; a sleep's MS (bounded unless long sleeps are allowed); `word MS`. 0, or -1. */
 int lx_reps(pctx *p, sc_step *st);
 int lx_ms(pctx *p, tok k, long *ms);
@@ -105,13 +103,11 @@ void sc_pr_within(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_for(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_vanish(FILE *out, const scenario *s, const sc_step *st);
+void sc_pr_alive(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_ping(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_flood(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_stream(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_expect_prefix(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_memory(FILE *out, const scenario *s, const sc_step *st);
-
-/* The connection (or set: "c1..c500") a step acts on, as written. */
-void sc_print_conn(FILE *out, const scenario *s, const sc_step *st);
 
 #endif

@@ -84,7 +84,7 @@ int lx_u64(tok k, size_t skip, uint64_t lo, uint64_t hi, uint64_t *v)
     return opts_u64(num, lo, hi, v);
 }
 
-int lx_hexval(int ch)
+static int lx_hexval(int ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
@@ -191,7 +191,7 @@ int lx_payload(pctx *p, tok k, sc_payload *out)
 }
 
 /* Does a frame payload of this framing hold a '\n' (not allowed with line framing)? */
-bool lx_has_newline(const sc_payload *pl)
+static bool lx_has_newline(const sc_payload *pl)
 {
     if (pl->kind == SC_P_SIZE)
         return pl->len > '\n';
@@ -201,7 +201,7 @@ bool lx_has_newline(const sc_payload *pl)
 }
 
 /* Check one item against the framing and the limits. */
-int lx_item_fits(pctx *p, tok at, const sc_item *it)
+static int lx_item_fits(pctx *p, tok at, const sc_item *it)
 {
     scenario *s = p->s;
     if (it->framed && it->p.len > wire_max_expressible(s->framing))
@@ -254,15 +254,6 @@ int lx_items(pctx *p, sc_step *st, bool frames_only)
     }
 }
 
-/* The bytes a send or expect stands for, items x reps. */
-uint64_t lx_step_bytes(const scenario *s, const sc_step *st)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < st->nitems; i++)
-        n += sc_item_size(&st->items[i], s->framing);
-    return n * st->reps;
-}
-
 /* [xN]: N copies, 1..100000000. */
 int lx_reps(pctx *p, sc_step *st)
 {
@@ -310,9 +301,7 @@ int lx_word_ms(pctx *p, const char *word, long *ms)
  * bytes count once per iteration (added at its `end`). */
 int lx_account(pctx *p, const sc_step *st, tok at)
 {
-    uint64_t n = 0, one = 0;
-    for (size_t i = 0; i < st->nitems; i++)
-        one += sc_item_size(&st->items[i], p->s->framing);
+    uint64_t n = 0, one = sc_items_size(p->s, st);
     if (st->kind == SC_FLOOD || st->kind == SC_STREAM)
         n = one;
     else if (one > 0 && st->reps > SC_MAX_BYTES / one)

@@ -129,7 +129,7 @@ static int parse_send_tail(pctx *p, sc_step *st)
     uint64_t total;
     if (lx_reps(p, st) < 0)
         return -1;
-    total = lx_step_bytes(p->s, st);
+    total = sc_items_size(p->s, st) * st->reps;
     k = lx_peek(p);
     if (lx_is(k, "by")) {
         lx_next(p);
@@ -255,7 +255,7 @@ static int kw_flood(pctx *p, sc_step *st)
     tok k;
     if (lx_items(p, st, false) < 0)
         return -1;
-    if (lx_step_bytes(p->s, st) == 0)
+    if (sc_items_size(p->s, st) == 0)
         return lx_err(p, p->start, "flood needs items of at least one byte to send");
     k = lx_next(p);
     if (!lx_is(k, "at-most") && !lx_is(k, "up-to"))
@@ -289,7 +289,7 @@ static int kw_stream(pctx *p, sc_step *st)
     tok k;
     if (lx_items(p, st, false) < 0)
         return -1;
-    if (lx_step_bytes(p->s, st) == 0)
+    if (sc_items_size(p->s, st) == 0)
         return lx_err(p, p->start, "stream needs items of at least one byte to send");
     k = lx_next(p);
     if (!lx_is(k, "then") || !lx_is(lx_next(p), "term"))
@@ -392,6 +392,15 @@ static int kw_expect_prefix(pctx *p, sc_step *st)
 }
 
 /* vanish [pending] */
+static int kw_alive(pctx *p, sc_step *st)
+{
+    if (lx_is(lx_peek(p), "at-end")) {
+        lx_next(p);
+        st->how = 1;
+    }
+    return 0;
+}
+
 static int kw_vanish(pctx *p, sc_step *st)
 {
     tok k = lx_peek(p);
@@ -433,7 +442,7 @@ const sc_keyword sc_keywords[] = {
     {"expect", "reset", SC_EXPECT_RESET, 2, kw_within, sc_pr_within},
     {"expect", "closed", SC_EXPECT_CLOSED, 2, kw_within, sc_pr_within},
     {"expect", "open", SC_EXPECT_OPEN, 2, kw_for, sc_pr_for},
-    {"expect", "server-alive", SC_EXPECT_ALIVE, 0, kw_none, sc_pr_none},
+    {"expect", "server-alive", SC_EXPECT_ALIVE, 0, kw_alive, sc_pr_alive},
     {"expect", "server-released", SC_EXPECT_RELEASED, 0, kw_within, sc_pr_within},
     {"expect", "server-memory", SC_EXPECT_MEMORY, 0, kw_memory, sc_pr_memory},
     {"expect", "server-exit", SC_EXPECT_EXIT, 0, kw_within, sc_pr_within},
@@ -553,20 +562,6 @@ static int conn_rules(pctx *p, const sc_step *st, const char *at)
 
 /* ---- lines ---- */
 
-static int push(scenario *s, const sc_step *st)
-{
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 32;
-        sc_step *ns = realloc(s->steps, nc * sizeof *ns);
-        if (ns == NULL)
-            return -1;
-        s->steps = ns;
-        s->cap = nc;
-    }
-    s->steps[s->n++] = *st;
-    return 0;
-}
-
 /* Cut the line at its comment ('#' outside a string); returns the comment's text after '#', or
  * NULL. */
 static const char *cut_comment(pctx *p)
@@ -673,12 +668,17 @@ static int parse_line(pctx *p)
         sc_step_free(&st);
         return -1;
     }
+    if (p->s->n > 0 && p->s->steps[p->s->n - 1].kind == SC_EXPECT_ALIVE &&
+        p->s->steps[p->s->n - 1].how == 1) {
+        sc_step_free(&st);
+        return lx_err(p, p->start, "nothing may follow 'expect server-alive at-end' (line %d): "
+                      "it runs last, after every connection is closed",
+                      p->s->steps[p->s->n - 1].line);
+    }
     if (st.kind != SC_FRAMING && st.kind != SC_REQUIREMENT)
         p->seen_step = true;
-    if (push(p->s, &st) < 0) {
-        sc_step_free(&st);
+    if (sc_append(p->s, &st) == NULL) /* it freed the step */
         return lx_err(p, p->start, "out of memory");
-    }
     return 0;
 }
 

@@ -48,7 +48,8 @@ static void print_offsets(FILE *out, const char *word, const uint64_t *o, size_t
         fprintf(out, "%s%llu", i ? "," : word, (unsigned long long)o[i]);
 }
 
-void sc_print_conn(FILE *out, const scenario *s, const sc_step *st)
+/* The connection (or set: "c1..c500") a step acts on, as written. */
+static void sc_print_conn(FILE *out, const scenario *s, const sc_step *st)
 {
     if (st->set != NULL && st->nset > 1)
         fprintf(out, "%s..%s", s->names[st->set[0]], s->names[st->set[st->nset - 1]]);
@@ -127,6 +128,13 @@ void sc_pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st)
 {
     print_items(out, st);
     sc_pr_within(out, s, st);
+}
+
+void sc_pr_alive(FILE *out, const scenario *s, const sc_step *st)
+{
+    (void)s;
+    if (st->how == 1)
+        fputs(" at-end", out);
 }
 
 void sc_pr_vanish(FILE *out, const scenario *s, const sc_step *st)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -204,12 +205,21 @@ static void print_failure(const run *r, const sc_failure *f)
     fflush(stdout);
 }
 
+
+/* rx_fail(), then under req unless it is REQ_NONE (the step's tag then). */
+static int fail_req(run *r, size_t i, fs_req req, const char *what, const char *exp,
+                    const char *act)
+{
+    rx_fail(r, i, what, exp, act);
+    if (req != REQ_NONE)
+        r->f->req = req;
+    return 1;
+}
+
 int rx_fail_check(run *r, size_t i, fs_check chk, const char *what, const char *exp,
                   const char *act)
 {
-    rx_fail(r, i, what, exp, act);
-    r->f->req = fs_checks[chk].req;
-    return 1;
+    return fail_req(r, i, fs_check_req[chk], what, exp, act);
 }
 
 /* ---- waiting ---- */
@@ -225,7 +235,8 @@ bool rx_ended(const peer *c)
     return c->rd_done || c->fd < 0;
 }
 
-void rx_pump_for(run *r, long ms)
+/* Pump for exactly ms (echoes arriving meanwhile do not cut it short). */
+static void rx_pump_for(run *r, long ms)
 {
     int64_t end = sock_now_ms() + ms;
     while (sock_now_ms() < end)
@@ -236,10 +247,8 @@ void rx_pump_for(run *r, long ms)
 
 uint8_t *rx_step_buffer(const scenario *s, const sc_step *st, uint64_t *one, uint64_t *blen)
 {
-    uint64_t o = 0, m;
+    uint64_t o = sc_items_size(s, st), m;
     uint8_t *b;
-    for (size_t i = 0; i < st->nitems; i++)
-        o += sc_item_size(&st->items[i], s->framing);
     m = o == 0 ? 1 : SEND_BUF_MAX / o;
     if (m < 1)
         m = 1;
@@ -258,16 +267,25 @@ uint8_t *rx_step_buffer(const scenario *s, const sc_step *st, uint64_t *one, uin
     return b;
 }
 
-uint64_t rx_item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos)
+uint64_t rx_item_boundary(const scenario *s, const sc_step *st, uint64_t one, uint64_t pos,
+                          uint64_t *next)
 {
-    uint64_t base = one ? pos - pos % one : 0, at = 0, best = base;
-    if (wire_is_raw(s->framing))
-        return pos; /* a raw byte stream is echoed byte by byte: every byte ends an item */
+    uint64_t base = one ? pos - pos % one : 0, at = 0, best = base, after = pos;
+    if (wire_is_raw(s->framing) || one == 0) {
+        /* a raw byte stream is echoed byte by byte: every byte ends an item */
+        if (next)
+            *next = pos;
+        return wire_is_raw(s->framing) ? pos : 0;
+    }
     for (size_t k = 0; k < st->nitems; k++) {
         at += sc_item_size(&st->items[k], s->framing);
         if (base + at <= pos)
             best = base + at;
+        else if (after == pos)
+            after = base + at;
     }
+    if (next)
+        *next = best == pos ? pos : after;
     return best;
 }
 
@@ -323,15 +341,6 @@ int rx_await_stream(run *r, size_t i, peer *c, rx_stream *s, int64_t deadline_ms
     }
 }
 
-/* rx_fail(), then under req unless it is REQ_NONE (the step's tag then). */
-static int fail_req(run *r, size_t i, fs_req req, const char *what, const char *exp,
-                    const char *act)
-{
-    rx_fail(r, i, what, exp, act);
-    if (req != REQ_NONE)
-        r->f->req = req;
-    return 1;
-}
 
 int rx_prefix_then_eof(run *r, size_t i, peer *c, rx_stream *s, uint64_t one,
                        int64_t deadline_ms, long ms, fs_req req)
@@ -358,7 +367,7 @@ int rx_prefix_then_eof(run *r, size_t i, peer *c, rx_stream *s, uint64_t one,
         snprintf(act, sizeof act, "%llu bytes, then still open", (unsigned long long)s->pos);
         return fail_req(r, i, req, "open", exp, act);
     }
-    boundary = one == 0 || rx_item_boundary(r->s, st, one, s->pos) == s->pos;
+    boundary = one == 0 || rx_item_boundary(r->s, st, one, s->pos, NULL) == s->pos;
     rx_log(r, "%s: %llu of %llu bytes, then %s", rx_name(r, st), (unsigned long long)s->pos,
            (unsigned long long)s->total, sock_close_name(c->closed));
     if (!boundary || c->closed != SOCK_EOF) {
@@ -518,19 +527,6 @@ static int do_expect_open(run *r, size_t i, peer *c, int64_t end)
     return rx_fail(r, i, c->in_len > 0 ? "bytes" : "closed", exp, act);
 }
 
-/* Has the connect() on fd completed? 1 yes, 0 still in its handshake, or -errno. */
-static int connect_done(int fd)
-{
-    struct pollfd pf = {.fd = fd, .events = POLLOUT};
-    int err = 0;
-    socklen_t l = sizeof err;
-    if (poll(&pf, 1, 0) <= 0)
-        return 0;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-        return -errno;
-    return err ? -err : 1;
-}
-
 /* connect: the connection, or every connection of a set with their handshakes all under way at
  * once (one lost SYN costs its retransmission once, not once per connection in turn), the other
  * connections read meanwhile (a close is seen when it comes). A unix socket's connect() does
@@ -561,7 +557,7 @@ static int do_connect(run *r, size_t i)
     while (rc == 0 && left > 0) {
         for (size_t k = 0; k < n && rc == 0; k++) {
             peer *c = &r->peers[st->set ? st->set[k] : st->conn];
-            int d = c->noread && c->fd >= 0 ? connect_done(c->fd) : 0;
+            int d = c->noread && c->fd >= 0 ? sock_connect_check(c->fd) : 0;
             if (d == 0 && c->noread && c->fd >= 0 && sock_now_ms() >= deadline)
                 d = -ETIMEDOUT;
             if (d > 0) {
@@ -766,6 +762,32 @@ static int run_steps(run *r, size_t from, size_t to)
     return rc;
 }
 
+/* Every step. A last `expect server-alive at-end` runs after the others, even after one failed:
+ * every connection closed first (as the end of a run closes them: RST where bytes are unread),
+ * then SC_QUIET_MS x scale for what that makes the server do (write into a reset connection:
+ * EPIPE, SIGPIPE unless ignored). Its failure is the scenario's, whatever failed before (a dead
+ * server outranks it); when it holds, an earlier failure stands. Returns 0 or 1. */
+static int run_at_end(run *r)
+{
+    size_t n = r->s->n;
+    int rc, end_rc;
+    if (n == 0 || r->s->steps[n - 1].kind != SC_EXPECT_ALIVE || r->s->steps[n - 1].how != 1)
+        return run_steps(r, 0, n);
+    rc = run_steps(r, 0, n - 1);
+    for (size_t i = 0; i < r->s->nnames; i++)
+        peer_free(&r->peers[i]);
+    rx_log(r, "every connection closed; the server has %d ms", (int)(SC_QUIET_MS * rx_scale(r)));
+    {
+        int64_t ns = (int64_t)(SC_QUIET_MS * rx_scale(r) * 1e6);
+        struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+        nanosleep(&ts, NULL);
+    }
+    r->depth = 0;
+    r->conn_failed = -1;
+    end_rc = run_steps(r, n - 1, n);
+    return end_rc != 0 ? end_rc : rc;
+}
+
 /* Steps that need something the environment lacks: a script or setup error (exit 2). */
 static int check_env(const run *r)
 {
@@ -803,9 +825,7 @@ static uint64_t largest_expect(const scenario *s)
     uint64_t best = 0;
     for (size_t i = 0; i < s->n; i++) {
         const sc_step *st = &s->steps[i];
-        uint64_t o = 0, n;
-        for (size_t j = 0; j < st->nitems; j++)
-            o += sc_item_size(&st->items[j], s->framing);
+        uint64_t o = sc_items_size(s, st), n;
         n = st->kind == SC_EXPECT_BYTES || st->kind == SC_EXPECT_PREFIX ? o * st->reps
             : st->kind == SC_FLOOD || st->kind == SC_STREAM || st->kind == SC_PING ? o
                                                                                     : 0;
@@ -856,7 +876,7 @@ int sc_run(const scenario *s, sc_env *env, const char *file, sc_failure *f)
     }
     if (env->srv && (has_step(s, SC_EXPECT_RELEASED) || has_step(s, SC_EXPECT_MEMORY)))
         rx_baseline(&r);
-    rc = run_steps(&r, 0, s->n);
+    rc = run_at_end(&r);
     if (rc == 1 && !env->quiet)
         print_failure(&r, r.f);
     r.f->fresh_echo = -1;

@@ -17,7 +17,8 @@
 #include "netns.h"
 #include "scenario_exec.h"
 
-pid_t rx_pid(const run *r)
+/* The server's pid, or 0. */
+static pid_t rx_pid(const run *r)
 {
     return r->env->srv ? r->env->srv->pid(r->env->srv->arg) : 0;
 }
@@ -27,7 +28,7 @@ pid_t rx_pid(const run *r)
  * connection, three times at most. 1 yes; 0 no, with why[0..n). */
 static int probe(const run *r, int64_t ms, char *why, size_t n)
 {
-    uint8_t w[16];
+    uint8_t w[WIRE_MAX_HEADER + 5 + 1]; /* a header, "alive", a line's newline */
     size_t len = wire_encode(r->s->framing, (const uint8_t *)"alive", 5, w);
     for (int attempt = 0; attempt < 3; attempt++) {
         int64_t deadline = sock_now_ms() + ms;
@@ -76,7 +77,7 @@ int rx_expect_alive(run *r, size_t i)
     char act[512];
     const sc_server *srv = r->env->srv;
     if (srv && !srv->running(srv->arg, act, sizeof act))
-        return rx_fail(r, i, "dead", "the server process alive", act);
+        return rx_fail(r, i, "dead", SC_ALIVE_EXPECTED, act);
     if (!probe(r, (int64_t)(5000 * rx_scale(r)), act, sizeof act))
         return rx_fail(r, i, "no-echo", "a fresh connection echoes a frame", act);
     return 0;
@@ -110,6 +111,7 @@ int rx_expect_released(run *r, size_t i)
 {
     const sc_step *st = &r->s->steps[i];
     int64_t t0 = sock_now_ms(), deadline = t0 + st->ms;
+    long nap_ns = 100000;
     char exp[256], act[512];
     int n;
     for (;;) {
@@ -119,10 +121,12 @@ int rx_expect_released(run *r, size_t i)
         if (n <= r->server_fds || sock_now_ms() >= deadline)
             break;
         {
-            /* the server is usually microseconds behind: look again soon */
-            struct timespec ts = {0, 100000};
+            /* the server is usually microseconds behind: look again soon, then less often
+             * (0.1 ms doubling to 10 ms) */
+            struct timespec ts = {0, nap_ns};
             peer_poll(r->all, r->s->nnames, 0);
             nanosleep(&ts, NULL);
+            nap_ns = nap_ns < 5000000 ? nap_ns * 2 : 10000000;
         }
     }
     if (n <= r->server_fds) {
@@ -153,8 +157,12 @@ int rx_expect_memory(run *r, size_t i)
         return 0;
     snprintf(exp, sizeof exp, "resident memory grows by at most %llu KiB",
              (unsigned long long)st->limit / 1024);
-    snprintf(act, sizeof act, "memory grew by %ld MiB (%ld -> %ld KiB resident)",
-             (now - r->server_rss_kb) / 1024, r->server_rss_kb, now);
+    if (now - r->server_rss_kb >= 1024)
+        snprintf(act, sizeof act, "memory grew by %ld MiB (%ld -> %ld KiB resident)",
+                 (now - r->server_rss_kb) / 1024, r->server_rss_kb, now);
+    else
+        snprintf(act, sizeof act, "memory grew by %ld KiB (%ld -> %ld KiB resident)",
+                 now - r->server_rss_kb, r->server_rss_kb, now);
     return rx_fail(r, i, "memory", exp, act);
 }
 
@@ -167,23 +175,13 @@ int rx_term(run *r, size_t i)
     return 0;
 }
 
-/* The TCP port of a, or 0 (a unix socket). */
-static unsigned port_of(const sock_addr *a)
-{
-    if (a->family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
-    if (a->family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
-    return 0;
-}
-
 /* server start: on failure, the reason (and for the same port, the connections in TIME_WAIT
  * that a listening socket without SO_REUSEADDR cannot bind past: LIFECYCLE-1). */
 static int start_again(run *r, size_t i)
 {
     const sc_step *st = &r->s->steps[i];
     const sc_server *srv = r->env->srv;
-    unsigned port = port_of(&r->env->addr);
+    unsigned port = sock_port(&r->env->addr.sa);
     int tw = st->how == 1 && port ? vn_time_wait(port) : 0;
     char why[2048], act[512];
     sock_addr addr;
@@ -258,13 +256,13 @@ void rx_chain_remove(run *r)
     r->chain[0] = '\0';
 }
 
-/* A frame (4 KiB, or less under a smaller maximum) sent on a peer about to vanish: its echo
- * meets the rule (the middlebox's RST, or bytes in flight for ever). */
+/* A frame (4 KiB of payload, or the server's largest payload when smaller) sent on a peer
+ * about to vanish: its echo meets the rule (the middlebox's RST, or bytes in flight for ever). */
 static int send_doomed(run *r, size_t i, peer *c, bool middlebox)
 {
     sc_item it = {.framed = !wire_is_raw(r->s->framing),
                   .p = {.kind = wire_is_line(r->s->framing) ? SC_P_TEXT : SC_P_SIZE,
-                        .len = r->s->payload_bound > 4097 ? 4096 : r->s->payload_bound - 1}};
+                        .len = r->s->payload_bound > 4096 ? 4096 : r->s->payload_bound}};
     uint64_t n = sc_item_size(&it, r->s->framing);
     uint8_t *buf = malloc((size_t)n);
     size_t sent = 0;
@@ -397,7 +395,7 @@ static int local_stop(void *arg, int64_t ms, char *how, size_t n)
 static int local_start(void *arg, bool same_port, sock_addr *addr, char *why, size_t n)
 {
     server_proc *p = arg;
-    if (server_restart(p, same_port, 1.0, why, n) < 0)
+    if (server_restart(p, same_port, p->scale > 0 ? p->scale : 1.0, why, n) < 0)
         return -1;
     *addr = p->addr;
     return 0;

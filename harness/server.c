@@ -608,6 +608,7 @@ int server_start(server_proc *s, const char *exec, const sock_addr *addr, double
 {
     char why[2048] = "";
     s->status_fd = -1;
+    s->scale = scale;
     if (prepare(s, exec, addr, why, sizeof why) < 0 || spawn(s, scale, why, sizeof why) < 0) {
         fprintf(stderr, "framespec: %s\n  command: %s\n", why, s->cmd);
         return -1;

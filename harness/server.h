@@ -35,6 +35,7 @@ typedef struct server_proc_s {
     bool fixed_addr;     /* addr came from --target (no {port}) */
     bool term_sent;      /* SIGTERM already sent to the running process */
     unsigned starts;     /* how many times it was started */
+    double scale;        /* the --timeout-scale server_start() was given */
     char log_path[4096]; /* its stdout and stderr (capped; see above) */
     int status;          /* wait status once it has exited */
     int left_behind;     /* processes it left running when it exited (a daemon's children) */

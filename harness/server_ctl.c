@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Ask the runner for `op` and wait for the reply (60 s scaled). Returns 0, or -1 with why in
+/* Ask the runner for `op` (with ms: how long it may wait, e.g. for the server to exit) and wait
+ * for the reply: 60 s scaled, or ms + 5 s scaled when longer. Returns 0, or -1 with why in
  * rep->text. */
 static int ctl(fs_ctx *c, int op, int64_t ms, fs_ctl_reply *rep)
 {
     fs_ctl_request rq = {.op = op, .ms = ms};
-    int64_t deadline = sock_now_ms() + fs_ms(c, 60000);
+    int64_t wait = ms + fs_ms(c, 5000) > fs_ms(c, 60000) ? ms + fs_ms(c, 5000) : fs_ms(c, 60000);
+    int64_t deadline = sock_now_ms() + wait;
     memset(rep, 0, sizeof *rep);
     if (send(c->ctl_fd, &rq, sizeof rq, MSG_NOSIGNAL) != (ssize_t)sizeof rq) {
         snprintf(rep->text, sizeof rep->text, "cannot ask the runner: %s", strerror(errno));
@@ -29,7 +31,7 @@ static int ctl(fs_ctx *c, int op, int64_t ms, fs_ctl_reply *rep)
         ssize_t n;
         if (left <= 0) {
             snprintf(rep->text, sizeof rep->text, "the runner did not answer within %lld ms",
-                     (long long)fs_ms(c, 60000));
+                     (long long)wait);
             return -1;
         }
         poll(&pf, 1, (int)(left > 1000 ? 1000 : left));

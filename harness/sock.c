@@ -121,21 +121,47 @@ int sock_wait_readable(int fd, int64_t deadline_ms)
     return wait_fd(fd, POLLIN, deadline_ms);
 }
 
+/* The outcome of a completed connect() on fd: 0, or -errno (SO_ERROR). */
+static int connect_error(int fd)
+{
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+        return -errno;
+    return -soerr;
+}
+
 /* Wait until deadline_ms for fd's connect() to complete. 0, or -errno after closing fd
  * (-ETIMEDOUT at the deadline). */
 static int connect_finish(int fd, int64_t deadline_ms)
 {
-    int rc, soerr = 0;
-    socklen_t sl = sizeof soerr;
-    rc = wait_fd(fd, POLLOUT, deadline_ms);
+    int rc = wait_fd(fd, POLLOUT, deadline_ms);
     if (rc <= 0) {
         close(fd);
         return rc == 0 ? -ETIMEDOUT : rc;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+    rc = connect_error(fd);
+    if (rc < 0)
         close(fd);
-        return -(soerr ? soerr : errno);
-    }
+    return rc;
+}
+
+int sock_connect_check(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    int rc;
+    if (poll(&pf, 1, 0) <= 0)
+        return 0;
+    rc = connect_error(fd);
+    return rc < 0 ? rc : 1;
+}
+
+unsigned sock_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
     return 0;
 }
 

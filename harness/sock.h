@@ -38,6 +38,11 @@ int sock_parse_addr(const char *text, sock_addr *out, char *err, size_t errlen);
  * Returns the descriptor (still non-blocking), or -errno (-ETIMEDOUT at the deadline).
  */
 int sock_connect(const sock_addr *a, int64_t deadline_ms);
+/* Has the connect() begun on non-blocking fd (sock_connect_start()) completed, without waiting?
+ * 1 yes, 0 still in its handshake, or -errno (SO_ERROR: ECONNREFUSED ...). fd stays open. */
+int sock_connect_check(int fd);
+/* The TCP port of an AF_INET or AF_INET6 address (host order), or 0 (a unix socket). */
+unsigned sock_port(const struct sockaddr_storage *ss);
 
 /* The first half of sock_connect(), so that many connections can be in their handshakes at once
  * (the scenario engine's `connect c1..c500`): a non-blocking fd whose connect() is done or in

@@ -100,23 +100,25 @@ const char *fs_level_name(fs_level level);
  * in a scenario) is judged under its tag otherwise.
  */
 typedef enum {
-    CHK_PING_ECHO,      /* ping: every round trip's echo, intact, within 1 s x scale */
-    CHK_FLOOD_BOUND,    /* flood ... at-most: the server stops reading a peer that does not */
-    CHK_FLOOD_ECHOES,   /* flood: once the peer reads again, every echo of what it sent */
-    CHK_SHUT_QUEUED,    /* flood ... then shutdown: the echoes the server held at our FIN */
-    CHK_SHUT_FIN,       /* flood ... then shutdown: then FIN (the last item was whole) */
-    CHK_SHUT_PARTIAL,   /* flood ... then shutdown: after a partial item, a close */
-    CHK_TERM_PREFIX,    /* flood/stream ... then term: whole echoes, then FIN */
-    CHK_TERM_EXIT,      /* expect server-exit: the server exits by itself after SIGTERM */
+    CHK_PING_ECHO,      /* ping: every round trip's echo, intact, within 1 s x scale (the
+                         * timing is the step's tag's): FRAMING-1 */
+    CHK_FLOOD_BOUND,    /* flood ... at-most: the server stops taking bytes from a peer that
+                         * does not read: BACKPRESSURE-1 */
+    CHK_FLOOD_ECHOES,   /* flood: once the peer reads again, every echo of what it sent:
+                         * BACKPRESSURE-2 */
+    CHK_SHUT_QUEUED,    /* flood ... then shutdown: the echoes the server held when it read our
+                         * FIN are all sent: HALFCLOSE-5 */
+    CHK_SHUT_FIN,       /* flood ... then shutdown: then FIN (the last item was whole):
+                         * HALFCLOSE-1 */
+    CHK_SHUT_PARTIAL,   /* flood ... then shutdown: after a partial item, a close: HALFCLOSE-2 */
+    CHK_TERM_PREFIX,    /* flood/stream ... then term: a prefix of the echoes that ends where an
+                         * item ends, then FIN: LIFECYCLE-2 */
+    CHK_TERM_EXIT,      /* expect server-exit: the server exits by itself, in time, after
+                         * SIGTERM: LIFECYCLE-2 */
     CHK_COUNT
 } fs_check;
 
-typedef struct {
-    fs_req req;
-    const char *step;  /* the step that judges it, as the grammar spells it */
-    const char *what;  /* what it checks, one line */
-} fs_check_row;
-
-extern const fs_check_row fs_checks[CHK_COUNT];
+/* The requirement each check judges (spec.c). */
+extern const fs_req fs_check_req[CHK_COUNT];
 
 #endif

@@ -82,7 +82,9 @@ static bool pid_holds(const char *pid, const char *want)
     return found;
 }
 
-pid_t vn_holder(pid_t server_pid, unsigned long inode)
+/* The pid of a process holding a descriptor of socket `inode` (server_pid first when > 0), or
+ * 0. */
+static pid_t vn_holder(pid_t server_pid, unsigned long inode)
 {
     char want[48], pid[24];
     DIR *proc;
@@ -122,12 +124,6 @@ static void proc_addr(const struct sockaddr_storage *ss, char out[2][48])
     }
 }
 
-static unsigned port_of(const struct sockaddr_storage *ss)
-{
-    return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-                                          : ((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
 int vn_identify(int fd, int timeout_ms, vn_conn *d, char *why, size_t n)
 {
     struct sockaddr_storage la, ra;
@@ -145,8 +141,8 @@ int vn_identify(int fd, int timeout_ms, vn_conn *d, char *why, size_t n)
         snprintf(why, n, "not a TCP connection (a unix socket has no packets to drop)");
         return -1;
     }
-    d->cport = port_of(&la);
-    d->sport = port_of(&ra);
+    d->cport = sock_port(&la);
+    d->sport = sock_port(&ra);
     proc_addr(&ra, d->local);
     proc_addr(&la, d->remote);
     while (!vn_tcp_entry(d, &state, &txq, &d->inode) || d->inode == 0) {

@@ -50,9 +50,6 @@ bool vn_wait_acked(const vn_conn *d, int timeout_ms);
  * queue) and its inode. Returns true when found. */
 bool vn_tcp_entry(const vn_conn *d, int *state, unsigned long *txq, unsigned long *inode);
 
-/* The pid of a process holding a descriptor of socket `inode` (server_pid first when > 0), or
- * 0. */
-pid_t vn_holder(pid_t server_pid, unsigned long inode);
 
 /* Has the server released the connection (see above)? When not, why[0..n) says what holds it. */
 bool vn_released(pid_t server_pid, const vn_conn *d, char *why, size_t n);

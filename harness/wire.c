@@ -228,17 +228,6 @@ size_t wire_frame_size(wire_framing f, size_t len)
     return wire_header_size(f, len) + len + (f.kind == WIRE_LINE ? 1 : 0);
 }
 
-size_t wire_payload_size(wire_framing f, size_t frame_size)
-{
-    size_t fixed = f.kind == WIRE_LINE ? 1 : f.kind == WIRE_LEN ? f.offset + f.width : 0;
-    if (f.kind != WIRE_VARINT)
-        return frame_size >= fixed ? frame_size - fixed : SIZE_MAX;
-    for (size_t k = 1; k <= 10 && f.offset + k <= frame_size; k++)
-        if (wire_frame_size(f, frame_size - f.offset - k) == frame_size)
-            return frame_size - f.offset - k;
-    return SIZE_MAX;
-}
-
 size_t wire_encode_field(wire_framing f, uint64_t field, uint8_t out[WIRE_MAX_HEADER])
 {
     size_t n = 0;

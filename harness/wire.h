@@ -63,9 +63,6 @@ uint64_t wire_max_payload(wire_framing f, uint64_t max);
 uint64_t wire_split_len(wire_framing f);
 /* Bytes a frame with `len` payload bytes takes on the wire (header + payload, + 1 for line). */
 size_t wire_frame_size(wire_framing f, size_t len);
-/* The payload of a frame that takes frame_size bytes on the wire (the inverse of
- * wire_frame_size), or SIZE_MAX when no frame has that size (a varint's header grows by steps). */
-size_t wire_payload_size(wire_framing f, size_t frame_size);
 /* Write the header announcing a `len`-byte payload into out[0..wire_header_size(f, len)): the
  * preamble, then the field len - adjust (the low 8 x width bits of it, so a len above
  * wire_max_expressible(f) is truncated: callers check it). It may announce more than any max

@@ -37,6 +37,7 @@ BAD = [
     ("flood-without-at-most", b"connect c\nc flood frame size:4 within 100\n", "2:", b"expected 'at-most BYTES'"),
     ("flood-of-nothing", b"connect c\nc flood raw \"\" at-most 10 within 100\n", "2:", b"at least one byte"),
     ("prefix-without-then", b"connect c\nc expect prefix frame \"x\" within 5\n", "2:", b"then eof"),
+    ("after-at-end", b"connect c\nexpect server-alive at-end\nc close\n", "3:1", b"nothing may follow"),
 ]
 
 
@@ -99,6 +100,22 @@ def test_a_fill_that_meets_the_servers_reset_ends_and_what_follows_judges(bin_di
     p = fs(bin_dir, "replay", str(f), "--exec", hostile_cmd("rstmib"), "--timeout", "60")
     assert p.returncode == 1, p.stdout + p.stderr
     assert ("FAIL %s:10:" % f).encode() in p.stdout, p.stdout
+
+
+def test_server_alive_at_end_runs_after_a_failure_and_a_death_outranks_it(bin_dir, tmp_path):
+    # the SIGPIPE trap on c (frames and FIN in one segment), then a step that fails on d: echod
+    # fails there only; a server that dies by SIGPIPE fails the last step, after that failure
+    f = tmp_path / "end.scenario"
+    f.write_text("framing 4\nconnect c\nc cork\nc send frame size:16 x2\nc close\nconnect d\n"
+                 "d send frame size:1\nd expect frame size:2 within 100\n"
+                 "expect server-alive at-end  # RESOURCES-1\n")
+    p = replay(bin_dir, f)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert ("FAIL %s:8:" % f).encode() in p.stdout, p.stdout
+    p = replay(bin_dir, f, "mutant_sigpipe")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert ("FAIL %s:9: expect server-alive at-end" % f).encode() in p.stdout, p.stdout
+    assert b"violated: RESOURCES-1" in p.stdout, p.stdout
 
 
 # Each of the engine's measuring steps, against echod (holds) and against the mutant it exists
