@@ -4,7 +4,12 @@ command names (a flaky case's says --repeat K), fails the mutant under the requi
 reported, and passes echod and baseline_echod. This is what makes a reproducer worth pasting into
 a bug report: the case and its reproducer are the same steps, judged by the same engine
 (docs/replay.md). The deadpeer mutants need root and nft, as pytest/test_60_deadpeer.py does; the
-figure N/N is printed at the end (pytest -s), and by pytest/repro_fidelity.py as a script."""
+figure N/N is printed at the end (pytest -s), and by pytest/repro_fidelity.py as a script.
+
+A reproducer that passes its mutant is a fidelity bug unless the case alone passes too (5 runs,
+and its reproducer 5 runs): a failure that came from what ran beside the case (the group before
+it, ctest's other tests on two cores: mutant eof_drops_queue drops its queue at EOF, which a
+large transfer meets only when the reader falls behind) is reported as timing-dependent."""
 import os
 import shutil
 
@@ -22,9 +27,11 @@ TALLY = []
 @pytest.fixture(scope="module", autouse=True)
 def tally():
     yield
-    good = sum(1 for _, _, ok, _ in TALLY if ok)
+    good = sum(1 for _, _, ok, why in TALLY if ok and not why.startswith("timing"))
+    timing = sum(1 for _, _, ok, why in TALLY if ok and why.startswith("timing"))
     print("\nreproducers: %d/%d fail their mutant alone (under the case's requirement) and pass "
-          "echod and baseline_echod" % (good, len(TALLY)))
+          "echod and baseline_echod; %d timing-dependent (the case alone passes too)" % (
+              good, len(TALLY), timing))
 
 
 @pytest.mark.parametrize("name,group,framing", ROWS, ids=[r[0] for r in ROWS])
