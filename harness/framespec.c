@@ -9,6 +9,7 @@
 #include "replay.h"
 #include "report_html.h"
 #include "run.h"
+#include "version.h"
 
 static void usage(FILE *out)
 {
@@ -23,7 +24,8 @@ static void usage(FILE *out)
           "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
           "  report   render JSON reports as one HTML page: matrix, failures, wire timelines\n"
           "\n"
-          "Run 'framespec COMMAND --help' for a command's options.\n",
+          "Run 'framespec COMMAND --help' for a command's options; 'framespec --version' prints\n"
+          "the version. The manual: man framespec.\n",
           out);
 }
 
@@ -35,6 +37,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("framespec %s\n", FRAMESPEC_VERSION);
         return 0;
     }
     if (!strcmp(argv[1], "run"))

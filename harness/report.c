@@ -2,6 +2,8 @@
  * report.c — verdicts, TAP 14, JUnit XML (libxml2 xmlwriter) and JSON (jansson). See report.h.
  */
 #include "report.h"
+#include "expect.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,18 +39,45 @@ void report_settle(report_case *rc, bool strict)
         rc->verdict = REPORT_WARN;
     else
         rc->verdict = REPORT_FAIL;
+    rc->expect = REPORT_UNLISTED;
+    if (rc->listed == NULL || rc->verdict == REPORT_SKIP)
+        return;
+    if (rc->listed->verdict == REPORT_FAIL || rc->listed->verdict == REPORT_WARN ||
+        rc->listed->verdict == REPORT_FLAKY) {
+        if (rc->verdict != REPORT_PASS)
+            rc->expect = REPORT_XFAIL;
+        else if (rc->listed->verdict != REPORT_FLAKY)
+            rc->expect = REPORT_FIXED;
+    }
 }
 
 bool report_gate_fails(const report *r, const report_case *rc)
 {
+    if (rc->expect == REPORT_XFAIL)
+        return false;
+    if (rc->expect == REPORT_FIXED)
+        return r->strict;
     return rc->verdict == REPORT_FAIL ||
            (rc->verdict == REPORT_FLAKY && (rc->level == FS_MUST || r->strict));
+}
+
+const char *report_status_name(const report_case *rc)
+{
+    if (rc->expect == REPORT_XFAIL)
+        return "xfail";
+    if (rc->expect == REPORT_FIXED)
+        return "fixed";
+    return report_verdict_name(rc->verdict);
 }
 
 void report_totals_of(const report *r, report_totals *t)
 {
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < r->n; i++) {
+        if (r->cases[i].expect != REPORT_UNLISTED) {
+            *(r->cases[i].expect == REPORT_XFAIL ? &t->expected : &t->fixed) += 1;
+            continue;
+        }
         switch (r->cases[i].verdict) {
         case REPORT_PASS:
             t->passed++;
@@ -100,7 +129,32 @@ static void headline(const report_case *rc, char *out, size_t n)
     }
 }
 
+/* "fixed: ID passed; remove it from FILE (line N lists it as fail)". */
+static void fixed_text(const report *r, const report_case *rc, char *out, size_t n)
+{
+    snprintf(out, n, "fixed: %s passed; remove it from %s (line %u lists it as %s)%s", rc->c->id,
+             r->expect_path ? r->expect_path : "the --expect file", rc->listed ? rc->listed->line : 0,
+             rc->listed ? report_verdict_name(rc->listed->verdict) : "failing",
+             r->strict ? "; --strict fails a listed case that passes" : "");
+}
+
 /* ---- TAP ---- */
+
+/* s on one line for a TAP directive: newlines become spaces, and '#' (which would start another
+ * directive) becomes "No.". */
+static void tap_oneline(char *out, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 4 < n; s++) {
+        if (*s == '\n' || *s == '\r')
+            out[o++] = ' ';
+        else if (*s == '#')
+            o += (size_t)snprintf(out + o, n - o, "No.");
+        else
+            out[o++] = *s;
+    }
+    out[o] = '\0';
+}
 
 /* A YAML double-quoted scalar. */
 static void yaml_string(FILE *f, const char *s)
@@ -133,7 +187,13 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
 {
     const char *id = rc->c->id;
     char line[1024];
-    if (rc->verdict == REPORT_PASS) {
+    if (rc->expect == REPORT_FIXED && !r->strict) {
+        fixed_text(r, rc, line, sizeof line);
+        fprintf(out, "ok %zu - %s\n# %s\n", num, id, line);
+        fflush(out);
+        return;
+    }
+    if (rc->verdict == REPORT_PASS && rc->expect != REPORT_FIXED) {
         fprintf(out, "ok %zu - %s\n", num, id);
         fflush(out);
         return;
@@ -144,7 +204,13 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
         return;
     }
     headline(rc, line, sizeof line);
-    if (report_gate_fails(r, rc)) {
+    if (rc->expect == REPORT_FIXED)
+        fixed_text(r, rc, line, sizeof line);
+    if (rc->expect == REPORT_XFAIL) {
+        char why[512];
+        tap_oneline(why, sizeof why, rc->listed->why[0] ? rc->listed->why : line);
+        fprintf(out, "not ok %zu - %s # TODO expected: %s\n", num, id, why);
+    } else if (report_gate_fails(r, rc)) {
         fprintf(out, "not ok %zu - %s\n", num, id);
     } else {
         /* a SHOULD that failed: a TODO, which TAP consumers do not count as a failure */
@@ -188,9 +254,18 @@ void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t n
 void report_tap_summary(FILE *out, const report *r)
 {
     report_totals t;
+    char line[1024];
     report_totals_of(r, &t);
-    fprintf(out, "%zu passed, %zu failed, %zu warnings, %zu flaky, %zu skipped\n", t.passed,
+    for (size_t i = 0; i < r->n; i++)
+        if (r->cases[i].expect == REPORT_FIXED) {
+            fixed_text(r, &r->cases[i], line, sizeof line);
+            fprintf(out, "# %s\n", line);
+        }
+    fprintf(out, "%zu passed, %zu failed, %zu warnings, %zu flaky, %zu skipped", t.passed,
             t.failed, t.warnings, t.flaky, t.skipped);
+    if (r->expect_path)
+        fprintf(out, ", %zu expected, %zu fixed", t.expected, t.fixed);
+    fputc('\n', out);
     fflush(out);
 }
 
@@ -250,7 +325,10 @@ static char *diagnostics(const report *r, const report_case *rc, const char *lin
     FILE *f = open_memstream(&buf, &len);
     if (f == NULL)
         return NULL;
-    if (!report_gate_fails(r, rc))
+    if (rc->expect == REPORT_XFAIL)
+        fprintf(f, "EXPECTED FAILURE (%s line %u: %s %s): %s\n", r->expect_path, rc->listed->line,
+                report_verdict_name(rc->listed->verdict), rc->listed->why, line);
+    else if (!report_gate_fails(r, rc))
         fprintf(f, "WARNING (%s, not counted as a failure; --strict makes it one): %s\n",
                 fs_level_name(rc->level), line);
     fprintf(f, "verdict: %s\nlevel: %s\nrequirements: %s\n", report_verdict_name(rc->verdict),
@@ -272,6 +350,35 @@ static char *diagnostics(const report *r, const report_case *rc, const char *lin
         fprintf(f, "reproducer%s:\n%s", r->repeat > 1 ? " (first failing run)" : "", rc->d.repro);
     fclose(f);
     return buf;
+}
+
+/* The <testcase> content of a case --expect listed: an expected failure is <skipped> with the
+ * listed reason and the diagnostics in <system-out>; a fixed case a <failure type="fixed"> under
+ * --strict, else a <system-out> that says to remove it. */
+static void junit_listed(xmlTextWriterPtr w, const report *r, const report_case *rc)
+{
+    char line[1024], msg[1200], *diag;
+    if (rc->expect == REPORT_FIXED) {
+        fixed_text(r, rc, line, sizeof line);
+        xmlTextWriterStartElement(w, X(r->strict ? "failure" : "system-out"));
+        if (r->strict) {
+            xml_attr(w, "message", line);
+            xml_attr(w, "type", "fixed");
+        }
+        xml_text(w, line);
+        xmlTextWriterEndElement(w);
+        return;
+    }
+    headline(rc, line, sizeof line);
+    snprintf(msg, sizeof msg, "expected failure: %s", rc->listed->why[0] ? rc->listed->why : line);
+    xmlTextWriterStartElement(w, X("skipped"));
+    xml_attr(w, "message", msg);
+    xmlTextWriterEndElement(w);
+    diag = diagnostics(r, rc, line);
+    xmlTextWriterStartElement(w, X("system-out"));
+    xml_text(w, diag);
+    xmlTextWriterEndElement(w);
+    free(diag);
 }
 
 int report_preflight(const char *cmd, const char *opt, const char *path)
@@ -323,11 +430,12 @@ int report_junit(const report *r, const char *path)
         xml_attr(w, "name", "framespec");
         xml_attr_num(w, "tests", r->n);
         xml_attr_num(w, "failures", gate);
-        xml_attr_num(w, "skipped", t.skipped);
+        xml_attr_num(w, "skipped", t.skipped + t.expected);
         xml_attr(w, "errors", "0");
         xmlTextWriterWriteFormatAttribute(w, X("time"), "%.3f", (double)r->total_ms / 1000);
     }
     xmlTextWriterStartElement(w, X("properties"));
+    xml_property(w, "framespec_version", FRAMESPEC_VERSION);
     xml_property(w, "target", r->target_text);
     xml_property(w, "framing", wire_framing_name(&r->cfg->framing));
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->cfg->seed);
@@ -335,6 +443,13 @@ int report_junit(const report *r, const char *path)
     snprintf(num, sizeof num, "%u", r->repeat);
     xml_property(w, "repeat", num);
     xml_property(w, "strict", r->strict ? "true" : "false");
+    if (r->expect_path) {
+        xml_property(w, "expect_file", r->expect_path);
+        snprintf(num, sizeof num, "%zu", t.expected);
+        xml_property(w, "expected_failures", num);
+        snprintf(num, sizeof num, "%zu", t.fixed);
+        xml_property(w, "fixed", num);
+    }
     snprintf(num, sizeof num, "%zu", t.warnings);
     xml_property(w, "warnings", num);
     snprintf(num, sizeof num, "%zu", t.flaky);
@@ -354,6 +469,8 @@ int report_junit(const report *r, const char *path)
             xmlTextWriterStartElement(w, X("skipped"));
             xml_attr(w, "message", rc->d.message);
             xmlTextWriterEndElement(w);
+        } else if (rc->expect != REPORT_UNLISTED) {
+            junit_listed(w, r, rc);
         } else if (rc->verdict != REPORT_PASS) {
             headline(rc, line, sizeof line);
             diag = diagnostics(r, rc, line);
@@ -422,6 +539,20 @@ static json_t *str_or_null(const char *s)
     return s && *s ? report_json_text(s) : json_null();
 }
 
+/* A case's --expect line as {verdict, level, why, line}, or null. */
+static json_t *listed_json(const expect_entry *e)
+{
+    json_t *o;
+    if (e == NULL)
+        return json_null();
+    o = json_object();
+    json_object_set_new(o, "verdict", json_string(report_verdict_name(e->verdict)));
+    json_object_set_new(o, "level", str_or_null(e->level));
+    json_object_set_new(o, "why", report_json_text(e->why));
+    json_object_set_new(o, "line", json_integer(e->line));
+    return o;
+}
+
 static json_t *case_json(const report *r, const report_case *rc)
 {
     json_t *o = json_object(), *reqs = json_array(), *failed = json_array();
@@ -441,7 +572,9 @@ static json_t *case_json(const report *r, const report_case *rc)
     json_object_set_new(o, "description", json_string(rc->c->description));
     json_object_set_new(o, "requirements", reqs);
     json_object_set_new(o, "level", json_string(fs_level_name(rc->level)));
-    json_object_set_new(o, "status", json_string(report_verdict_name(rc->verdict)));
+    json_object_set_new(o, "status", json_string(report_status_name(rc)));
+    json_object_set_new(o, "verdict", json_string(report_verdict_name(rc->verdict)));
+    json_object_set_new(o, "listed", listed_json(rc->listed));
     json_object_set_new(o, "fails_gate", json_boolean(report_gate_fails(r, rc)));
     json_object_set_new(o, "runs", json_integer(rc->runs));
     json_object_set_new(o, "failures", json_integer(rc->failures));
@@ -470,16 +603,20 @@ int report_json(const report *r, const char *path)
     json_object_set_new(summary, "warnings", json_integer((json_int_t)t.warnings));
     json_object_set_new(summary, "flaky", json_integer((json_int_t)t.flaky));
     json_object_set_new(summary, "skipped", json_integer((json_int_t)t.skipped));
+    json_object_set_new(summary, "expected", json_integer((json_int_t)t.expected));
+    json_object_set_new(summary, "fixed", json_integer((json_int_t)t.fixed));
     json_object_set_new(summary, "total", json_integer((json_int_t)r->n));
     json_object_set_new(summary, "duration_ms", json_integer(r->total_ms));
     json_object_set_new(summary, "repeat", json_integer(r->repeat));
     json_object_set_new(summary, "strict", json_boolean(r->strict));
     json_object_set_new(root, "summary", summary);
+    json_object_set_new(root, "framespec_version", json_string(FRAMESPEC_VERSION));
     json_object_set_new(root, "target", str_or_null(r->target_text));
     json_object_set_new(root, "label", str_or_null(r->label));
     json_object_set_new(root, "framing", json_string(wire_framing_name(&r->cfg->framing)));
     json_object_set_new(root, "max_frame", json_integer((json_int_t)r->cfg->max_frame));
     json_object_set_new(root, "seed", json_integer((json_int_t)r->cfg->seed));
+    json_object_set_new(root, "expect_file", str_or_null(r->expect_path));
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(cases, case_json(r, &r->cases[i]));
     json_object_set_new(root, "cases", cases);

@@ -23,6 +23,11 @@
 
 typedef enum { REPORT_PASS, REPORT_FAIL, REPORT_WARN, REPORT_FLAKY, REPORT_SKIP } report_verdict;
 
+/* What --expect made of a case's verdict (expect.h): nothing (not listed, or judged as without
+ * the file), an expected failure, or a listed failure that now passes. */
+typedef enum { REPORT_UNLISTED, REPORT_XFAIL, REPORT_FIXED } report_expect;
+struct expect_entry;
+
 /* The diagnostics of one run of a case: malloc'ed strings (or NULL), owned by the holder. */
 typedef struct {
     char *message; /* one line: why it failed, or why it was skipped */
@@ -45,6 +50,8 @@ typedef struct {
     unsigned failed_run[32]; /* 1-based numbers of the (first 32) failing runs */
     long duration_ms;       /* all runs */
     report_diag d;          /* the first failing run's diagnostics (a skip: its reason) */
+    const struct expect_entry *listed; /* its --expect line, or NULL (owned by the list) */
+    report_expect expect;   /* set by report_settle from verdict and listed */
 } report_case;
 
 typedef struct {
@@ -55,18 +62,22 @@ typedef struct {
     const char *target_text; /* what was judged: address or exec command */
     const char *label;       /* --label: the implementation's name, or NULL */
     unsigned repeat;         /* --repeat N (1 by default) */
-    bool strict;             /* --strict: warnings fail */
+    bool strict;             /* --strict: warnings fail, and so do fixed cases */
+    const char *expect_path; /* --expect FILE, or NULL */
 } report;
 
+/* The cases by outcome: every case is counted once (an expected failure under expected, not
+ * failed; a fixed case under fixed, not passed). */
 typedef struct {
-    size_t passed, failed, warnings, flaky, skipped;
+    size_t passed, failed, warnings, flaky, skipped, expected, fixed;
 } report_totals;
 
-/* Settle rc->verdict from its level, runs and failures (see above). */
+/* Settle rc->verdict from its level, runs and failures (see above), then rc->expect from the
+ * verdict and rc->listed (expect.h). */
 void report_settle(report_case *rc, bool strict);
 
 /* Does this case fail the gate (exit status 1)? A fail, or a flaky MUST case (any flaky case
- * under --strict). */
+ * under --strict), unless --expect lists it as failing; a fixed case under --strict. */
 bool report_gate_fails(const report *r, const report_case *rc);
 
 /* Count verdicts. */
@@ -75,11 +86,16 @@ void report_totals_of(const report *r, report_totals *t);
 /* "pass", "fail", "warn", "flaky" or "skip". */
 const char *report_verdict_name(report_verdict v);
 
+/* The case's status in the reports: "xfail" or "fixed" when --expect made it one, else its
+ * verdict's name. */
+const char *report_status_name(const report_case *rc);
+
 /* Print the TAP line (with YAML diagnostics unless it passed or was skipped) of case number `num`
  * (1-based). */
 void report_tap_case(FILE *out, const report *r, const report_case *rc, size_t num);
 
-/* Print the summary line: "N passed, N failed, N warnings, N flaky, N skipped". */
+/* Print the summary line: "N passed, N failed, N warnings, N flaky, N skipped", and with
+ * --expect ", N expected, N fixed"; then a "# fixed: remove ..." line per fixed case. */
 void report_tap_summary(FILE *out, const report *r);
 
 /*
@@ -90,16 +106,21 @@ void report_tap_summary(FILE *out, const report *r);
 int report_preflight(const char *cmd, const char *opt, const char *path);
 
 /* Write JUnit XML to `path` (testsuite "framespec", classname = framespec.GROUP): a case that
- * fails the gate gets a <failure> (type "nonconformance" or "flaky") whose text holds the
- * diagnostics and the reproducer; a warning only a <system-out>. Returns 0, or -1 with errno set
- * when the file cannot be written. */
+ * fails the gate gets a <failure> (type "nonconformance", "flaky", or "fixed" under --strict)
+ * whose text holds the diagnostics and the reproducer; a warning only a <system-out>; an
+ * expected failure <skipped message="expected failure: WHY"/> (so consumers count it as
+ * skipped: the skipped attribute counts skips and expected failures). Returns 0, or -1 with
+ * errno set when the file cannot be written. */
 int report_junit(const report *r, const char *path);
 
-/* Write the JSON report to `path`: {"summary": {passed, failed, warnings, flaky, skipped, total,
- * duration_ms, repeat, strict}, "target", "label" (--label or null), "framing", "max_frame",
- * "seed", "cases": [{id, description, requirements, level, status, fails_gate, runs, failures,
- * failed_runs, duration_ms, detail, violated, expected, actual, close, repro, repro_command,
- * wire_log}]}; violated is the requirement id the (first) failure broke, or null
+/* Write the JSON report to `path`: {"summary": {passed, failed, warnings, flaky, skipped,
+ * expected, fixed, total, duration_ms, repeat, strict}, "framespec_version", "target", "label"
+ * (--label or null), "framing", "max_frame", "seed", "expect_file" (or null), "cases": [{id,
+ * description, requirements, level, status (report_status_name), verdict (the verdict over the
+ * runs, also for xfail and fixed), listed ({verdict, level, why, line} of its --expect line, or
+ * null), fails_gate, runs, failures, failed_runs, duration_ms, detail, violated, expected,
+ * actual, close, repro, repro_command, wire_log}]}; "expected" is the failing step's expected
+ * value (not the expectations file); violated is the requirement id the (first) failure broke, or null
  * (strings null when absent; wire_log only for cases that did not pass). framespec report renders
  * it (report_html.h). Returns 0, or -1 with errno set. */
 int report_json(const report *r, const char *path);

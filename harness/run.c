@@ -527,7 +527,7 @@ static void run_usage(FILE *out)
     fputs("usage: framespec run (--target HOST:PORT | --target unix:PATH | --exec 'CMD ... {port} ...')\n"
           "                     [--framing F] [--max-frame BYTES] [--idle-timeout SECONDS]\n"
           "                     [--case GLOB]... [--exclude GLOB]... [--junit FILE] [--json FILE]\n"
-          "                     [--html FILE] [--label TEXT]\n"
+          "                     [--html FILE] [--label TEXT] [--expect FILE] [--write-expect FILE]\n"
           "                     [--seed N] [--timeout-scale X] [--repeat N] [--strict]\n"
           "                     [--conns N] [--cycles N] [--repro-dir DIR] [--timeout SECONDS]\n"
           "                     [--keep-logs] [--keepalive I,N,C] [--user-timeout MS]\n"
@@ -559,7 +559,14 @@ static void run_usage(FILE *out)
           "  --cycles N           cycles in concurrency.churn (default 2000)\n"
           "  --repeat N           run every selected case N times with the same server; a case\n"
           "                       that fails k of N runs is flaky (default 1)\n"
-          "  --strict             failing SHOULD cases fail the run (default: they warn)\n"
+          "  --strict             failing SHOULD cases fail the run (default: they warn), and so\n"
+          "                       do cases --expect lists as failing that now pass\n"
+          "  --expect FILE        known verdicts, a line each: CASE VERDICT [LEVEL] [WHY]\n"
+          "                       (# comments): a case that fails as listed is an expected\n"
+          "                       failure (TAP # TODO, JUnit skipped, JSON xfail) and does not\n"
+          "                       fail the run; a listed failure that passes is 'fixed'; a\n"
+          "                       flaky one may do either; a new failure fails the run\n"
+          "  --write-expect FILE  write this run's failures in that format (a starting file)\n"
           "  --repro-dir DIR      write each failing case's reproducer to DIR/ID.scenario\n"
           "  --timeout SECONDS    end the whole run by then: the case running is stopped and the\n"
           "                       rest are not run; all of them fail (default: no limit beyond\n"
@@ -579,7 +586,8 @@ static void run_usage(FILE *out)
           "\n"
           "Verdicts: pass; fail (a MUST requirement broken in every run); warn (only SHOULD\n"
           "requirements broken: TAP '# TODO SHOULD', not a failure unless --strict); flaky (failed k\n"
-          "of N runs: fails the run for a MUST case); skip (does not apply).\n"
+          "of N runs: fails the run for a MUST case); skip (does not apply); with --expect, xfail\n"
+          "(failed as listed) and fixed (listed as failing, passed).\n"
           "Exit status: 0 nothing failed (warnings allowed), 1 a case failed or a MUST case was\n"
           "flaky, or the server died between cases or could not be restarted, or --timeout was\n"
           "reached; 2 usage error, target unreachable, a server that daemonizes, or a report file\n"
@@ -614,6 +622,8 @@ static int take_run_option(run_state *rs, int ch, const char *arg)
     case 'H': rs->html = arg; return 1;
     case 'R': rs->repro_dir = arg; return 1;
     case 'S': rs->strict = true; return 1;
+    case 'E': rs->expect_path = arg; return 1;
+    case 'W': rs->write_expect = arg; return 1;
     case 'K': scratch_keep(true); return 1;
     case 'N': rs->netns_asked = true; return 1;
     case 'v': rs->cfg.verbose++; return 1;
@@ -710,7 +720,8 @@ static int parse_run(int argc, char **argv, run_state *rs)
         {"keep-logs", no_argument, NULL, 'K'},         {"netns", no_argument, NULL, 'N'},
         {"keepalive", required_argument, NULL, 'k'},   {"user-timeout", required_argument, NULL, 'u'},
         {"loss", required_argument, NULL, 'L'},        {"html", required_argument, NULL, 'H'},
-        {"label", required_argument, NULL, 'l'},       {NULL, 0, NULL, 0},
+        {"label", required_argument, NULL, 'l'},       {"expect", required_argument, NULL, 'E'},
+        {"write-expect", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0},
     };
     int ch, rc;
     opts_server_init(&rs->so);
@@ -810,7 +821,7 @@ static void raise_nofile(void)
  * namespace, the server. Returns 0, or the exit code (2) after printing why. */
 static int set_up(run_state *rs, int argc, char **argv, size_t *nsel)
 {
-    char err[256];
+    char err[256], err2[1024];
     int rc = parse_run(argc, argv, rs), fd;
     if (rc != 0)
         return rc;
@@ -827,7 +838,12 @@ static int set_up(run_state *rs, int argc, char **argv, size_t *nsel)
         fprintf(stderr, "framespec run: --target: %s\n", err);
         return 2;
     }
+    if (rs->expect_path && expect_load(rs->expect_path, &rs->expect, err2, sizeof err2) < 0) {
+        fprintf(stderr, "framespec run: %s\n", err2);
+        return 2;
+    }
     if ((rs->junit && report_preflight("run", "--junit", rs->junit) < 0) ||
+        (rs->write_expect && report_preflight("run", "--write-expect", rs->write_expect) < 0) ||
         (rs->json && report_preflight("run", "--json", rs->json) < 0) ||
         (rs->html && report_preflight("run", "--html", rs->html) < 0) || enter_netns(rs) < 0)
         return 2;
@@ -870,6 +886,10 @@ static void print_header(const run_state *rs, size_t nsel)
     if (rs->repeat > 1 || rs->strict)
         printf("# every case runs %u time(s) with the same server%s\n", rs->repeat,
                rs->strict ? "; --strict: failing SHOULD cases fail the run" : "");
+    if (rs->expect_path)
+        printf("# --expect %s: %zu case(s) listed; a failure listed there does not fail the run%s\n",
+               rs->expect_path, rs->expect.n,
+               rs->strict ? ", a listed failure that passes does (--strict)" : "");
     fflush(stdout);
 }
 
@@ -882,6 +902,7 @@ static int run_case(run_state *rs, report *r, const fs_case *fc, report_case *rc
     unsigned must_failures = 0;
     rcase->c = fc;
     rcase->level = fs_case_level(fc);
+    rcase->listed = expect_find(&rs->expect, fc->id);
     for (unsigned run = 1; run <= rs->repeat; run++) {
         run_outcome o;
         bool skipped;
@@ -947,6 +968,11 @@ static int finish(run_state *rs, report *r, size_t gate_failures)
     }
     if (rs->html && write_html(rs, r) != 0)
         rc = 2;
+    if (rs->write_expect && expect_write(r, rs->write_expect) < 0) {
+        fprintf(stderr, "framespec run: cannot write --write-expect %s: %s\n", rs->write_expect,
+                strerror(errno));
+        rc = 2;
+    }
     return rc;
 }
 
@@ -961,6 +987,7 @@ int run_main(int argc, char **argv)
         return 2;
     rc = set_up(rs, argc, argv, &nsel);
     if (rc != 0) {
+        expect_free(&rs->expect);
         free(rs);
         return rc;
     }
@@ -972,6 +999,7 @@ int run_main(int argc, char **argv)
         fprintf(stderr, "framespec run: %s\n", records < 0 ? "memfd_create failed" : "out of memory");
         server_stop(&rs->srv, NULL);
         free(r.cases);
+        expect_free(&rs->expect);
         free(rs);
         return 2;
     }
@@ -983,6 +1011,7 @@ int run_main(int argc, char **argv)
     r.label = rs->label;
     r.repeat = rs->repeat;
     r.strict = rs->strict;
+    r.expect_path = rs->expect_path;
     print_header(rs, nsel);
     t0 = sock_now_ms();
     for (size_t i = 0; i < fs_ncases; i++)
@@ -998,6 +1027,7 @@ int run_main(int argc, char **argv)
     free(r.cases);
     close(records);
     free(rs->death_repro);
+    expect_free(&rs->expect);
     free(rs);
     return rc;
 }

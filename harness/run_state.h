@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "expect.h"
 #include "fs.h"
 #include "opts.h"
 #include "report.h"
@@ -32,6 +33,9 @@ typedef struct {
     bool netns_asked; /* --netns (or --loss): a namespace is required, not just wanted */
     unsigned repeat; /* --repeat N */
     bool strict;     /* --strict */
+    const char *expect_path;  /* --expect FILE, or NULL */
+    expect_list expect;       /* its lines (empty without --expect) */
+    const char *write_expect; /* --write-expect FILE, or NULL */
     int64_t deadline_ms; /* --timeout: the whole run ends by then (sock_now_ms); 0 = none */
     /* --exec state */
     server_proc srv;

@@ -51,6 +51,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "net.h"
+#include "version.h"
 
 /* How long a closing connection waits for the peer's FIN after ours, in ms. */
 #define LINGER_MS 2000
@@ -504,7 +505,7 @@ static void usage(FILE *out)
 {
     fputs("usage: echod [--listen HOST:PORT | --listen unix:PATH] [--framing F] [--max-frame BYTES]\n"
           "             [--idle-timeout SECONDS] [--keepalive IDLE,INTVL,CNT] [--user-timeout MS]\n"
-          "             [--hwm BYTES] [--threads N] [-v]\n"
+          "             [--hwm BYTES] [--threads N] [-v] [--version]\n"
           "\n"
           "A framed echo server: every complete frame is sent back byte-identical.\n"
           "\n"
@@ -527,6 +528,7 @@ static void usage(FILE *out)
           "  --threads N            N event loops, one per thread, sharing the port with\n"
           "                         SO_REUSEPORT (default 1)\n"
           "  -v, --verbose          log connections to stderr (twice: more)\n"
+          "  --version              print the version and exit\n"
           "\n"
           "Prints 'listening on ADDR' once bound. SIGTERM/SIGINT: stop accepting, flush, exit 0.\n",
           out);
@@ -552,6 +554,7 @@ static void parse_args(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -611,6 +614,9 @@ static void parse_args(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            exit(0);
+        case 'V':
+            printf("echod %s\n", FRAMESPEC_VERSION);
             exit(0);
         case ':':
             fprintf(stderr, "echod: option '%s' needs a value\nTry 'echod --help'.\n",
