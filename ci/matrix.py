@@ -7,10 +7,11 @@ the peer fails, and write the matrix (markdown), the HTML report (framespec repo
 For each peer NAME (peers/NAME/):
   build.sh (when there is one) builds it into build/peers/NAME;
   framespec run --exec 'peers/NAME/run.sh {port} IDLE' --idle-timeout IDLE --repeat N
-      --json OUT/NAME.json --label NAME [the words of peers/NAME/args];
-  every case's verdict must be what peers/NAME/expected says (a case not listed: pass, or skip
-      when it does not apply; fail or warn: every run; flaky: any outcome, a note when it passed
-      every run this time);
+      --json OUT/NAME.json --label NAME --expect peers/NAME/expected [the words of peers/NAME/args];
+  framespec judges each verdict against peers/NAME/expected (--expect): a case not listed must
+      pass (or skip when it does not apply); a listed failure must fail (status xfail; a listed
+      one that passes is "fixed", a problem here); flaky: any outcome, a note when it passed
+      every run this time;
   every case it fails (fail or warn in expected; a flaky one may pass) has its reproducer
       (--repro-dir) replayed alone against the peer three times: each must fail it under the
       requirement id the case reported (pytest/repro_fidelity.py);
@@ -42,7 +43,6 @@ sys.path.insert(0, os.path.join(ROOT, "pytest"))
 from repro_fidelity import replay, replay_options, violated, without_repeat  # noqa: E402
 
 REPLAYS = 3  # each failing case's reproducer must fail its peer this many runs of this many
-VERDICTS = ("pass", "fail", "warn", "flaky", "skip")
 SYMBOL = {"pass": "✓", "fail": "✗", "warn": "! (SHOULD)", "flaky": "≈", "skip": "–"}
 
 
@@ -60,30 +60,15 @@ def peers_list():
 
 
 def read_expected(name):
-    """{case id: (verdict, level, why)} from peers/NAME/expected: lines "CASE VERDICT LEVEL WHY..."
-    (VERDICT fail|warn|flaky|skip; WHY names the README section with the evidence)."""
+    """{case id: (verdict, level, why)} from peers/NAME/expected (the format of framespec run
+    --expect, which checks it: an unknown id or verdict makes the run exit 2)."""
     exp = {}
-    path = os.path.join(PEERS, name, "expected")
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            w = line.split(None, 3)
-            if len(w) < 4 or w[1] not in VERDICTS or w[2] not in ("MUST", "SHOULD", "-"):
-                sys.exit("%s:%d: expected 'CASE VERDICT LEVEL WHY', VERDICT one of %s, LEVEL MUST, "
-                         "SHOULD or -" % (path, n, "|".join(VERDICTS)))
-            exp[w[0]] = (w[1], w[2], w[3].strip())
+    with open(os.path.join(PEERS, name, "expected"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.lstrip().startswith("#"):
+                w = line.split(None, 3) + ["", "", ""]
+                exp[w[0]] = (w[1], w[2], w[3].strip())
     return exp
-
-
-def matches(expected, got):
-    if expected == "pass":
-        return got in ("pass", "skip")
-    if expected == "flaky":
-        # fails some runs: k of N, all N of them, or none of them this time (a flaky failure that
-        # fails about one run in three passes 3 of 3 runs 30 % of the time; main() notes it)
-        return got in ("flaky", "fail", "warn", "pass")
-    return got == expected
 
 
 def run(cmd, log, timeout):
@@ -104,7 +89,7 @@ def check_reproducers(bin_dir, exe, expected, got, repro_dir):
     bad, done = [], []
     for cid, (v, _, _) in sorted(expected.items()):
         c = got.get(cid)
-        if v not in ("fail", "warn") or c is None or c["status"] not in ("fail", "warn"):
+        if v not in ("fail", "warn") or c is None or c["verdict"] not in ("fail", "warn"):
             continue
         path = os.path.join(repro_dir, cid + ".scenario")
         if not os.path.exists(path):
@@ -177,7 +162,7 @@ def main():
         shutil.rmtree(repro_dir, ignore_errors=True)
         cmd = [fs, "run", "--exec", exe, "--idle-timeout", str(a.idle), "--repeat",
                str(a.repeat), "--json", js, "--label", name, "--timeout", "1500",
-               "--repro-dir", repro_dir] + extra
+               "--repro-dir", repro_dir, "--expect", os.path.join(d, "expected")] + extra
         rc, secs = run(cmd, os.path.join(a.out, name + ".tap"), 1600)
         if rc not in (0, 1) or not os.path.exists(js):
             problems.append("%s: framespec run exited %d (see %s.tap)" % (name, rc, name))
@@ -193,13 +178,12 @@ def main():
             if e == "flaky" and c["status"] == "pass":
                 notes.append("%s: expected flaky, passed %d of %d runs this time" % (
                     cid, c["runs"], c["runs"]))
-            if not matches(e, c["status"]):
-                bad.append("%s: expected %s, got %s (%d of %d runs failed)%s" % (
-                    cid, e, c["status"], c["failures"], c["runs"],
-                    ": " + c["detail"] if c.get("detail") and c["status"] != "pass" else ""))
-        for cid in expected:
-            if cid not in got:
-                bad.append("%s: listed in peers/%s/expected but not in the catalogue" % (cid, name))
+            if c["status"] not in ("pass", "skip", "xfail"):
+                # framespec's --expect judged it: a new failure, or a listed one that passed
+                bad.append("%s: %s in peers/%s/expected, got %s (%d of %d runs failed)%s" % (
+                    cid, "listed as " + e if cid in expected else "not listed", name,
+                    c["status"], c["failures"], c["runs"],
+                    ": " + c["detail"] if c.get("detail") else ""))
         rbad, replayed = check_reproducers(os.path.dirname(fs), exe, expected, got, repro_dir)
         bad += rbad
         if replayed:
@@ -226,7 +210,7 @@ def main():
                 fixed_note = "%d of %d pass" % (len(failing) - len(still), len(failing))
             else:
                 bad.append("--fixed: framespec run exited %d" % frc)
-        s = rep["summary"]
+        s = verdict_counts(rep)
         rows.append((name, library, s, fixed_note, bad, rep, expected))
         print("== %s: %d passed, %d failed, %d warnings, %d flaky, %d skipped in %.0f s; fixed: %s%s"
               % (name, s["passed"], s["failed"], s["warnings"], s["flaky"], s["skipped"], secs,
@@ -292,6 +276,17 @@ def screenshot(html, png):
     return []
 
 
+def verdict_counts(rep):
+    """{passed, failed, warnings, flaky, skipped} of a report by verdict (an expected failure
+    counted as what it was, not as "expected")."""
+    keys = {"pass": "passed", "fail": "failed", "warn": "warnings", "flaky": "flaky",
+            "skip": "skipped"}
+    out = dict((k, 0) for k in keys.values())
+    for c in rep["cases"]:
+        out[keys[c["verdict"]]] += 1
+    return out
+
+
 def markdown(rows, repeat, idle):
     out = ["# The implementation matrix", "",
            "Generated by `ci/matrix.sh` (`ci/matrix.py`): `framespec run --repeat %d "
@@ -301,7 +296,8 @@ def markdown(rows, repeat, idle):
            "change it recommends (column *fixed*: those cases, run again)." % (repeat, idle), "",
            "| peer | library | passed | failed | warnings | flaky | skipped | fixed |",
            "|---|---|---|---|---|---|---|---|"]
-    for name, library, s, fixed, _, _, _ in rows:
+    for name, library, _, fixed, _, rep, _ in rows:
+        s = verdict_counts(rep)
         out.append("| [%s](../peers/%s/README.md) | %s | %d | %d | %d | %d | %d | %s |" % (
             name, name, library, s["passed"], s["failed"], s["warnings"], s["flaky"],
             s["skipped"], fixed))
@@ -313,7 +309,7 @@ def markdown(rows, repeat, idle):
             if c["id"] not in ids:
                 ids.append(c["id"])
     interesting = [cid for cid in ids
-                   if any(next((c["status"] for c in r[5]["cases"] if c["id"] == cid), "pass")
+                   if any(next((c["verdict"] for c in r[5]["cases"] if c["id"] == cid), "pass")
                           not in ("pass", "skip") or cid in r[6] for r in rows)]
     out.append("| case | " + " | ".join(r[0] for r in rows) + " |")
     out.append("|---|" + "---|" * len(rows))
@@ -324,13 +320,14 @@ def markdown(rows, repeat, idle):
             if c is None:
                 cells.append("")
                 continue
-            sym = SYMBOL[c["status"]]
-            if c["status"] in ("flaky",) or (c["status"] in ("fail", "warn") and c["runs"] > 1
-                                             and c["failures"] < c["runs"]):
+            v = c["verdict"]  # the verdict, whatever peers/NAME/expected made of it
+            sym = SYMBOL[v]
+            if v in ("flaky",) or (v in ("fail", "warn") and c["runs"] > 1
+                                   and c["failures"] < c["runs"]):
                 sym += " %d/%d" % (c["failures"], c["runs"])
-            if c["status"] == "pass" and r[6].get(cid, ("pass",))[0] == "flaky":
+            if v == "pass" and r[6].get(cid, ("pass",))[0] == "flaky":
                 sym += " 0/%d (flaky)" % c["runs"]
-            if c["status"] != "pass" or cid in r[6]:
+            if v != "pass" or cid in r[6]:
                 sym = "[%s](../peers/%s/README.md)" % (sym, r[0])
             cells.append(sym)
         out.append("| `%s` | %s |" % (cid, " | ".join(cells)))

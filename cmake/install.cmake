@@ -39,12 +39,13 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "framespec developers <framespec@example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "conformance suite, fuzzer and reference server for framed TCP servers")
 set(CPACK_PACKAGE_DESCRIPTION
-  "framespec judges any server that speaks a length-prefixed (or line) framing over TCP or a\n"
-  "Unix socket: a catalogue of cases tied to a written spec (partial reads, half-close, RST,\n"
-  "idle and vanished peers, backpressure, descriptor exhaustion), graded verdicts, TAP, JUnit,\n"
-  "JSON and HTML reports and exit codes a CI gate can trust, a reproducer for every failure,\n"
-  "a stateful network fuzzer with shrinking and a load generator. echod is its reference\n"
-  "framed echo server.")
+  "framespec judges any server that speaks a length-prefixed (or line) framing\n"
+  "over TCP or a Unix socket: a catalogue of cases tied to a written spec\n"
+  "(partial reads, half-close, RST, idle and vanished peers, backpressure,\n"
+  "descriptor exhaustion), graded verdicts, TAP, JUnit, JSON and HTML reports\n"
+  "and exit codes a CI gate can trust, a reproducer for every failure, a\n"
+  "stateful network fuzzer with shrinking and a load generator. echod is its\n"
+  "reference framed echo server.")
 string(REPLACE ";" "" CPACK_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

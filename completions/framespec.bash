@@ -1,0 +1,72 @@
+# bash completion for framespec and echod (installed as
+# /usr/share/bash-completion/completions/framespec and .../echod)
+
+_framespec_cases()
+{
+    framespec list 2>/dev/null | awk '{print $1}'
+}
+
+_framespec()
+{
+    local cur prev cmd opts
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    cmd=${COMP_WORDS[1]}
+    local shared="--target --exec --framing --max-frame --timeout --seed --timeout-scale --help"
+    if [[ $COMP_CWORD -eq 1 ]]; then
+        COMPREPLY=($(compgen -W "run list replay fuzz bench report --version --help" -- "$cur"))
+        return
+    fi
+    case $prev in
+        --framing)
+            COMPREPLY=($(compgen -W "0 raw 1 u8 2 u16 u24 4 u32 u64 u16le u24le u32le u64le varint line" -- "$cur"))
+            return ;;
+        --case|--exclude)
+            COMPREPLY=($(compgen -W "$(_framespec_cases)" -- "$cur"))
+            return ;;
+        --junit|--json|--html|--expect|--write-expect|--pcap)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --repro-dir|--out)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+        --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
+        --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
+        --max-findings|--depth|--size|--duration|--warmup|--rate|--title)
+            return ;;
+    esac
+    case $cmd in
+        run) opts="$shared --idle-timeout --case --exclude --junit --json --html --label --repeat
+                   --strict --expect --write-expect --conns --cycles --repro-dir --keep-logs
+                   --keepalive --user-timeout --netns --loss -v" ;;
+        list) opts="--markdown --requirements --help" ;;
+        replay) opts="$shared --repeat --pcap --pcap-optional --keep-logs -v" ;;
+        fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs --out
+                    --pcap --until --max-findings -v" ;;
+        bench) opts="$shared --conns --depth --size --duration --warmup --rate --label --json
+                     --keep-logs" ;;
+        report) opts="--title --help" ;;
+    esac
+    if [[ $cur == -* || $cmd == list ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+
+_echod()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    case $prev in
+        --framing)
+            COMPREPLY=($(compgen -W "0 raw 1 u8 2 u16 u24 4 u32 u64 u16le u24le u32le u64le varint line" -- "$cur"))
+            return ;;
+        --listen|--max-frame|--idle-timeout|--keepalive|--user-timeout|--hwm|--threads)
+            return ;;
+    esac
+    COMPREPLY=($(compgen -W "--listen --framing --max-frame --idle-timeout --keepalive
+                             --user-timeout --hwm --threads --verbose --version --help" -- "$cur"))
+}
+
+complete -F _framespec framespec
+complete -F _echod echod

@@ -271,16 +271,50 @@ void report_tap_summary(FILE *out, const report *r)
 
 /* ---- JUnit ---- */
 
-/* A copy of s that XML 1.0 can carry: other control characters than \t \n \r become '?'.
- * NULL when s is NULL or out of memory. */
+/* The length (1..4) of the well-formed UTF-8 sequence at p (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF) that XML 1.0 allows (its Char production: not U+FFFE or
+ * U+FFFF), or 0. A NUL ends the string, so p[1..3] are read only while they continue it. */
+static size_t utf8_xml_len(const unsigned char *p)
+{
+    unsigned cp;
+    size_t n;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2, cp = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3, cp = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return n;
+}
+
+/* A copy of s that XML 1.0 can carry in UTF-8: control characters other than \t \n \r, and
+ * every byte that does not start a well-formed UTF-8 character (a hostile server's bytes, a
+ * command line in another encoding), become '?'. NULL when s is NULL or out of memory. */
 static char *xml_safe(const char *s)
 {
     char *d;
+    size_t n;
     if (s == NULL || (d = strdup(s)) == NULL)
         return NULL;
-    for (char *p = d; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+    for (unsigned char *p = (unsigned char *)d; *p; p += n) {
+        n = utf8_xml_len(p);
+        if (n == 0 || (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')) {
             *p = '?';
+            n = 1;
+        }
+    }
     return d;
 }
 

@@ -60,7 +60,8 @@ static bool daemonized(run_state *rs)
 static void died(run_state *rs, const char *how, const char *when)
 {
     rs->cfg.server_deaths++;
-    snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s %s", how, when);
+    if (snprintf(rs->cfg.last_death, sizeof rs->cfg.last_death, "%s %s", how, when) < 0)
+        rs->cfg.last_death[0] = '\0'; /* a long `how` is cut: the line above has all of it */
     printf("# the server %s %s; restarting it for the remaining cases\n", how, when);
     fflush(stdout);
     server_print_log_tail(&rs->srv);

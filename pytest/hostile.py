@@ -14,6 +14,11 @@ Modes:
   noaccept    listen (backlog 128), never accept
   flood       accept, then send bytes as fast as possible on each connection, ignoring input
   append      correct echo, plus 3 garbage bytes after each echoed frame
+  flip        correct echo on the 1st, 3rd, 5th... connection that sends a frame; the others
+              get their frames' payloads garbled (a flaky failure under --repeat, one connection
+              a run)
+  xmlish      echoes each frame with its payload replaced by XML's and UTF-8's troublemakers
+              (< & " ]]> and the bytes ff fe 00), cut or repeated to the payload's length
   trickle     correct echo, sent one byte every 100 ms
   gib         after any bytes arrive: a header announcing 1 GiB, then payload bytes endlessly
   crash       correct echo on the first connection; SIGSEGV on the second accept
@@ -134,6 +139,34 @@ def h_echo(c, _n):
 
 def h_append(c, _n):
     echo_frames(c, suffix=GARBAGE)
+
+
+XMLISH = b'<&"]]>\xff\xfe\x00'
+
+
+def send_xmlish(c, data):
+    n = len(data) - 4
+    c.sendall(data[:4] + (XMLISH * (n // len(XMLISH) + 1))[:n])
+
+
+FLIP = {"n": 0, "lock": threading.Lock()}
+
+
+def send_flip(c, data, state):
+    if state.get("odd") is None:
+        with FLIP["lock"]:
+            FLIP["n"] += 1
+            state["odd"] = FLIP["n"] % 2 == 1
+    c.sendall(data if state["odd"] else data[:4] + bytes(b ^ 0x55 for b in data[4:]))
+
+
+def h_flip(c, _n):
+    state = {}
+    echo_frames(c, send=lambda c, d: send_flip(c, d, state))
+
+
+def h_xmlish(c, _n):
+    echo_frames(c, send=send_xmlish)
 
 
 def h_trickle(c, _n):
@@ -267,6 +300,7 @@ HANDLERS = {
     "trickle": h_trickle, "gib": h_gib, "crash": h_crash, "daemonize": h_echo,
     "ignoreterm": h_echo, "spew": h_echo, "v6only": h_echo, "rst1": h_rst1, "rstmib": h_rstmib,
     "crashstart": h_crashstart, "crashrestart": h_crashrestart, "noaccept": None,
+    "xmlish": h_xmlish, "flip": h_flip,
 }
 
 

@@ -35,6 +35,8 @@ VERDICTS = {
     "warn": ("!", "warn", "warning (SHOULD)"),
     "flaky": ("\u2248", "flaky", "flaky"),
     "skip": ("\u2013", "skip", "skipped"),
+    "xfail": ("\u2717\u2009exp", "xfail", "expected failure (--expect)"),
+    "fixed": ("\u2713\u2009fixed", "fixed", "fixed: listed as failing, passed (--expect)"),
 }
 # the most of a reproducer and of a wire log shown inline (the JSON report has all of it)
 REPRO_SHOWN = 64 * 1024
@@ -333,8 +335,9 @@ def build(runs, benches, spec, title):
         impls.append({"k": k, "name": name, "path": path, "target": data.get("target"),
                       "framing": data.get("framing"), "max_frame": data.get("max_frame"),
                       "repeat": s.get("repeat", 1), "summary": s,
+                      "version": data.get("framespec_version"),
                       "cases": {c.get("id"): c for c in data["cases"]}})
-    groups, details = [], []
+    groups, details, expected_details = [], [], []
     for cid in order:
         m = meta[cid]
         if not groups or groups[-1]["name"] != m["group"]:
@@ -348,14 +351,14 @@ def build(runs, benches, spec, title):
                 continue
             cell = cell_of(c)
             cell["anchor"] = None
-            if cell["status"] in ("fail", "warn", "flaky"):
+            if cell["status"] in ("fail", "warn", "flaky", "xfail"):
                 anchor = "d%d-%s" % (im["k"], re.sub(r"[^A-Za-z0-9_.-]", "_", cid))
                 cell["anchor"] = anchor
                 repro, repro_cut = shorten(c.get("repro"), REPRO_SHOWN)
                 wire = (c.get("wire_log") or "").splitlines()
                 wire_cut = max(0, len(wire) - WIRE_LINES_SHOWN)
                 verdict = c.get("detail") or cell["words"]
-                details.append({
+                (expected_details if cell["status"] == "xfail" else details).append({
                     "anchor": anchor, "impl": im["name"], "case": m, "cell": cell,
                     "reqs": [(r, spec.get(r, ("", ""))) for r in m["requirements"]],
                     "detail": c.get("detail"), "expected": c.get("expected"),
@@ -368,6 +371,7 @@ def build(runs, benches, spec, title):
             cells.append(cell)
         groups[-1]["rows"].append({"meta": m, "cells": cells})
     return {"title": title, "impls": impls, "groups": groups, "details": details,
+            "expected_details": expected_details,
             "bench": bench_chart(benches), "verdicts": VERDICTS,
             "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "ncases": len(order)}
