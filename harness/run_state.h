@@ -57,6 +57,10 @@ typedef struct {
     char *note; /* what a passing run measured (a TAP comment), or NULL; the caller frees */
 } run_outcome;
 
+/* Parse run's options into rs (run_opts.c): --help prints the usage and exits 0. Returns 0, or
+ * 2 after printing why (an unknown option, a bad value, options that contradict each other). */
+int run_parse(int argc, char **argv, run_state *rs);
+
 /* The --exec server between and during cases (run_server.c). */
 
 /* After a case: did the server die? Then record how (how[0..hn)), and restart it. A server a
