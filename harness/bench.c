@@ -35,6 +35,7 @@
 #include "server.h"
 #include "sock.h"
 #include "wire.h"
+#include "version.h"
 
 /* The send queues of all connections together (--conns x --depth frames of --size) are held in
  * memory: at most this many bytes, checked before anything is allocated. */
@@ -314,6 +315,7 @@ static int write_json(const bench *b, double secs, const char *path)
 {
     json_t *o = json_object(), *rtt = json_object();
     int rc;
+    json_object_set_new(o, "framespec_version", json_string(FRAMESPEC_VERSION));
     json_object_set_new(o, "target", report_json_text(b->addr.text));
     json_object_set_new(o, "label", report_json_text(b->o.label));
     json_object_set_new(o, "framing", report_json_text(wire_framing_name(&b->o.framing)));

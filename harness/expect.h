@@ -18,6 +18,7 @@
 #ifndef FRAMESPEC_EXPECT_H
 #define FRAMESPEC_EXPECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "report.h"
@@ -36,7 +37,18 @@ typedef struct {
     size_t n;
 } expect_list;
 
-/* Read PATH into *out. Returns 0, or -1 with a message naming PATH:LINE and the fix in
+#define EXPECT_MAX_LINE 4096       /* bytes in a line, at most */
+#define EXPECT_MAX_FILE (1 << 20)  /* bytes in a file, at most */
+
+/* Parse text[0..len) (a file's bytes; path names it in messages, not owned) into *out; known(id)
+ * says whether the catalogue has a case id (NULL: any id). Returns 0, or -1 with "--expect
+ * PATH:LINE: why" in err[0..errn) for a line longer than EXPECT_MAX_LINE, a NUL byte, a
+ * malformed line, a verdict not in the list above, an unknown or twice-listed id; on failure
+ * *out holds nothing. */
+int expect_parse(const char *path, const char *text, size_t len, bool (*known)(const char *id),
+                 expect_list *out, char *err, size_t errn);
+
+/* Read PATH (at most EXPECT_MAX_FILE bytes) into *out. Returns 0, or -1 with a message naming PATH:LINE and the fix in
  * err[0..errn) for an unreadable file, a malformed line, a verdict or level not in the lists
  * above, a case id the catalogue (fs_cases) does not have, or an id listed twice (the caller
  * exits 2). On failure *out holds nothing. */

@@ -98,11 +98,6 @@ void report_totals_of(const report *r, report_totals *t)
     }
 }
 
-const char *report_verdict_name(report_verdict v)
-{
-    static const char *const names[] = {"pass", "fail", "warn", "flaky", "skip"};
-    return names[v];
-}
 
 /* "2, 5, 7" — the failing runs' numbers. */
 static void failed_runs_text(const report_case *rc, char *out, size_t n)

@@ -83,7 +83,8 @@ bool report_gate_fails(const report *r, const report_case *rc);
 /* Count verdicts. */
 void report_totals_of(const report *r, report_totals *t);
 
-/* "pass", "fail", "warn", "flaky" or "skip". */
+/* "pass", "fail", "warn", "flaky" or "skip" (defined in expect_parse.c, with the expectations
+ * file's parser that reads them). */
 const char *report_verdict_name(report_verdict v);
 
 /* The case's status in the reports: "xfail" or "fixed" when --expect made it one, else its

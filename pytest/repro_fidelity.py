@@ -59,17 +59,22 @@ def replay_options(repro_command):
     return out
 
 
-def without_repeat(opts):
-    """opts without --repeat N: a bug-free server is replayed once."""
+def without(opts, flag):
+    """opts without their `flag VALUE` pairs."""
     out, skip = [], False
     for o in opts:
         if skip:
             skip = False
-        elif o == "--repeat":
+        elif o == flag:
             skip = True
         else:
             out.append(o)
     return out
+
+
+def without_repeat(opts):
+    """opts without --repeat N: a bug-free server is replayed once."""
+    return without(opts, "--repeat")
 
 
 def replay(bin_dir, path, exec_cmd, options, timeout=900):
@@ -82,19 +87,6 @@ def violated(stdout):
     return m.group(1) if m else None
 
 
-def without_case(args):
-    """args without their --case GLOB pairs."""
-    out, skip = [], False
-    for a in args:
-        if skip:
-            skip = False
-        elif a == "--case":
-            skip = True
-        else:
-            out.append(a)
-    return out
-
-
 def timing_dependent(bin_dir, exec_cmd, framing, args, case, path, opts, runs=ALONE):
     """A reproducer that passed the server it came from: a fidelity bug, unless the failure
     depended on what ran beside the case (its group before it, other tests on the machine) and
@@ -104,7 +96,7 @@ def timing_dependent(bin_dir, exec_cmd, framing, args, case, path, opts, runs=AL
         js = os.path.join(d, "alone.json")
         cmd = [os.path.join(bin_dir, "framespec"), "run", "--exec", exec_cmd, "--framing",
                framing, "--timeout-scale", SCALE, "--repeat", str(runs), "--case", case,
-               "--json", js] + without_case(args)
+               "--json", js] + without(args, "--case")
         subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         alone = json.load(open(js))["cases"][0] if os.path.exists(js) else None
     if alone is None or alone["status"] != "pass":
