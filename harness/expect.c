@@ -72,11 +72,14 @@ int expect_write(const report *r, const char *path)
             day, FRAMESPEC_VERSION, r->target_text ? r->target_text : "?", "");
     for (size_t i = 0; i < r->n; i++) {
         const report_case *rc = &r->cases[i];
-        if (rc->verdict == REPORT_PASS || rc->verdict == REPORT_SKIP)
+        bool kept = rc->listed && rc->listed->verdict == REPORT_FLAKY && rc->verdict == REPORT_PASS;
+        if ((rc->verdict == REPORT_PASS && !kept) || rc->verdict == REPORT_SKIP)
             continue;
         reason(why, sizeof why, rc->listed && rc->listed->why[0] ? rc->listed->why : rc->d.message);
-        fprintf(f, "%-32s %-7s %-6s %s\n", rc->c->id, report_verdict_name(rc->verdict),
-                fs_level_name(rc->level), why);
+        fprintf(f, "%-32s %-7s %-6s %s\n", rc->c->id,
+                report_verdict_name(kept ? REPORT_FLAKY : rc->verdict),
+                kept ? (rc->listed->level ? rc->listed->level : "-") : fs_level_name(rc->level),
+                why);
     }
     err = ferror(f);
     if (fclose(f) != 0 || err) {

@@ -7,7 +7,8 @@
  * SHOULD or - (optional, informative); WHY the rest of the line. `#` starts a comment line;
  * blank lines are ignored. How a run weighs them (report.h, report_expect):
  *   a case listed fail or warn that fails (fail, warn or flaky) is an expected failure: it does
- *     not fail the run (TAP "# TODO expected: WHY", JUnit <skipped>, JSON status "xfail");
+ *     not fail the run (TAP "# TODO expected: WHY", JUnit <skipped>, JSON status "xfail"), unless
+ *     it is listed warn (a SHOULD broken) and now breaks a MUST requirement: a new failure;
  *   a case listed flaky accepts any outcome (a failure is expected, a pass is a pass);
  *   a case listed fail or warn that passes is "fixed": reported, and it fails the run under
  *     --strict, so that the file cannot rot;
@@ -64,7 +65,9 @@ void expect_free(expect_list *l);
  * the framespec version and the date, then every case that failed, warned or was flaky (its
  * verdict over the runs, not the expectation's outcome), with the reason listed in r's --expect
  * file when it has one, else the failure's one-line message (at most 200 bytes, printable
- * ASCII). Passing and skipped cases are not written. Returns 0, or -1 with errno set. */
+ * ASCII). Passing and skipped cases are not written, except a case the --expect file lists as
+ * flaky: a pass does not prove it fixed, so it stays flaky (regenerating the file keeps what
+ * earlier runs learnt). Returns 0, or -1 with errno set. */
 int expect_write(const report *r, const char *path);
 
 #endif

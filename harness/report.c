@@ -44,6 +44,9 @@ void report_settle(report_case *rc, bool strict)
         return;
     if (rc->listed->verdict == REPORT_FAIL || rc->listed->verdict == REPORT_WARN ||
         rc->listed->verdict == REPORT_FLAKY) {
+        if (rc->listed->verdict == REPORT_WARN && rc->verdict != REPORT_PASS &&
+            rc->level == FS_MUST)
+            return; /* listed for a SHOULD, now breaks a MUST: a new failure */
         if (rc->verdict != REPORT_PASS)
             rc->expect = REPORT_XFAIL;
         else if (rc->listed->verdict != REPORT_FLAKY)

@@ -142,6 +142,18 @@ def test_a_peers_file_against_a_mutant_of_another_group_names_the_new_failure(bi
         assert re.search(r"^not ok \d+ - %s$" % re.escape(cid), p.stdout, re.M)
 
 
+def test_a_case_listed_as_a_warning_that_breaks_a_must_is_a_new_failure(bin_dir, tmp_path):
+    exp = write_file(os.path.join(str(tmp_path), "e"),
+                     "halfclose.at_boundary warn SHOULD closed with input unread\n"
+                     "halfclose.mid_frame fail MUST closes with RST\n")
+    p, rep = run(bin_dir, str(tmp_path), "r", server(bin_dir, "mutant_rst_close"), "--expect",
+                 exp, "--case", "halfclose.at_boundary", "--case", "halfclose.mid_frame")
+    assert p.returncode == 1, p.stdout
+    st = {c["id"]: c["status"] for c in rep["cases"]}
+    assert st == {"halfclose.at_boundary": "fail", "halfclose.mid_frame": "xfail"}
+    assert re.search(r"^not ok 1 - halfclose.at_boundary$", p.stdout, re.M), p.stdout
+
+
 def test_a_listed_case_that_passes_is_fixed_and_fails_under_strict(bin_dir, tmp_path, npm_reader):
     d = str(tmp_path)
     exp = write_file(os.path.join(d, "e"), "# known\nframing.single fail MUST it was broken\n")
@@ -168,9 +180,13 @@ def test_a_listed_flaky_case_may_fail_or_pass(bin_dir, tmp_path, npm_reader):
     assert p.returncode == 0, p.stdout
     assert (rep["cases"][0]["status"], rep["cases"][0]["verdict"]) == ("xfail", "flaky")
     consumers_agree(npm_reader, os.path.join(d, "flip.xml"), rep)
+    again = os.path.join(d, "again")
     p, rep = run(bin_dir, d, "echod", server(bin_dir, "echod"), "--expect", exp, "--case",
-                 "framing.single", "--strict")
+                 "framing.single", "--strict", "--write-expect", again)
     assert p.returncode == 0 and rep["cases"][0]["status"] == "pass", p.stdout
+    # a pass does not prove a flaky case fixed: regenerating the file keeps it
+    assert [l.split()[:3] for l in open(again) if not l.startswith("#")] == [
+        ["framing.single", "flaky", "-"]]
 
 
 @pytest.mark.parametrize("text,why", [
