@@ -59,16 +59,16 @@ static int parse_line(const expect_list *l, char *text, bool (*known)(const char
     id = word(&p);
     if ((v = word(&p)) == NULL || verdict_of(v, &e->verdict) < 0) {
         snprintf(err, errn, "expected 'CASE VERDICT [LEVEL] [WHY]' with VERDICT pass, fail, "
-                 "warn, flaky or skip; got '%s%s%s'", id, v ? " " : "", v ? v : "");
+                 "warn, flaky or skip; got '%.100s%s%.40s'", id, v ? " " : "", v ? v : "");
         return -1;
     }
     if (known != NULL && !known(id)) {
-        snprintf(err, errn, "no case '%s' in the catalogue ('framespec list' prints the ids; "
+        snprintf(err, errn, "no case '%.200s' in the catalogue ('framespec list' prints the ids; "
                  "a case that was renamed or removed must be renamed or removed here too)", id);
         return -1;
     }
     if (expect_find(l, id) != NULL) {
-        snprintf(err, errn, "case '%s' is listed twice (line %u first)", id,
+        snprintf(err, errn, "case '%.200s' is listed twice (line %u first)", id,
                  expect_find(l, id)->line);
         return -1;
     }

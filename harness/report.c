@@ -101,7 +101,6 @@ void report_totals_of(const report *r, report_totals *t)
     }
 }
 
-
 /* "2, 5, 7" — the failing runs' numbers. */
 static void failed_runs_text(const report_case *rc, char *out, size_t n)
 {
@@ -138,8 +137,8 @@ static void fixed_text(const report *r, const report_case *rc, char *out, size_t
 
 /* ---- TAP ---- */
 
-/* s on one line for a TAP directive: newlines become spaces, and '#' (which would start another
- * directive) becomes "No.". */
+/* s on one line for a TAP directive's reason: newlines become spaces and '#' is escaped as "\#"
+ * (TAP 14's escape: an unescaped '#' would start another directive). */
 static void tap_oneline(char *out, size_t n, const char *s)
 {
     size_t o = 0;
@@ -147,7 +146,7 @@ static void tap_oneline(char *out, size_t n, const char *s)
         if (*s == '\n' || *s == '\r')
             out[o++] = ' ';
         else if (*s == '#')
-            o += (size_t)snprintf(out + o, n - o, "No.");
+            o += (size_t)snprintf(out + o, n - o, "\\#");
         else
             out[o++] = *s;
     }
