@@ -40,7 +40,7 @@ _framespec()
                    --strict --expect --write-expect --conns --cycles --repro-dir --keep-logs
                    --keepalive --user-timeout --netns --loss -v" ;;
         list) opts="--markdown --requirements --help" ;;
-        replay) opts="$shared --repeat --pcap --pcap-optional --keep-logs -v" ;;
+        replay) opts="$shared --idle-timeout --repeat --pcap --pcap-optional --keep-logs -v" ;;
         fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs --out
                     --pcap --until --max-findings -v" ;;
         bench) opts="$shared --conns --depth --size --duration --warmup --rate --label --json

@@ -708,6 +708,9 @@ int bench_main(int argc, char **argv)
             bench_usage(stdout);
             return 0;
         }
+        if (ch == OPT_IDLE)
+            return opts_bad("bench", "--idle-timeout", optarg, "bench judges no close (its "
+                            "connections are never idle)");
         rc = opts_server_take("bench", ch, optarg, &so);
         if (rc == 0)
             rc = take_bench_option(&o, ch, optarg, &rate_text);

@@ -58,7 +58,7 @@ static void refused(fs_ctx *c, const char *conn, const char *prefix, const char 
     fs_sc(c, "%s send %s%s%s", conn, prefix, *prefix ? " " : "", bad);
     if (*prefix)
         fs_sc(c, "%s expect %s within %lld  # LIMITS-4", conn, prefix, (long long)fs_ms(c, 1000));
-    fs_sc(c, "%s expect closed within %lld", conn, (long long)fs_ms(c, 1000));
+    fs_sc(c, "%s expect closed within %lld before-idle", conn, (long long)fs_ms(c, 1000));
     fs_sc(c, "%s close", conn);
 }
 

@@ -460,7 +460,7 @@ static int write_atomically(const char *path, const char *text, size_t len);
  * the deadline; out[0..n) gets the start of its stdout. */
 static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *out, size_t n)
 {
-    char maxf[32], self[4096];
+    char maxf[32], idle[32], self[4096];
     int fds[2], st;
     size_t got = 0;
     pid_t pid;
@@ -469,6 +469,7 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
         return -1;
     self[l] = '\0';
     snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->max_frame);
+    snprintf(idle, sizeof idle, "%g", w->cfg->t.idle_s);
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -481,9 +482,10 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
         dup2(fds[1], 1);
         if (devnull >= 0)
             dup2(devnull, 2);
+        /* --idle-timeout last: without one, the list ends before it */
         execl(self, "framespec", "replay", file, "--max-frame", maxf, "--timeout", "120",
               w->cfg->exec ? "--exec" : "--target", w->cfg->exec ? w->cfg->exec : w->cfg->target,
-              (char *)NULL);
+              w->cfg->t.idle_s > 0 ? "--idle-timeout" : (char *)NULL, idle, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -604,8 +606,8 @@ static void one_line(char *s)
 
 static void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
 {
-
     fz_program best = *orig;
+    char idle_opt[48] = "";
     verdict v;
     int trials = 0, confirmed = 0, level;
     char sig[128], path[4096], pcap[4096], *header;
@@ -667,19 +669,21 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
     /* a comment line each: a server's output quoted in them loses its line breaks */
     one_line(v.f.expected);
     one_line(v.f.actual);
+    if (w->cfg->t.idle_s > 0)
+        snprintf(idle_opt, sizeof idle_opt, " --idle-timeout %g", w->cfg->t.idle_s);
     if (asprintf(&header,
              "# framespec fuzz finding: %s (%s) violated: %s\n"
              "# seed %" PRIu64 ", program %" PRIu64 "; shrunk from %zu to %zu scenario lines in %d "
              "trials (%.1f s); the same violation in %d of %d replays%s\n"
              "# expected: %s\n"
              "# observed: %s\n"
-             "# replay:   framespec replay %s --max-frame %" PRIu64 "%s %s%s%s\n",
+             "# replay:   framespec replay %s --max-frame %" PRIu64 "%s%s %s%s%s\n",
              first->req, level == FS_SHOULD ? "SHOULD" : "MUST", first->what, w->cfg->seed, index,
              lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
              path, w->cfg->max_frame,
-             w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "",
+             w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "", idle_opt,
              w->cfg->exec ? "--exec '" : "--target ",
              w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)
         return;

@@ -154,10 +154,6 @@ static int take_fuzz_option(config *cfg, int ch, const char *arg, bool *seconds_
     case 'p': cfg->pcap = true; return 1;
     case 'v': cfg->verbose++; return 1;
     case 'U': cfg->until = arg; return 1;
-    case 'i':
-        if (opts_seconds(arg, &cfg->t.idle_s) < 0 || cfg->t.idle_s > 3600)
-            return opts_bad("fuzz", "--idle-timeout", arg, "expected seconds 0..3600");
-        return 1;
     case 's':
         if (opts_seconds(arg, &cfg->seconds) < 0 || cfg->seconds <= 0)
             return opts_bad("fuzz", "--seconds", arg, "expected seconds > 0");
@@ -206,6 +202,7 @@ static int check_fuzz_options(config *cfg, opts_server *so, bool seconds_given)
         usage(stderr);
         return 2;
     }
+    cfg->t.idle_s = so->idle_s;
     if (cfg->runs && seconds_given) {
         fprintf(stderr, "framespec fuzz: give --seconds or --runs, not both\n");
         return 2;
@@ -242,7 +239,6 @@ static int parse_fuzz(int argc, char **argv, config *cfg, opts_server *so)
 {
     static const struct option lo[] = {
         OPTS_SERVER_LONG,
-        {"idle-timeout", required_argument, NULL, 'i'},
         {"seconds", required_argument, NULL, 's'},  {"runs", required_argument, NULL, 'r'},
         {"jobs", required_argument, NULL, 'j'},     {"out", required_argument, NULL, 'o'},
         {"pcap", no_argument, NULL, 'p'},           {"max-findings", required_argument, NULL, 'M'},

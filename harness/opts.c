@@ -130,6 +130,11 @@ int opts_server_take(const char *cmd, int ch, const char *arg, opts_server *o)
             return opts_bad(cmd, "--seed", arg, "expected a non-negative integer");
         o->seed_given = true;
         return 1;
+    case OPT_IDLE:
+        if (opts_seconds(arg, &o->idle_s) < 0 || o->idle_s <= 0 || o->idle_s > 3600)
+            return opts_bad(cmd, "--idle-timeout", arg, "expected seconds, more than 0 and at "
+                                                        "most 3600");
+        return 1;
     case OPT_SCALE:
         if (opts_seconds(arg, &o->scale) < 0 || o->scale < 0.1 || o->scale > 100)
             return opts_bad(cmd, "--timeout-scale", arg, "expected a factor 0.1..100");

@@ -26,7 +26,7 @@ int opts_bad(const char *cmd, const char *opt, const char *val, const char *why)
  * One table (OPTS_SERVER_LONG, for a command's getopt_long table), one parser of each value
  * (opts_server_take()), one clamp of --max-frame (opts_server_finish()). */
 enum { OPT_TARGET = 0x1000, OPT_EXEC, OPT_FRAMING, OPT_MAX_FRAME, OPT_TIMEOUT, OPT_SEED,
-       OPT_SCALE };
+       OPT_SCALE, OPT_IDLE };
 #define OPTS_SERVER_LONG                                                                       \
     {"target", required_argument, NULL, OPT_TARGET},                                           \
         {"exec", required_argument, NULL, OPT_EXEC},                                           \
@@ -34,7 +34,8 @@ enum { OPT_TARGET = 0x1000, OPT_EXEC, OPT_FRAMING, OPT_MAX_FRAME, OPT_TIMEOUT, O
         {"max-frame", required_argument, NULL, OPT_MAX_FRAME},                                 \
         {"timeout", required_argument, NULL, OPT_TIMEOUT},                                     \
         {"seed", required_argument, NULL, OPT_SEED},                                           \
-        {"timeout-scale", required_argument, NULL, OPT_SCALE}
+        {"timeout-scale", required_argument, NULL, OPT_SCALE},                                 \
+        {"idle-timeout", required_argument, NULL, OPT_IDLE}
 
 typedef struct {
     const char *target;    /* --target HOST:PORT | [V6]:PORT | unix:PATH, or NULL */
@@ -49,6 +50,10 @@ typedef struct {
     uint64_t seed;         /* --seed */
     bool seed_given;
     double scale;          /* --timeout-scale (default 1) */
+    double idle_s;         /* --idle-timeout: the server's declared idle timeout, s, 0 < S <= 3600
+                            * (0: not given). Closes it explains are attributed to it, not
+                            * failed (scenario_run.c rx_idle_explains()), and `before-idle` steps
+                            * fail on them; run's idle.* cases and fuzz's silences judge it */
 } opts_server;
 
 /* Defaults: framing 4, --max-frame 16 MiB, scale 1, nothing else given. */

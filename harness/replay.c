@@ -105,8 +105,8 @@ static void replay_usage(FILE *out)
 {
     fputs("usage: framespec replay FILE (--target HOST:PORT|unix:PATH | --exec 'CMD ... {port} ...')\n"
           "                        [--framing F] [--max-frame BYTES] [--timeout SECONDS]\n"
-          "                        [--repeat N] [--timeout-scale X] [--pcap FILE]\n"
-          "                        [--pcap-optional] [--keep-logs] [-v]\n"
+          "                        [--repeat N] [--timeout-scale X] [--idle-timeout S]\n"
+          "                        [--pcap FILE] [--pcap-optional] [--keep-logs] [-v]\n"
           "\n"
           "Run a scenario script (grammar: docs/replay.md).\n"
           "\n"
@@ -120,6 +120,8 @@ static void replay_usage(FILE *out)
           "                     first failing run (a timing-dependent failure: a flaky case's\n"
           "                     reproducer command says how many)\n"
           "  --timeout-scale X  multiply the engine's own deadlines (as framespec run's)\n"
+          "  --idle-timeout S   the server's idle timeout, as run's: a close it explains is\n"
+          "                     reported as such, and fails a `before-idle` step\n"
           "  --pcap FILE        capture the exchange with tcpdump or tshark; when it cannot\n"
           "                     capture, exit 2 (with --pcap-optional: say so and go on)\n"
           "  --keep-logs        keep the --exec server's log in $TMPDIR/framespec-XXXXXX\n"
@@ -180,6 +182,7 @@ static int parse_replay(int argc, char **argv, opts_server *so, sc_env *env, con
         return 2;
     }
     env->scale = so->scale;
+    env->idle_ms = (int64_t)(so->idle_s * 1000 + 0.5);
     return 0;
 }
 

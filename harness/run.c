@@ -422,7 +422,8 @@ static void take_outcome(report_case *rc, run_outcome *o, unsigned run)
 
 /* The options replay needs to run case fc's reproducer as the case ran it: the server's
  * --max-frame when not the default (the scenario's payloads may hold its largest payload + 1),
- * and --timeout-scale; --timeout (the case's budget) when the server's promises may make it
+ * --timeout-scale and --idle-timeout (the server's, as given: its closes are attributed, and
+ * `before-idle` steps judge by it); --timeout (the case's budget) when the server's promises may make it
  * sleep past SC_MAX_SLEEP_MS (idle.keepalive_frames sleeps T / 4 at a time, the deadpeer cases
  * up to a promise). Static. */
 static const char *replay_options(const run_state *rs, const fs_case *fc)
@@ -435,6 +436,9 @@ static const char *replay_options(const run_state *rs, const fs_case *fc)
                               (unsigned long long)rs->cfg.max_frame);
     if (rs->cfg.scale != 1.0)
         n += (size_t)snprintf(opts + n, sizeof opts - n, " --timeout-scale %g", rs->cfg.scale);
+    if (rs->idle_given)
+        n += (size_t)snprintf(opts + n, sizeof opts - n, " --idle-timeout %g",
+                              (double)rs->cfg.idle_ms / 1000.0);
     if (longest_promise_ms(rs) * rs->cfg.scale > SC_MAX_SLEEP_MS / 4)
         snprintf(opts + n, sizeof opts - n, " --timeout %lld",
                  (long long)((case_budget_ms(rs, fc) + 999) / 1000));

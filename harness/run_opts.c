@@ -91,14 +91,7 @@ static void run_usage(FILE *out)
 static int take_run_option(run_state *rs, int ch, const char *arg)
 {
     uint64_t v;
-    double d;
     switch (ch) {
-    case 'i':
-        if (opts_seconds(arg, &d) < 0 || d <= 0)
-            return opts_bad("run", "--idle-timeout", arg, "expected seconds > 0");
-        rs->cfg.idle_ms = (int64_t)(d * 1000 + 0.5);
-        rs->idle_given = true;
-        return 1;
     case 'c':
     case 'x':
         if ((ch == 'c' ? rs->ncases : rs->nexcludes) == MAX_GLOBS)
@@ -196,6 +189,8 @@ static int check_run_options(run_state *rs)
     rs->cfg.max_payload = rs->so.max_payload;
     rs->cfg.seed = rs->so.seed;
     rs->cfg.scale = rs->so.scale;
+    rs->cfg.idle_ms = (int64_t)(rs->so.idle_s * 1000 + 0.5);
+    rs->idle_given = rs->so.idle_s > 0;
     return 0;
 }
 
@@ -203,7 +198,7 @@ int run_parse(int argc, char **argv, run_state *rs)
 {
     static const struct option lo[] = {
         OPTS_SERVER_LONG,
-        {"idle-timeout", required_argument, NULL, 'i'}, {"case", required_argument, NULL, 'c'},
+        {"case", required_argument, NULL, 'c'},
         {"exclude", required_argument, NULL, 'x'},     {"junit", required_argument, NULL, 'J'},
         {"json", required_argument, NULL, 'j'},        {"conns", required_argument, NULL, 'n'},
         {"cycles", required_argument, NULL, 'y'},      {"repro-dir", required_argument, NULL, 'R'},

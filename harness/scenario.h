@@ -95,7 +95,9 @@ typedef struct {
     int how;             /* shutdown: SHUT_WR/RD/RDWR; server start: 1 same-port; flood, stream:
                           * 1 then shutdown, 2 then term; vanish: 1 pending (an echo in flight);
                           * expect server-alive: 1 at-end (the last step, run after every
-                          * connection is closed, even after a failure) */
+                          * connection is closed, even after a failure); expect eof, reset,
+                          * closed: 1 before-idle (a close the server's declared idle timeout
+                          * explains does not count: a refusal, not a timeout) */
     size_t span;         /* repeat: the steps of its body, its `end` included */
     wire_framing framing;
     fs_req req;          /* the requirement this step checks (`# REQ-ID`), or REQ_NONE */

@@ -100,6 +100,7 @@ void sc_pr_ms(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_reps(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_server_start(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_within(FILE *out, const scenario *s, const sc_step *st);
+void sc_pr_close(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_for(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_expect_bytes(FILE *out, const scenario *s, const sc_step *st);
 void sc_pr_vanish(FILE *out, const scenario *s, const sc_step *st);

@@ -118,6 +118,13 @@ void sc_pr_within(FILE *out, const scenario *s, const sc_step *st)
     fprintf(out, " within %ld", st->ms);
 }
 
+void sc_pr_close(FILE *out, const scenario *s, const sc_step *st)
+{
+    sc_pr_within(out, s, st);
+    if (st->how == 1)
+        fputs(" before-idle", out);
+}
+
 void sc_pr_for(FILE *out, const scenario *s, const sc_step *st)
 {
     (void)s;

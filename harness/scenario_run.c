@@ -505,6 +505,13 @@ static int do_expect_close(run *r, size_t i, peer *c, int64_t deadline)
         snprintf(act, sizeof act, "%s", sock_close_name(c->closed));
         return rx_fail(r, i, sock_close_name(c->closed), exp, act);
     }
+    if (st->how == 1 && rx_idle_explains(r, c, false, act, sizeof act)) {
+        /* before-idle: a server that ignores the header and times the connection out is not
+         * refusing it, however long `within` is (a timeout scale can make it the longer) */
+        snprintf(exp, sizeof exp, "%s within %ld ms, not by the server's idle timeout", want,
+                 st->ms);
+        return rx_fail(r, i, "idle-close", exp, act);
+    }
     return 0;
 }
 

@@ -2,6 +2,7 @@
 grammar's newer steps, and `framespec fuzz` (determinism, findings that replay, usage errors)."""
 import os
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -162,6 +163,40 @@ def test_measuring_steps_have_teeth(bin_dir, tmp_path, name, mutant, text, line)
     p = replay(bin_dir, f, "mutant_" + mutant, "--timeout", "60")
     assert p.returncode == 1, p.stdout + p.stderr
     assert ("FAIL %s:%d:" % (f, line + 1)).encode() in p.stdout, p.stdout
+
+
+def test_before_idle_tells_a_refusal_from_an_idle_timeout(bin_dir, tmp_path):
+    """`expect closed ... before-idle`: a server that waits for the payload of an oversized
+    header and times the connection out passes a long `within`, but not with before-idle; a
+    server that refuses passes both. limits.over_max's reproducer carries --idle-timeout and
+    fails alone."""
+    plain = "framing 4\nconnect c\nc send raw hex:01000001 raw size:512\n" \
+            "c expect closed within 3000%s\nc close\n"
+    f = tmp_path / "plain.scenario"
+    f.write_text(plain % "")
+    g = tmp_path / "refusal.scenario"
+    g.write_text(plain % " before-idle")
+    idle = ("--idle-timeout", "1")
+    srv = lambda name: "%s --listen 127.0.0.1:{port} --idle-timeout 1" % os.path.join(bin_dir, name)
+    for path, server, rc in ((f, "mutant_no_max_check", 0), (g, "mutant_no_max_check", 1),
+                             (f, "echod", 0), (g, "echod", 0)):
+        p = fs(bin_dir, "replay", str(path), "--exec", srv(server), *idle)
+        assert p.returncode == rc, (path.name, server, p.stdout + p.stderr)
+    p = fs(bin_dir, "replay", str(g), "--exec", srv("mutant_no_max_check"), *idle)
+    assert b"not by the server's idle timeout" in p.stdout and b"LIMITS" not in p.stderr, p.stdout
+    assert b"explains this FIN" in p.stdout, p.stdout
+    p = fs(bin_dir, "run", "--exec", srv("mutant_no_max_check"), *idle, "--case",
+           "limits.over_max", "--timeout-scale", "3", "--repro-dir", str(tmp_path))
+    assert p.returncode == 1, p.stdout + p.stderr
+    cmd = re.search(rb"repro_command: \"framespec (replay .*?)\"\n", p.stdout)
+    assert cmd and b" --idle-timeout 1 " in cmd.group(1) + b" ", p.stdout
+    args = shlex.split(cmd.group(1).decode())
+    assert "before-idle" in (tmp_path / "limits.over_max.scenario").read_text()
+    q = fs(bin_dir, *args)
+    assert q.returncode == 1 and b"not by the server's idle timeout" in q.stdout, q.stdout
+    args[args.index("--exec") + 1] = srv("echod")
+    q = fs(bin_dir, *args)
+    assert q.returncode == 0, q.stdout + q.stderr
 
 
 def test_server_released_needs_exec(bin_dir, tmp_path, target):
