@@ -10,6 +10,7 @@ they are real violations by the mutant, but not the planted bug's. The group fin
 replayed with `framespec replay`: it must fail the mutant (exit 1) and pass echod (exit 0).
 
 usage: ci/fuzz-mutants.py [--build DIR] [--seconds S] [--seeds N] [--only NAME,...] [--out DIR]
+                          [--concurrency N]
 """
 import argparse
 import os
@@ -57,6 +58,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default="")
+    ap.add_argument("--concurrency", default="",
+                    help="framespec fuzz --concurrency (default: framespec's own)")
     a = ap.parse_args()
     fs = os.path.join(a.build, "bin", "framespec")
     if not os.access(fs, os.X_OK):
@@ -89,7 +92,8 @@ def main():
             cmd = [fs, "fuzz", "--exec", " ".join(server), "--max-frame", str(MAX),
                    "--framing", framing,
                    "--seconds", str(a.seconds), "--seed", str(seed), "--until",
-                   ",".join(prefixes), "--out", out] + FUZZ_ARGS.get(name, [])
+                   ",".join(prefixes), "--out", out] + FUZZ_ARGS.get(name, []) + \
+                (["--concurrency", a.concurrency] if a.concurrency else [])
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.seconds + 240)
             if p.returncode == 2:
                 print(p.stderr, file=sys.stderr)

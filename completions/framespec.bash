@@ -32,7 +32,7 @@ _framespec()
             return ;;
         --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
         --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
-        --max-findings|--depth|--size|--duration|--warmup|--rate|--title)
+        --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency)
             return ;;
     esac
     case $cmd in
@@ -41,7 +41,8 @@ _framespec()
                    --keepalive --user-timeout --netns --loss -v" ;;
         list) opts="--markdown --requirements --help" ;;
         replay) opts="$shared --idle-timeout --repeat --pcap --pcap-optional --keep-logs -v" ;;
-        fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs --out
+        fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs
+                    --concurrency --out
                     --pcap --until --max-findings -v" ;;
         bench) opts="$shared --conns --depth --size --duration --warmup --rate --label --json
                      --keep-logs" ;;

@@ -1,8 +1,9 @@
 /*
- * fuzz.c — `framespec fuzz`: the campaign. Workers (--jobs) each run programs (fuzz_program.c)
- * through the scenario engine against their own server instance (--exec) or the shared
- * --target; a program that violates the oracle is shrunk by delta debugging, confirmed by three
- * `framespec replay` runs of its file, and written to DIR/findings/<requirement>-<hash>.scenario.
+ * fuzz.c — `framespec fuzz`: the campaign. Workers (--jobs) each run programs (fuzz_program.c),
+ * many at once (fuzz_lanes.c), through the scenario engine against their own server instance
+ * (--exec) or the shared --target; a program that violates the oracle is shrunk by delta
+ * debugging (alone), confirmed by three `framespec replay` runs of its file, and written to
+ * DIR/findings/<requirement>-<hash>.scenario.
  * docs/fuzzing.md explains campaigns; fuzz.h the programs and the oracle.
  *
  * Files in DIR are named by content hash and written by rename(2), so several machines (or
@@ -56,15 +57,7 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 
 /* ---- running one program ---- */
 
-typedef struct {
-    char req[32];
-    char what[32];
-    int kind;             /* the failing step's kind */
-    sc_failure f;
-} verdict;
-
-/* A fresh server (--exec) for what follows; ensure_server() starts it. */
-static void restart_server(worker *w)
+void restart_server(worker *w)
 {
     unsigned starts = w->srv.starts;
     if (w->cfg->exec == NULL)
@@ -76,8 +69,7 @@ static void restart_server(worker *w)
     w->programs_on_server = 0;
 }
 
-/* Start (or restart) the worker's server. Returns 0 or -1 (printed). */
-static int ensure_server(worker *w)
+int ensure_server(worker *w)
 {
     if (w->cfg->exec == NULL)
         return 0;
@@ -150,22 +142,39 @@ static bool down_on_purpose(const scenario *s, size_t upto)
     return down;
 }
 
-/* Run program p once. Returns 0 (held), 1 (violated: *v filled), 2 (setup error) or 3
- * (inconclusive: the server's declared idle timeout explains the close that failed it, the
- * engine's attribution as for a case; *v filled). */
-static int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep)
+/* Is the worker's server running (under --exec)? Beside other programs, its keeper's reports
+ * are read under srv_mu; within ms, waiting for a death being reported. */
+static bool server_alive(worker *w, bool shared, int ms)
+{
+    bool up;
+    if (shared)
+        pthread_mutex_lock(&w->srv_mu);
+    up = ms > 0 ? server_running_wait(&w->srv, ms) : server_running(&w->srv);
+    if (shared)
+        pthread_mutex_unlock(&w->srv_mu);
+    return up;
+}
+
+int run_program(worker *w, const fz_program *p, verdict *v, scenario *keep, bool shared)
 {
     scenario s;
     fs_req alt[ALT_CAP];
+    fz_target t = w->t;
+    sc_env env = w->env;
     int rc;
-    if (ensure_server(w) < 0)
+    if (shared) {
+        if (w->cfg->exec && !server_alive(w, true, 0))
+            return 4; /* it died beside other programs: judged alone, which starts it again */
+        t.skip_released = true; /* descriptor counts are the whole server's: fuzz_lanes.c */
+        env.srv = w->cfg->exec ? &w->locked_ops : NULL;
+    } else if (ensure_server(w) < 0)
         return 2;
-    if (fz_derive(p, &w->t, &s, alt, ALT_CAP) < 0) {
+    if (fz_derive(p, &t, &s, alt, ALT_CAP) < 0) {
         fprintf(stderr, "framespec fuzz: out of memory\n");
         return 2;
     }
     memset(v, 0, sizeof *v);
-    rc = sc_run(&s, &w->env, "fuzz", &v->f);
+    rc = sc_run(&s, shared ? &env : &w->env, "fuzz", &v->f);
     if (rc == 1 && v->f.idle_note[0] != '\0')
         rc = 3;
     if (rc == 1) {
@@ -183,7 +192,7 @@ static int run_program(worker *w, const fz_program *p, verdict *v, scenario *kee
             v->f.conn_rx == 0 && v->f.fresh_echo == 0 && v->f.step < ALT_CAP &&
             alt[v->f.step] != REQ_NONE)
             req = alt[v->f.step];
-        if (w->cfg->exec && !down_on_purpose(&s, v->f.step) && !server_running_wait(&w->srv, 50)) {
+        if (w->cfg->exec && !down_on_purpose(&s, v->f.step) && !server_alive(w, shared, 50)) {
             /* whatever step noticed it, the server died: the last step's requirement names why */
             for (size_t i = s.n; i-- > 0;)
                 if (s.steps[i].kind == SC_EXPECT_ALIVE) {
@@ -218,7 +227,7 @@ static int still(worker *w, const fz_program *p, const verdict *want, int *trial
         verdict v;
         int rc;
         (*trials)++;
-        rc = run_program(w, p, &v, NULL);
+        rc = run_program(w, p, &v, NULL, false);
         if (rc == 2)
             return -1;
         if (rc == 1 && same(&v, want))
@@ -604,7 +613,7 @@ static void one_line(char *s)
     s[n] = '\0';
 }
 
-static void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
+void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
 {
     fz_program best = *orig;
     char idle_opt[48] = "";
@@ -648,7 +657,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
             /* the program's verdict here, on a fresh server (its failing step: the file ends
              * there) */
             restart_server(w);
-            if (run_program(w, &ch->p[i], &shown, NULL) != 1 || !same(&shown, first))
+            if (run_program(w, &ch->p[i], &shown, NULL, false) != 1 || !same(&shown, first))
                 continue;
             k = replay_confirms(w, &ch->p[i], &shown);
             if (k < 0) {
@@ -717,7 +726,7 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
         snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)(strlen(path) - strlen(".scenario")), path);
         cap = capture_start(&w->env.addr, pcap, 0);
         if (cap > 0) {
-            run_program(w, &best, &v, NULL);
+            run_program(w, &best, &v, NULL, false);
             capture_stop(cap);
         }
     }
@@ -726,111 +735,5 @@ static void handle_finding(worker *w, uint64_t index, const fz_program *orig, co
     if (level == FS_SHOULD)
         w->rep.should++;
     snprintf(w->rep.last, sizeof w->rep.last, "%s", strrchr(path, '/') + 1);
-}
-
-/* ---- workers ---- */
-
-/* After a finding: once a descriptor finding is recorded, later programs skip that check (a
- * leaking server would make each of them wait 5 s, and hide every other bug). */
-static void learn(worker *w, const verdict *v)
-{
-    if (!strcmp(v->what, "fds"))
-        w->t.skip_released = true;
-}
-
-static void send_report(worker *w)
-{
-    if (write(w->report_fd, &w->rep, sizeof w->rep) != (ssize_t)sizeof w->rep)
-        g_stop = 1; /* the parent is gone */
-}
-
-int fz_worker_main(worker *w)
-{
-    const config *cfg = w->cfg;
-    int64_t next_report = 0;
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    /* a process group of its own (its keepers and servers join it): a terminal's Ctrl-C reaches
-     * the parent only, which stops the workers with SIGUSR1 ("stop after this program") */
-    setpgid(0, 0);
-    signal(SIGINT, SIG_IGN);
-    w->t = cfg->t;
-    w->env.quiet = true;
-    w->env.lenient_send = true;
-    w->env.probe_on_fail = true;
-    w->env.verbose = cfg->verbose > 1;
-    w->env.inbox_min = 64u << 20;
-    w->env.scale = cfg->t.scale;
-    w->env.idle_ms = (int64_t)(cfg->t.idle_s * 1000);
-    if (cfg->target) {
-        char err[256];
-        if (sock_parse_addr(cfg->target, &w->env.addr, err, sizeof err) < 0) {
-            fprintf(stderr, "framespec fuzz: --target: %s\n", err);
-            return 2;
-        }
-    }
-    if (ensure_server(w) < 0) {
-        w->rep.error = 2;
-        w->rep.done = true;
-        send_report(w);
-        return 2;
-    }
-    {
-        /* first, the empty program: does a fresh connection get a frame echoed at all? */
-        fz_program none = {.n = 0};
-        verdict v;
-        int rc = run_program(w, &none, &v, NULL);
-        if (rc == 2) {
-            w->rep.error = 2;
-            g_stop = 1;
-        } else if (rc == 1) {
-            handle_finding(w, 0, &none, &v);
-            learn(w, &v);
-            send_report(w);
-        }
-    }
-    for (uint64_t i = w->id; !g_stop; i += cfg->jobs) {
-        fz_program p;
-        fz_rng rng = {cfg->seed * 0x9E3779B97F4A7C15ull + i};
-        verdict v;
-        int rc;
-        if (cfg->runs ? i >= cfg->runs : sock_now_ms() >= w->deadline_ms)
-            break;
-        fz_next(&rng);
-        fz_generate(&rng, &cfg->t, cfg->corpus, cfg->ncorpus, &p);
-        /* a leaking server no longer checked for leaks is restarted now and then, before the
-         * leak exhausts its descriptors */
-        if (w->t.skip_released && ++w->programs_on_server > 200)
-            restart_server(w);
-        rc = run_program(w, &p, &v, NULL);
-        w->rep.runs++;
-        if (rc == 3) {
-            w->rep.inconclusive++;
-            if (cfg->verbose)
-                fprintf(stderr, "framespec fuzz: worker %u: program %" PRIu64 " inconclusive: "
-                                "%s: %s\n", w->id, i, v.f.actual, v.f.idle_note);
-        }
-        if (rc == 2) {
-            w->rep.error = 2;
-            break;
-        }
-        if (rc == 1) {
-            if (cfg->verbose)
-                fprintf(stderr, "framespec fuzz: worker %u: program %" PRIu64 " violates %s "
-                                "(%s): %s; shrinking\n", w->id, i, v.req, v.what, v.f.actual);
-            handle_finding(w, i, &p, &v);
-            learn(w, &v);
-            restart_server(w); /* a fresh server for what follows */
-            send_report(w);
-        }
-        if (sock_now_ms() >= next_report) {
-            send_report(w);
-            next_report = sock_now_ms() + 250;
-        }
-    }
-    w->rep.done = true;
-    send_report(w);
-    if (cfg->exec)
-        server_stop(&w->srv, NULL);
-    return w->rep.error;
 }
 

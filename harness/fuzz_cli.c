@@ -83,8 +83,7 @@ static int fz_make_dir(const char *path)
     return 0;
 }
 
-/* Does the finding file `name` (REQ-HASH.scenario) fall under one of `list`'s ids or prefixes? */
-static bool fz_until_matches(const char *list, const char *name)
+bool fz_until_matches(const char *list, const char *name)
 {
     const char *p = list;
     while (*p) {
@@ -105,7 +104,8 @@ static void usage(FILE *out)
           "                      [--framing F] [--max-frame BYTES] [--idle-timeout S]\n"
           "                      [--keepalive I,N,C] [--user-timeout MS]\n"
           "                      [--seconds S | --runs N] [--seed N]\n"
-          "                      [--jobs J] [--out DIR] [--pcap] [--timeout-scale X]\n"
+          "                      [--jobs J] [--concurrency N] [--out DIR] [--pcap]\n"
+          "                      [--timeout-scale X]\n"
           "                      [--until REQ,...] [--max-findings N] [-v]\n"
           "\n"
           "Stateful fuzzing over real sockets: random programs on one to three connections\n"
@@ -131,6 +131,11 @@ static void usage(FILE *out)
           "  --runs N           run N programs instead (with --seed: the same N programs)\n"
           "  --seed N           programs come from this seed (default 1)\n"
           "  --jobs J           J workers; with --exec each has its own server (default 1)\n"
+          "  --concurrency N    programs at once per job, against its server (default 1: one\n"
+          "                     at a time; 32 for a server with an idle timeout, whose\n"
+          "                     silences would stall a job). A program that SIGTERMs or\n"
+          "                     restarts the server, or makes a peer vanish, runs alone; a\n"
+          "                     failure beside others is judged again alone before it counts\n"
           "  --out DIR          findings and corpus (default fuzz-out): DIR/findings/*.scenario,\n"
           "                     DIR/corpus/*.scenario; share DIR to merge campaigns\n"
           "  --pcap             capture each finding's confirmed replay as DIR/findings/*.pcap\n"
@@ -167,6 +172,11 @@ static int take_fuzz_option(config *cfg, int ch, const char *arg, bool *seconds_
         if (opts_u64(arg, 1, MAX_JOBS, &v) < 0)
             return opts_bad("fuzz", "--jobs", arg, "expected 1..64");
         cfg->jobs = (unsigned)v;
+        return 1;
+    case 'C':
+        if (opts_u64(arg, 1, MAX_CONCURRENCY, &v) < 0)
+            return opts_bad("fuzz", "--concurrency", arg, "expected programs at once 1..1024");
+        cfg->concurrency = (unsigned)v;
         return 1;
     case 'K': {
         int ka[3];
@@ -241,6 +251,7 @@ static int parse_fuzz(int argc, char **argv, config *cfg, opts_server *so)
         OPTS_SERVER_LONG,
         {"seconds", required_argument, NULL, 's'},  {"runs", required_argument, NULL, 'r'},
         {"jobs", required_argument, NULL, 'j'},     {"out", required_argument, NULL, 'o'},
+        {"concurrency", required_argument, NULL, 'C'},
         {"pcap", no_argument, NULL, 'p'},           {"max-findings", required_argument, NULL, 'M'},
         {"until", required_argument, NULL, 'U'},    {"keepalive", required_argument, NULL, 'K'},
         {"user-timeout", required_argument, NULL, 'u'},
@@ -390,6 +401,31 @@ static bool take_report(campaign *c, const report *r)
     return r->done;
 }
 
+/* A worker killed by a signal before it reported done (a crash: a framespec bug) ends the
+ * campaign with an error (exit 2), said; one that exited has reported done, or will (the pipe
+ * holds its report). Returns how many crashed. */
+static unsigned reap_dead(campaign *c)
+{
+    unsigned dead = 0;
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+        for (unsigned j = 0; j < c->cfg->jobs; j++)
+            if (c->pids[j] == pid) {
+                c->pids[j] = 0;
+                if (c->last[j].done || !WIFSIGNALED(st))
+                    continue;
+                fprintf(stderr, "framespec fuzz: worker %u died of signal %d before it was done: "
+                                "a framespec bug, please report it with the command line\n", j,
+                        WTERMSIG(st));
+                c->last[j].done = true;
+                c->last[j].error = 2;
+                g_stop = 1;
+                dead++;
+            }
+    return dead;
+}
+
 /* Read the workers' reports until every one is done, printing progress; stop them on a signal,
  * --until or --max-findings, and kill them at the hard end. */
 static void supervise(campaign *c)
@@ -430,6 +466,7 @@ static void supervise(campaign *c)
             if (n == (ssize_t)sizeof r && r.worker < cfg->jobs && take_report(c, &r))
                 running--;
         }
+        running -= reap_dead(c);
         now = sock_now_ms();
         if (now >= next_print) {
             uint64_t runs = 0;
@@ -451,7 +488,8 @@ static int summarize(const campaign *c)
 {
     const config *cfg = c->cfg;
     uint64_t runs = 0;
-    unsigned found = 0, dups = 0, should = 0, dups_should = 0, inconclusive = 0;
+    unsigned found = 0, dups = 0, should = 0, dups_should = 0, inconclusive = 0, not_alone = 0;
+    uint64_t audits = 0;
     int err = 0;
     double secs = (double)(sock_now_ms() - c->t0) / 1000.0;
     for (unsigned j = 0; j < cfg->jobs; j++) {
@@ -461,13 +499,22 @@ static int summarize(const campaign *c)
         should += c->last[j].should;
         dups_should += c->last[j].dups_should;
         inconclusive += c->last[j].inconclusive;
+        not_alone += c->last[j].not_alone;
+        audits += c->last[j].audits;
         if (c->last[j].error)
             err = c->last[j].error;
     }
-    printf("fuzz: %" PRIu64 " programs in %.1f s (%.0f/s) with %u job%s; %u new finding%s "
-           "(%u SHOULD), %u already in %s/findings\n",
+    printf("fuzz: %" PRIu64 " programs in %.1f s (%.0f/s) with %u job%s x %u at once; %u new "
+           "finding%s (%u SHOULD), %u already in %s/findings\n",
            runs, secs, secs > 0 ? (double)runs / secs : 0.0, cfg->jobs, cfg->jobs > 1 ? "s" : "",
-           found, found == 1 ? "" : "s", should, dups, cfg->out);
+           cfg->concurrency, found, found == 1 ? "" : "s", should, dups, cfg->out);
+    if (audits > 0)
+        printf("fuzz: %" PRIu64 " descriptor audit%s of the server%s, every programs drained\n",
+               audits, audits == 1 ? "" : "s", cfg->jobs > 1 ? "s" : "");
+    if (not_alone > 0)
+        printf("fuzz: %u program%s failed beside others and held alone (not findings: a server "
+               "slowed by its load, or a bug of load only)\n", not_alone,
+               not_alone == 1 ? "" : "s");
     if (inconclusive > 0)
         printf("fuzz: %u program%s inconclusive: the server's --idle-timeout explains the close "
                "that failed %s (-v names them)\n", inconclusive, inconclusive == 1 ? "" : "s",
@@ -481,7 +528,8 @@ static int summarize(const campaign *c)
 
 int fuzz_main(int argc, char **argv)
 {
-    config cfg = {.out = "fuzz-out", .seed = 1, .seconds = 60, .jobs = 1};
+    config cfg = {.out = "fuzz-out", .seed = 1, .seconds = 60, .jobs = 1,
+                  .concurrency = DEFAULT_CONCURRENCY};
     opts_server so;
     campaign c;
     int fds[2], status = 0, rc;

@@ -51,17 +51,19 @@ static uint64_t fill(peer *c, const uint8_t *buf, uint64_t blen, uint64_t limit,
 /* The most bytes the kernel may hold for one connection between a peer that does not read and
  * a server that stopped reading: the largest send and receive buffers of both ends, as TCP may
  * autotune them (tcp_wmem[2], tcp_rmem[2]) or an application ask for them (SO_SNDBUF and
- * SO_RCVBUF: twice net.core.wmem_max / rmem_max). tcp(7), socket(7). Read once a process. A
+ * SO_RCVBUF: twice net.core.wmem_max / rmem_max). tcp(7), socket(7). Read once a process (a
+ * fuzz worker's lanes may race to read it: each computes the same value). A
  * measurement would not do: the same kernel gave a reference echo server 9.1 MB and echod 13.8 MB
  * in one run, since autotuning follows how the application reads. */
 static uint64_t kernel_buffering(void)
 {
-    static uint64_t cached;
+    static uint64_t cached; /* __atomic: fuzz_lanes.c's threads */
     static const char *const files[4] = {"/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/ipv4/tcp_rmem",
                                          "/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"};
     uint64_t v[4] = {4u << 20, 6u << 20, 212992, 212992}; /* Linux's defaults */
-    if (cached)
-        return cached;
+    uint64_t got = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (got)
+        return got;
     for (int i = 0; i < 4; i++) {
         FILE *f = fopen(files[i], "r");
         unsigned long long a, b, c;
@@ -73,8 +75,9 @@ static uint64_t kernel_buffering(void)
             v[i] = a;
         fclose(f);
     }
-    cached = 2 * ((v[0] > 2 * v[2] ? v[0] : 2 * v[2]) + (v[1] > 2 * v[3] ? v[1] : 2 * v[3]));
-    return cached;
+    got = 2 * ((v[0] > 2 * v[2] ? v[0] : 2 * v[2]) + (v[1] > 2 * v[3] ? v[1] : 2 * v[3]));
+    __atomic_store_n(&cached, got, __ATOMIC_RELAXED);
+    return got;
 }
 
 uint64_t sc_flood_bound(uint64_t largest)
