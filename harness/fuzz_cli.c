@@ -144,8 +144,9 @@ static void usage(FILE *out)
           "  --until REQ,...    stop at a confirmed finding (3 of 3 replays) under one of these\n"
           "                     requirement ids or prefixes (HALFCLOSE-1, LIMITS-)\n"
           "\n"
-          "Exit 0: no MUST finding (SHOULD findings are warnings); 1: MUST findings; 2: usage\n"
-          "or setup error (the server does not start, DIR cannot be written).\n",
+          "Exit 0: no MUST finding (SHOULD findings are warnings); 1: MUST findings, or (with\n"
+          "--concurrency) the server died beside other programs; 2: usage or setup error (the\n"
+          "server does not start, DIR cannot be written).\n",
           out);
 }
 
@@ -489,6 +490,8 @@ static int summarize(const campaign *c)
     const config *cfg = c->cfg;
     uint64_t runs = 0;
     unsigned found = 0, dups = 0, should = 0, dups_should = 0, inconclusive = 0, not_alone = 0;
+    unsigned deaths = 0;
+    const char *last_death = "";
     uint64_t audits = 0;
     int err = 0;
     double secs = (double)(sock_now_ms() - c->t0) / 1000.0;
@@ -500,6 +503,9 @@ static int summarize(const campaign *c)
         dups_should += c->last[j].dups_should;
         inconclusive += c->last[j].inconclusive;
         not_alone += c->last[j].not_alone;
+        deaths += c->last[j].deaths;
+        if (c->last[j].deaths)
+            last_death = c->last[j].last_death;
         audits += c->last[j].audits;
         if (c->last[j].error)
             err = c->last[j].error;
@@ -519,11 +525,17 @@ static int summarize(const campaign *c)
         printf("fuzz: %u program%s inconclusive: the server's --idle-timeout explains the close "
                "that failed %s (-v names them)\n", inconclusive, inconclusive == 1 ? "" : "s",
                inconclusive == 1 ? "it" : "them");
+    if (deaths > 0)
+        printf("fuzz: the server died %u time%s beside other programs (the last: %s) and was "
+               "started again: a MUST violation (RESOURCES-1) with no finding file, since no "
+               "program alone reproduced it; look for it with --concurrency 1, or with framespec "
+               "run's concurrency cases\n", deaths, deaths == 1 ? "" : "s",
+               last_death[0] ? last_death : "how, unknown");
     if (err || c->fork_failed)
         return 2;
     if (g_signalled)
         fprintf(stderr, "framespec fuzz: interrupted\n");
-    return found - should + dups - dups_should > 0 ? 1 : 0;
+    return found - should + dups - dups_should > 0 || deaths > 0 ? 1 : 0;
 }
 
 int fuzz_main(int argc, char **argv)

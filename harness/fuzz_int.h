@@ -62,6 +62,8 @@ typedef struct {
     unsigned should;      /* of the new ones, SHOULD-level */
     unsigned inconclusive; /* programs whose failure the server's idle timeout explains */
     unsigned not_alone;   /* programs that failed beside others and held when run alone */
+    unsigned deaths;      /* times the server was found dead beside other programs */
+    char last_death[96];  /* how it ended, the last time */
     uint64_t audits;      /* descriptor audits of the server, all programs drained */
     bool done;
     int error;            /* 2: setup error */

@@ -15,8 +15,9 @@
  *     finding (its shrinking and confirmation are as they always were, alone); one that holds
  *     alone is counted (report.not_alone), never reported as a violation. A latency bound, or
  *     a deadline on a loaded machine, may fail beside others and hold alone;
- *   - a server found down beside others (a program stopped it, or it died) is started again,
- *     alone, and the program that found it down runs again beside the others;
+ *   - a server found dead beside others is counted (the summary says how it ended, and the
+ *     campaign exits 1: a death is a death, even when no program alone reproduces it), started
+ *     again alone, and the program that found it dead runs again beside the others;
  *   - descriptor counts (RESOURCES-2, RESET-4): the server's /proc/PID/fd is the whole server's,
  *     so beside others a program is derived without `expect server-released`. Instead, every
  *     CHECK_EVERY programs the server's descriptors beyond its warm-up count are compared with
@@ -138,6 +139,18 @@ static bool locked_running(void *arg, char *how, size_t n)
     return up;
 }
 
+/* Alone, rep_mu held: when the server is not running, it died beside other programs (after a
+ * program alone it is always started again): count it, and how it ended, for the summary (a
+ * death is a MUST violation even when no program alone reproduces it: exit 1). */
+static void count_death(lanes *L)
+{
+    worker *w = L->w;
+    if (L->n < 2 || w->cfg->exec == NULL || server_running(&w->srv))
+        return;
+    w->rep.deaths++;
+    server_describe_exit(&w->srv, w->rep.last_death, sizeof w->rep.last_death);
+}
+
 /* Judge program `index` (p) alone: the lane holds the rwlock exclusively, and rep_mu is taken
  * for all of it (a finding's shrinking included). `again`: it failed beside others first.
  * Returns run_program()'s code (1: a finding was handled). */
@@ -148,6 +161,7 @@ static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again
     unsigned before;
     int rc;
     pthread_mutex_lock(&w->rep_mu);
+    count_death(L);
     /* a leaking server no longer checked for leaks is restarted now and then, before the leak
      * exhausts its descriptors */
     if (w->t.skip_released && w->programs_on_server > 200)
@@ -368,8 +382,11 @@ static void *lane_main(void *arg)
                                 : "failed", rc == 4 ? "" : " (", rc == 4 ? "" : v.req,
                         rc == 4 ? "" : ", ", rc == 4 ? "" : v.f.actual, rc == 4 ? "" : ")");
             if (rc == 4) {
-                /* it stopped (a program alone stopped it, or it died): start it again, alone */
+                /* it died beside others: counted, and started again, alone */
                 pthread_rwlock_wrlock(&w->rw);
+                pthread_mutex_lock(&w->rep_mu);
+                count_death(L);
+                pthread_mutex_unlock(&w->rep_mu);
                 if (ensure_server(w) < 0) {
                     pthread_mutex_lock(&w->rep_mu);
                     w->rep.error = 2;

@@ -647,6 +647,7 @@ static void *run_loop(void *arg)
     L->now = mono_ms();
     for (;;) {
         int n = epoll_wait(L->epfd, evs, MAX_EVENTS, next_timeout(L));
+        bool stop = false;
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "echod: epoll_wait: %s\n", strerror(errno));
             exit(1);
@@ -659,11 +660,15 @@ static void *run_loop(void *arg)
                     on_accept(L);
             } else if (p == &tag_stop) {
                 epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->stopfd, NULL); /* level-triggered: once */
-                begin_stop(L);
+                stop = true;
             } else {
                 on_conn_event(L, p, evs[i].events);
             }
         }
+        /* after the batch: begin_stop() closes connections whose events may still be in evs[]
+         * after the stop's (a use after free, seen with ASan: SIGTERM with resets arriving) */
+        if (stop)
+            begin_stop(L);
         expire_timers(L);
         if (L->stopping) {
             if (L->active.n == 0 && L->linger.n == 0)
