@@ -319,33 +319,29 @@ static int ran_beside(lanes *L, uint64_t index, int rc)
 {
     worker *w = L->w;
     int todo = 0;
-    bool check;
+    bool check = false, queue_due;
     pthread_mutex_lock(&w->rep_mu);
     if (rc == 1) {
         if (L->nagain == 0)
             L->again_since = sock_now_ms();
         L->again[L->nagain++] = index; /* counted when judged alone */
+    } else {
+        w->rep.runs++;
+        w->programs_on_server++;
+        if (rc == 3)
+            w->rep.inconclusive++;
+        L->ring[L->nran++ % RING] = index;
+        check = w->cfg->exec && !w->t.skip_released && L->nran % CHECK_EVERY == 0;
     }
-    if (L->nagain >= AGAIN_BATCH ||
-        (L->nagain > 0 && sock_now_ms() - L->again_since >= AGAIN_WAIT_MS)) {
-        pthread_mutex_unlock(&w->rep_mu);
-        return 2;
-    }
-    if (rc == 1) {
-        pthread_mutex_unlock(&w->rep_mu);
-        return 0;
-    }
-    w->rep.runs++;
-    w->programs_on_server++;
-    if (rc == 3)
-        w->rep.inconclusive++;
-    L->ring[L->nran++ % RING] = index;
-    check = w->cfg->exec && !w->t.skip_released && L->nran % CHECK_EVERY == 0;
+    queue_due = L->nagain >= AGAIN_BATCH ||
+                (L->nagain > 0 && sock_now_ms() - L->again_since >= AGAIN_WAIT_MS);
     if (sock_now_ms() >= L->next_report) {
         send_report(w);
         L->next_report = sock_now_ms() + 250;
     }
     pthread_mutex_unlock(&w->rep_mu);
+    if (queue_due)
+        return 2; /* a due audit comes at a later check: its strikes stay */
     if (check) {
         bool over = over_slack(L);
         pthread_mutex_lock(&w->rep_mu);
