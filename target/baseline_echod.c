@@ -432,6 +432,78 @@ static void queue_finish(echo_queue *q)
 }
 #endif
 
+#if defined(MUTANT_DEEP_LENGTHS) || defined(MUTANT_DEEP_SPLIT)
+/*
+ * The deep mutants (group "coverage" in target/mutants.txt): bugs behind a sequence of states of
+ * one connection, as a protocol's command sequences or a parser's rarely taken paths are. Each
+ * state is a branch of its own (DEEP_EDGE() keeps the compiler from merging them into a select),
+ * so a build instrumented by AFL++ sees a new edge at each step, and `framespec fuzz --coverage
+ * afl` can find them one step at a time; generation alone almost never strings the sequence
+ * together. The values are arbitrary: not tuned to the generator (fuzz_program.c pick_size).
+ */
+#define DEEP_EDGE() __asm__ volatile("" ::: "memory")
+
+/* The next state after a payload of len bytes, where `seq` (n values) is the sequence that
+ * advances it: state k expects seq[k]; a mismatch starts again. Returns the new state (n: the
+ * whole sequence was seen). */
+static int deep_next(int st, uint64_t len, const uint64_t *seq, int n)
+{
+    switch (st) {
+    case 0:
+        if (len == seq[0]) { DEEP_EDGE(); return 1; }
+        break;
+    case 1:
+        if (len == seq[1]) { DEEP_EDGE(); return 2; }
+        break;
+    case 2:
+        if (len == seq[2]) { DEEP_EDGE(); return 3; }
+        break;
+    case 3:
+        if (n > 3 && len == seq[3]) { DEEP_EDGE(); return 4; }
+        break;
+    case 4:
+        if (n > 4 && len == seq[4]) { DEEP_EDGE(); return 5; }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+#endif
+#ifdef MUTANT_DEEP_LENGTHS
+/* MUTANT deep_lengths (coverage): payloads of 7, 2, 13, 0 and 11 bytes in a row on one
+ * connection close it before the last one is echoed. */
+static const uint64_t deep_seq[] = {7, 2, 13, 0, 11};
+#define DEEP_N 5
+#endif
+#ifdef MUTANT_DEEP_SPLIT
+/* MUTANT deep_split (coverage): after payloads of 4, 10 and 1 bytes in a row on one
+ * connection, a next header of which exactly one byte has arrived is taken for a one-byte
+ * legacy "bye" and the connection is closed (deep_split_bye()). */
+static const uint64_t deep_seq[] = {4, 10, 1};
+#define DEEP_N 3
+
+/* Before the header that follows the sequence (st == DEEP_N): waits for input as read_header()
+ * would. Returns 1 when exactly one byte of the header is there (the bug), -1 on EOF, an error
+ * or the idle timeout (what read_header() would have ended on), 0 to go on. */
+static int deep_split_bye(reader *r, int st, size_t hlen)
+{
+    ssize_t have;
+    if (st != DEEP_N)
+        return 0;
+    DEEP_EDGE();
+    have = fill(r);
+    if (have <= 0)
+        return -1;
+    if ((size_t)have >= hlen) {
+        DEEP_EDGE(); /* the whole header at once */
+        return 0;
+    }
+    DEEP_EDGE(); /* a header in pieces */
+    return have == 1 ? 1 : 0;
+}
+#endif
+
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -441,6 +513,9 @@ static void *serve(void *arg)
     uint64_t max = frame_effective_max(&g_framing, g_max);
     uint64_t under = (uint64_t)-(int64_t)g_framing.adjust; /* the field counts this much more */
     int one = 1;
+#if defined(MUTANT_DEEP_LENGTHS) || defined(MUTANT_DEEP_SPLIT)
+    int deep = 0; /* the deep mutants' state: payloads of deep_seq seen in a row */
+#endif
     {
         char err[NET_ERR_LEN];
 #ifndef MUTANT_NO_KEEPALIVE
@@ -535,6 +610,10 @@ static void *serve(void *arg)
             while (!stopping())
                 poll(NULL, 0, 100);
 #endif
+#ifdef MUTANT_DEEP_SPLIT
+        if (deep_split_bye(r, deep, hlen) != 0)
+            break; /* MUTANT deep_split (coverage): the bug, or what ends any connection */
+#endif
         rc = read_header(r, hdr, &hlen, &field);
 #ifdef MUTANT_NO_HALFCLOSE_CLOSE
         if (rc == 0) /* MUTANT no_halfclose_close (halfclose): ignores the peer's FIN forever */
@@ -575,6 +654,13 @@ static void *serve(void *arg)
         }
         if (len > 0 && read_exact(r, payload, (size_t)len) <= 0)
             break; /* EOF mid-payload: drop the partial frame */
+#if defined(MUTANT_DEEP_LENGTHS) || defined(MUTANT_DEEP_SPLIT)
+        deep = deep_next(deep, len, deep_seq, DEEP_N);
+#ifdef MUTANT_DEEP_LENGTHS
+        if (deep == DEEP_N)
+            break; /* MUTANT deep_lengths (coverage): the sequence's last echo never goes */
+#endif
+#endif
 #ifdef MUTANT_DROP_ON_EOF
         {
             /* MUTANT drop_on_eof (halfclose): "the peer has shut down, why bother echoing" */
