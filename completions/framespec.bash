@@ -30,6 +30,9 @@ _framespec()
         --repro-dir|--out)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
+        --coverage)
+            COMPREPLY=($(compgen -W "afl afl-blind" -- "$cur"))
+            return ;;
         --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
         --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
         --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency)
@@ -42,7 +45,7 @@ _framespec()
         list) opts="--markdown --requirements --help" ;;
         replay) opts="$shared --idle-timeout --repeat --pcap --pcap-optional --keep-logs -v" ;;
         fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs
-                    --concurrency --out
+                    --concurrency --coverage --out
                     --pcap --until --max-findings -v" ;;
         bench) opts="$shared --conns --depth --size --duration --warmup --rate --label --json
                      --keep-logs" ;;

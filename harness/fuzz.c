@@ -407,6 +407,34 @@ static void shrink_action(shrinker *k, size_t i)
     }
 }
 
+/* A program whose failure depends on how its writes reach the server (a header read in two
+ * pieces or in one) fails now and then only, and each reduction of it would then be kept or
+ * dropped by luck; a pause after each write of its sliced sends makes every write arrive alone
+ * (TCP cannot merge them, and the server reads each before the next), which is what such a
+ * failure needs. Tried first; kept when it keeps the verdict (shrinking tries the pauses out
+ * again later, and the confirmations step back to a program with them when they were needed). */
+static void stabilize(shrinker *k)
+{
+    fz_program cand = *k->best;
+    const wire_framing *f = &k->w->cfg->t.framing;
+    bool any = false;
+    for (size_t i = 0; i < cand.n; i++) {
+        fz_action *a = &cand.a[i];
+        uint64_t bytes = 0, writes;
+        if (a->kind != A_SEND || a->pause_ms || (a->by == 0 && a->ncuts == 0))
+            continue;
+        for (size_t j = 0; j < a->nframes; j++)
+            bytes += wire_frame_size(*f, (size_t)a->frames[j]) * a->reps;
+        writes = a->by ? bytes / a->by + 1 : a->ncuts + 1;
+        if (writes <= 256) { /* 256 ms at most */
+            a->pause_ms = 1;
+            any = true;
+        }
+    }
+    if (any)
+        try_cand(k, &cand);
+}
+
 /* Shrinks *best while it keeps the verdict want, within SHRINK_TRIALS runs and SHRINK_MS: each
  * action alone, then fewer actions (halving chunks), then smaller values. Every program that
  * kept it joins ch. */
@@ -415,6 +443,7 @@ static void shrink(worker *w, fz_program *best, const verdict *want, int *trials
     shrinker k = {.w = w, .best = best, .want = want, .trials = trials, .ch = ch,
                   .end = sock_now_ms() + SHRINK_MS};
     size_t chunk;
+    stabilize(&k);
     /* first, each action alone, the last first (the violation is usually one action's, and
      * each candidate that does not violate is over in milliseconds): a program whose runs
      * take seconds (a vanished peer, a long silence) shrinks in a few trials */
@@ -698,6 +727,15 @@ void handle_finding(worker *w, uint64_t index, const fz_program *orig, const ver
         return;
     text = finding_text(w, &best, &v, header, &len);
     free(header);
+    if (stat(path, &sb) == 0) {
+        /* another job wrote it while this one shrank (a corpus shared through --coverage
+         * hands the same program to every job) */
+        free(text);
+        w->rep.dups++;
+        if (level == FS_SHOULD)
+            w->rep.dups_should++;
+        return;
+    }
     if (text == NULL || write_atomically(path, text, len) < 0) {
         fprintf(stderr, "framespec fuzz: cannot write %s: %s\n", path, strerror(errno));
         free(text);

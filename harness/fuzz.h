@@ -104,6 +104,12 @@ uint64_t fz_below(fz_rng *r, uint64_t n);
 void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t ncorpus,
                  fz_program *out);
 
+/* Change p in one way (a corpus entry, 1-3 times per program): an action inserted, deleted,
+ * replaced or duplicated (right after itself or later), a frame's size, one more frame in a
+ * send, a send's write boundaries and pauses, or a splice (p's first actions, `other`'s last;
+ * other may be NULL). p stays within FZ_MAX_ACTIONS, FZ_MAX_FRAMES and t's sizes. */
+void fz_mutate(fz_rng *r, const fz_target *t, fz_program *p, const fz_program *other);
+
 /*
  * The oracle: the scenario that program p must pass (expects with requirement ids from
  * docs/spec.md). alt_req[0..alt_cap) (may be NULL; steps past alt_cap get nothing) gets, for an

@@ -104,7 +104,8 @@ static void usage(FILE *out)
           "                      [--framing F] [--max-frame BYTES] [--idle-timeout S]\n"
           "                      [--keepalive I,N,C] [--user-timeout MS]\n"
           "                      [--seconds S | --runs N] [--seed N]\n"
-          "                      [--jobs J] [--concurrency N] [--out DIR] [--pcap]\n"
+          "                      [--jobs J] [--concurrency N] [--coverage afl|afl-blind]\n"
+          "                      [--out DIR] [--pcap]\n"
           "                      [--timeout-scale X]\n"
           "                      [--until REQ,...] [--max-findings N] [-v]\n"
           "\n"
@@ -136,6 +137,14 @@ static void usage(FILE *out)
           "                     silences would stall a job). A program that SIGTERMs or\n"
           "                     restarts the server, or makes a peer vanish, runs alone; a\n"
           "                     failure beside others is judged again alone before it counts\n"
+          "  --coverage afl     (--exec) guidance from the server's own coverage: a server\n"
+          "                     built with AFL++'s afl-clang-fast or afl-cc writes its edges\n"
+          "                     to a map of framespec's; programs that reach new edges join\n"
+          "                     a corpus, and most programs are mutations of them, chosen\n"
+          "                     towards rare edges. One program at a time per server:\n"
+          "                     --concurrency N runs N servers per job. Edges over time in\n"
+          "                     DIR/coverage.csv\n"
+          "  --coverage afl-blind  edges counted, programs as without guidance (to compare)\n"
           "  --out DIR          findings and corpus (default fuzz-out): DIR/findings/*.scenario,\n"
           "                     DIR/corpus/*.scenario; share DIR to merge campaigns\n"
           "  --pcap             capture each finding's confirmed replay as DIR/findings/*.pcap\n"
@@ -193,6 +202,10 @@ static int take_fuzz_option(config *cfg, int ch, const char *arg, bool *seconds_
             return opts_bad("fuzz", "--user-timeout", arg, "expected milliseconds 1..2147483647");
         cfg->t.user_timeout_ms = (int64_t)v;
         return 1;
+    case 'G':
+        if (cov_parse_mode(arg, &cfg->coverage) < 0)
+            return opts_bad("fuzz", "--coverage", arg, "expected afl or afl-blind");
+        return 1;
     case 'M':
         if (opts_u64(arg, 1, 1000000, &v) < 0)
             return opts_bad("fuzz", "--max-findings", arg, "expected a count >= 1");
@@ -217,6 +230,24 @@ static int check_fuzz_options(config *cfg, opts_server *so, bool seconds_given)
     if (cfg->runs && seconds_given) {
         fprintf(stderr, "framespec fuzz: give --seconds or --runs, not both\n");
         return 2;
+    }
+    if (cfg->coverage != COV_NONE && so->exec == NULL) {
+        fprintf(stderr, "framespec fuzz: --coverage needs --exec: framespec starts the "
+                        "instrumented server and hands it its coverage map\n");
+        return 2;
+    }
+    if (cfg->coverage != COV_NONE && cfg->concurrency > 1) {
+        /* a server instance runs one program at a time, so that a program's edges are its own:
+         * N at once per job are N servers, each driven by a worker process of its own */
+        if (cfg->jobs * cfg->concurrency > MAX_JOBS) {
+            fprintf(stderr, "framespec fuzz: --coverage with --jobs %u --concurrency %u runs %u "
+                            "servers, one program at a time each: at most %d\n", cfg->jobs,
+                    cfg->concurrency, cfg->jobs * cfg->concurrency, MAX_JOBS);
+            return 2;
+        }
+        cfg->servers_per_job = cfg->concurrency;
+        cfg->jobs *= cfg->concurrency;
+        cfg->concurrency = 1;
     }
     if (so->exec && cfg->jobs > 1 && strstr(so->exec, "{port}") == NULL) {
         fprintf(stderr, "framespec fuzz: --jobs %u with --exec needs {port} in the command: each "
@@ -253,6 +284,7 @@ static int parse_fuzz(int argc, char **argv, config *cfg, opts_server *so)
         {"seconds", required_argument, NULL, 's'},  {"runs", required_argument, NULL, 'r'},
         {"jobs", required_argument, NULL, 'j'},     {"out", required_argument, NULL, 'o'},
         {"concurrency", required_argument, NULL, 'C'},
+        {"coverage", required_argument, NULL, 'G'},
         {"pcap", no_argument, NULL, 'p'},           {"max-findings", required_argument, NULL, 'M'},
         {"until", required_argument, NULL, 'U'},    {"keepalive", required_argument, NULL, 'K'},
         {"user-timeout", required_argument, NULL, 'u'},
@@ -332,6 +364,27 @@ static int set_up_fuzz(config *cfg)
     if (fz_make_dir(dir) < 0)
         return 2;
     fz_load_corpus(cfg);
+    if (cfg->coverage != COV_NONE) {
+        size_t need;
+        char why[600];
+        if (cov_check_exec(cfg->exec, &need, why, sizeof why) < 0) {
+            fprintf(stderr, "framespec fuzz: --coverage %s: %s\n",
+                    cfg->coverage == COV_AFL ? "afl" : "afl-blind", why);
+            return 2;
+        }
+        cfg->cov = cov_shared_new(need, cfg->coverage);
+        if (cfg->cov == NULL)
+            return 2;
+        snprintf(dir, sizeof dir, "%s/coverage.csv", cfg->out);
+        cfg->cov_csv = fopen(dir, "w");
+        if (cfg->cov_csv == NULL) {
+            fprintf(stderr, "framespec fuzz: cannot write %s: %s\n", dir, strerror(errno));
+            return 2;
+        }
+        fprintf(cfg->cov_csv, "seconds,programs,edges,corpus,findings\n");
+        fprintf(stderr, "framespec fuzz: --coverage %s: the server's map is %zu bytes\n",
+                cfg->coverage == COV_AFL ? "afl" : "afl-blind", need);
+    }
     return 0;
 }
 
@@ -427,6 +480,22 @@ static unsigned reap_dead(campaign *c)
     return dead;
 }
 
+/* A line of DIR/coverage.csv: seconds since the start, programs run, edges reached, programs in
+ * the coverage corpus, findings. */
+static void coverage_line(const campaign *c, int64_t now)
+{
+    uint64_t runs = 0, edges, corpus, measured;
+    unsigned found = 0;
+    for (unsigned j = 0; j < c->cfg->jobs; j++) {
+        runs += c->last[j].runs;
+        found += c->last[j].findings;
+    }
+    cov_figures(c->cfg->cov, &edges, &corpus, &measured);
+    fprintf(c->cfg->cov_csv, "%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u\n",
+            (double)(now - c->t0) / 1000, runs, edges, corpus, found);
+    fflush(c->cfg->cov_csv);
+}
+
 /* Read the workers' reports until every one is done, printing progress; stop them on a signal,
  * --until or --max-findings, and kill them at the hard end. */
 static void supervise(campaign *c)
@@ -434,7 +503,7 @@ static void supervise(campaign *c)
     config *cfg = c->cfg;
     unsigned running = 0;
     bool stopping = false;
-    int64_t next_print = c->t0 + 1000, hard_end;
+    int64_t next_print = c->t0 + 1000, next_csv = c->t0 + 1000, hard_end;
     for (unsigned j = 0; j < cfg->jobs; j++)
         running += c->pids[j] > 0;
     /* runs: no time limit of their own, but never more than a day; seconds: the shrinking of a
@@ -469,19 +538,31 @@ static void supervise(campaign *c)
         }
         running -= reap_dead(c);
         now = sock_now_ms();
+        if (now >= next_csv && cfg->cov_csv != NULL) {
+            coverage_line(c, now);
+            next_csv = now + 1000;
+        }
         if (now >= next_print) {
             uint64_t runs = 0;
             unsigned found = 0;
+            char edges[96] = "";
             for (unsigned j = 0; j < cfg->jobs; j++) {
                 runs += c->last[j].runs;
                 found += c->last[j].findings;
             }
-            fprintf(stderr, "framespec fuzz: %.0f s: %" PRIu64 " programs (%.0f/s), %u findings\n",
+            if (cfg->cov != NULL) {
+                uint64_t e, corpus, measured;
+                cov_figures(cfg->cov, &e, &corpus, &measured);
+                snprintf(edges, sizeof edges, ", %" PRIu64 " edges, corpus %" PRIu64, e, corpus);
+            }
+            fprintf(stderr, "framespec fuzz: %.0f s: %" PRIu64 " programs (%.0f/s)%s, %u findings\n",
                     (double)(now - c->t0) / 1000, runs, (double)runs * 1000.0 / (double)(now - c->t0),
-                    found);
+                    edges, found);
             next_print = now + (isatty(2) ? 1000 : 10000);
         }
     }
+    if (cfg->cov_csv != NULL)
+        coverage_line(c, sock_now_ms());
 }
 
 /* The summary line; the exit code: 2 setup error, 1 MUST findings (new or already in DIR), 0. */
@@ -510,10 +591,23 @@ static int summarize(const campaign *c)
         if (c->last[j].error)
             err = c->last[j].error;
     }
-    printf("fuzz: %" PRIu64 " programs in %.1f s (%.0f/s) with %u job%s x %u at once; %u new "
-           "finding%s (%u SHOULD), %u already in %s/findings\n",
-           runs, secs, secs > 0 ? (double)runs / secs : 0.0, cfg->jobs, cfg->jobs > 1 ? "s" : "",
-           cfg->concurrency, found, found == 1 ? "" : "s", should, dups, cfg->out);
+    {
+        unsigned per = cfg->servers_per_job > 1 ? cfg->servers_per_job : 1, jobs = cfg->jobs / per;
+        printf("fuzz: %" PRIu64 " programs in %.1f s (%.0f/s) with %u job%s x %u %s; %u new "
+               "finding%s (%u SHOULD), %u already in %s/findings\n",
+               runs, secs, secs > 0 ? (double)runs / secs : 0.0, jobs, jobs > 1 ? "s" : "",
+               per > 1 ? per : cfg->concurrency,
+               per > 1 ? "servers (one program at a time each)" : "at once", found,
+               found == 1 ? "" : "s", should, dups, cfg->out);
+    }
+    if (cfg->cov != NULL) {
+        uint64_t edges, corpus, measured;
+        cov_figures(cfg->cov, &edges, &corpus, &measured);
+        printf("fuzz: coverage (%s): %" PRIu64 " edges of the server reached; %" PRIu64
+               " programs in the coverage corpus; edges over time in %s/coverage.csv\n",
+               cfg->coverage == COV_AFL ? "guided" : "counted, not guiding", edges, corpus,
+               cfg->out);
+    }
     if (audits > 0)
         printf("fuzz: %" PRIu64 " descriptor audit%s of the server%s, every programs drained\n",
                audits, audits == 1 ? "" : "s", cfg->jobs > 1 ? "s" : "");
@@ -561,10 +655,11 @@ int fuzz_main(int argc, char **argv)
     c.cfg = &cfg;
     c.fd = fds[0];
     c.t0 = sock_now_ms();
-    fprintf(stderr, "framespec fuzz: %s %s, framing %s, max frame %" PRIu64 ", %u job%s, seed %"
+    fprintf(stderr, "framespec fuzz: %s %s, framing %s, max frame %" PRIu64 ", %u %s%s, seed %"
                     PRIu64 ", %s; corpus: %zu programs; findings in %s/findings\n",
             cfg.exec ? "--exec" : "--target", cfg.exec ? cfg.exec : cfg.target,
-            wire_framing_name(&cfg.t.framing), cfg.t.max_payload, cfg.jobs, cfg.jobs > 1 ? "s" : "",
+            wire_framing_name(&cfg.t.framing), cfg.t.max_payload, cfg.jobs,
+            cfg.servers_per_job > 1 ? "server" : "job", cfg.jobs > 1 ? "s" : "",
             cfg.seed, cfg.runs ? "--runs" : "--seconds", cfg.ncorpus, cfg.out);
     fflush(NULL);
     start_workers(&c, fds);
@@ -577,6 +672,8 @@ int fuzz_main(int argc, char **argv)
         ;
     close(fds[0]);
     rc = summarize(&c);
+    if (cfg.cov_csv != NULL)
+        fclose(cfg.cov_csv);
     free(cfg.corpus);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fuzz.h"
+#include "fuzz_cov.h"
 #include "server.h"
 
 #define MAX_JOBS 64
@@ -50,6 +51,12 @@ typedef struct {
                             * (comma-separated), or NULL */
     fz_program *corpus;
     size_t ncorpus;
+    cov_mode coverage;     /* --coverage (COV_NONE: black-box) */
+    cov_shared *cov;       /* the campaign's coverage, shared by the workers (or NULL) */
+    FILE *cov_csv;         /* DIR/coverage.csv (the parent's), or NULL */
+    unsigned servers_per_job; /* --coverage with --concurrency N: N servers per job, each its own
+                               * worker process running one program at a time (jobs counts them
+                               * all); 0 otherwise */
 } config;
 
 /* What a worker tells the parent (a pipe; one record per report, PIPE_BUF-atomic). */
@@ -88,6 +95,7 @@ typedef struct {
     pthread_mutex_t rep_mu;   /* rep */
     pthread_mutex_t srv_mu;   /* srv's keeper reports, read beside other programs */
     sc_server locked_ops;     /* ops through srv_mu (beside other programs) */
+    cov_worker cov;           /* its server's coverage map (--coverage) */
 } worker;
 
 /* A program's verdict: the requirement and the way it failed (its signature), and the

@@ -105,7 +105,10 @@ static void generate(const config *cfg, uint64_t index, fz_program *p)
 {
     fz_rng rng = {cfg->seed * 0x9E3779B97F4A7C15ull + index};
     fz_next(&rng);
-    fz_generate(&rng, &cfg->t, cfg->corpus, cfg->ncorpus, p);
+    if (cfg->cov != NULL)
+        cov_generate(cfg->cov, &rng, &cfg->t, cfg->corpus, cfg->ncorpus, p);
+    else
+        fz_generate(&rng, &cfg->t, cfg->corpus, cfg->ncorpus, p);
 }
 
 /* Does p act on the whole server (it must run alone)? */
@@ -160,13 +163,28 @@ static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again
     verdict v;
     unsigned before;
     int rc;
+    /* --coverage with other servers running programs at the same time (fuzz_cov.h cov_lock()) */
+    bool campaign = w->cfg->cov != NULL && w->cfg->jobs > 1, held;
     pthread_mutex_lock(&w->rep_mu);
     count_death(L);
     /* a leaking server no longer checked for leaks is restarted now and then, before the leak
      * exhausts its descriptors */
     if (w->t.skip_released && w->programs_on_server > 200)
         restart_server(w);
+    cov_begin(&w->cov); /* --coverage: one program at a time, so the map is this one's */
+    held = campaign && cov_lock(w->cfg->cov, false, &g_stop);
     rc = run_program(w, p, &v, NULL, false);
+    cov_end(&w->cov, p);
+    if (held)
+        cov_unlock(w->cfg->cov);
+    if (campaign && rc == 1 && !g_stop) {
+        /* it failed beside the other servers' programs: judged again with none running, and
+         * kept alone for its shrinking and confirmations */
+        held = cov_lock(w->cfg->cov, true, &g_stop);
+        again = true;
+        rc = run_program(w, p, &v, NULL, false);
+    } else
+        held = false;
     if (again && rc == 0)
         w->rep.not_alone++;
     if (rc == 3) {
@@ -194,6 +212,8 @@ static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again
         restart_server(w); /* a fresh server for what follows */
         send_report(w);
     }
+    if (held)
+        cov_unlock(w->cfg->cov);
     pthread_mutex_unlock(&w->rep_mu);
     return rc;
 }
@@ -406,6 +426,10 @@ static void *lane_main(void *arg)
         pthread_mutex_lock(&w->rep_mu);
         w->rep.runs++;
         w->programs_on_server++;
+        if (sock_now_ms() >= L->next_report) {
+            send_report(w); /* progress (beside others, ran_beside() sends it) */
+            L->next_report = sock_now_ms() + 250;
+        }
         pthread_mutex_unlock(&w->rep_mu);
         judge_alone(L, index, &p, beside);
         if (w->cfg->exec)
@@ -510,7 +534,23 @@ int fz_worker_main(worker *w)
         }
     }
     L->base_fds = -1;
-    if (ensure_server(w) < 0) {
+    if (cfg->cov != NULL) {
+        char why[300];
+        if (cov_worker_attach(&w->cov, cfg->cov, why, sizeof why) < 0) {
+            fprintf(stderr, "framespec fuzz: --coverage: %s\n", why);
+            w->rep.error = 2;
+        }
+    }
+    if (w->rep.error == 0 && ensure_server(w) < 0)
+        w->rep.error = 2;
+    if (w->rep.error == 0 && cfg->cov != NULL && !cov_attached(&w->cov)) {
+        fprintf(stderr, "framespec fuzz: --coverage: the server did not attach its coverage map "
+                        "(the runtime of an AFL++ build marks it when it does): is the "
+                        "instrumented binary the one --exec runs, without "
+                        "AFL_DISABLE_LLVM_INSTRUMENTATION?\n");
+        w->rep.error = 2;
+    }
+    if (w->rep.error != 0) {
         w->rep.error = 2;
         w->rep.done = true;
         send_report(w);

@@ -241,33 +241,65 @@ static void fill_action(fz_rng *r, const fz_target *t, fz_action *a, int nconn)
     }
 }
 
-/* Change one thing in a program (a corpus entry): a size, a slicing, an action added, removed
- * or replaced. */
-static void mutate(fz_rng *r, const fz_target *t, fz_program *p)
+void fz_mutate(fz_rng *r, const fz_target *t, fz_program *p, const fz_program *other)
 {
     size_t i = p->n ? (size_t)fz_below(r, p->n) : 0;
-    switch (fz_below(r, 4)) {
-    case 0:
+    switch (fz_below(r, 8)) {
+    case 0: /* insert a new action */
         if (p->n < FZ_MAX_ACTIONS) {
             memmove(&p->a[i + 1], &p->a[i], (p->n - i) * sizeof p->a[0]);
             random_action(r, t, &p->a[i], FZ_MAX_CONNS);
             p->n++;
         }
         break;
-    case 1:
+    case 1: /* delete one */
         if (p->n > 1) {
             memmove(&p->a[i], &p->a[i + 1], (p->n - i - 1) * sizeof p->a[0]);
             p->n--;
         }
         break;
-    case 2:
+    case 2: /* another size for one frame of a send, sliced again */
         if (p->n > 0 && p->a[i].kind == A_SEND && p->a[i].nframes > 0) {
             p->a[i].frames[fz_below(r, p->a[i].nframes)] = pick_size(r, t);
             pick_slicing(r, &p->a[i], send_bytes(&p->a[i], t->framing));
             break;
         }
+        goto replace;
+    case 3: /* one more frame in a send */
+        if (p->n > 0 && p->a[i].kind == A_SEND && p->a[i].nframes < FZ_MAX_FRAMES) {
+            p->a[i].frames[p->a[i].nframes++] = pick_size(r, t);
+            pick_slicing(r, &p->a[i], send_bytes(&p->a[i], t->framing));
+            break;
+        }
+        goto replace;
+    case 4: /* other write boundaries and pauses for a send */
+        if (p->n > 0 && p->a[i].kind == A_SEND) {
+            pick_slicing(r, &p->a[i], send_bytes(&p->a[i], t->framing));
+            break;
+        }
+        goto replace;
+    case 5: /* an action again, right after itself or anywhere after it */
+        if (p->n > 0 && p->n < FZ_MAX_ACTIONS) {
+            size_t to = i + 1 + (size_t)fz_below(r, p->n - i);
+            fz_action a = p->a[i];
+            memmove(&p->a[to + 1], &p->a[to], (p->n - to) * sizeof p->a[0]);
+            p->a[to] = a;
+            p->n++;
+        }
+        break;
+    case 6: /* splice: this program's first actions, the other's last */
+        if (other != NULL && other->n > 0) {
+            size_t j = (size_t)fz_below(r, other->n), keep = i + 1 <= p->n ? i + 1 : p->n;
+            size_t take = other->n - j;
+            if (keep + take > FZ_MAX_ACTIONS)
+                take = FZ_MAX_ACTIONS - keep;
+            memcpy(&p->a[keep], &other->a[j], take * sizeof p->a[0]);
+            p->n = keep + take;
+            break;
+        }
         /* fall through */
     default:
+    replace:
         if (p->n > 0)
             random_action(r, t, &p->a[i], FZ_MAX_CONNS);
         break;
@@ -282,7 +314,7 @@ void fz_generate(fz_rng *r, const fz_target *t, const fz_program *corpus, size_t
     if (ncorpus > 0 && fz_below(r, 4) == 0) {
         *out = corpus[fz_below(r, ncorpus)];
         for (uint64_t k = 1 + fz_below(r, 3); k > 0; k--)
-            mutate(r, t, out);
+            fz_mutate(r, t, out, &corpus[fz_below(r, ncorpus)]);
         return;
     }
     nconn = fz_below(r, 10) < 6 ? 1 : fz_below(r, 3) < 2 ? 2 : 3;

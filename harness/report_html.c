@@ -109,13 +109,15 @@ int report_html(const char *cmd, const char *out, const char *const *jsons, size
 
 static void usage(FILE *f)
 {
-    fputs("usage: framespec report OUT.html [NAME=]REPORT.json... [--title TEXT]\n"
+    fputs("usage: framespec report OUT.html [NAME=]REPORT.json|DIR... [--title TEXT]\n"
           "\n"
           "Render JSON reports as one self-contained HTML page (no fetches): the matrix of cases x\n"
           "implementations (one column per `run --json` report), each failure's requirement,\n"
-          "expected vs actual, reproducer and wire timeline (SVG), and the round-trip percentiles\n"
-          "of `bench --json` results on one chart. NAME names a column or series (default: the\n"
-          "report's --label, else its file name).\n"
+          "expected vs actual, reproducer and wire timeline (SVG), the round-trip percentiles\n"
+          "of `bench --json` results on one chart, and the edges reached over time by\n"
+          "`fuzz --coverage` campaigns (a campaign's --out DIR, with its coverage.csv) on\n"
+          "another. NAME names a column or series (default: the report's --label, else its\n"
+          "file or directory name).\n"
           "Exit status: 0 written; 2 usage, an unreadable report, or the page not writable.\n",
           f);
 }
@@ -127,7 +129,8 @@ int report_main(int argc, char **argv)
         return 0;
     }
     if (argc < 3) {
-        fprintf(stderr, "framespec report: give the page to write and at least one JSON report\n");
+        fprintf(stderr, "framespec report: give the page to write and at least one JSON report "
+                        "or fuzz campaign directory\n");
         usage(stderr);
         return 2;
     }

@@ -272,6 +272,10 @@ static void keeper_main(const char *line, int logfd, int report_fd, pid_t parent
         dup2(devnull, 0);
         dup2(out[1], 1);
         dup2(out[1], 2);
+        /* an AFL++-instrumented server takes an open 199 for afl-fuzz's fork server and waits
+         * on 198 (afl-compiler-rt.o.c __afl_start_forkserver): never hand it ours */
+        close(198);
+        close(199);
         execl("/bin/sh", "sh", "-c", line, (char *)NULL);
         _exit(127);
     }

@@ -14,6 +14,7 @@ autoescaping on for every value); this file only computes what to draw.
 Exit status: 0 written; 2 usage error, an unreadable or unknown input, or OUT.html not writable.
 """
 import argparse
+import csv
 import json
 import math
 import os
@@ -91,12 +92,49 @@ def load_spec(path):
     return {k: (lv, re.sub(r"[*`]", "", t)) for k, (lv, t) in reqs.items()}
 
 
+COVERAGE_FIELDS = ["seconds", "programs", "edges", "corpus", "findings"]
+
+
+def load_campaign(path):
+    """DIR/coverage.csv of a `framespec fuzz --coverage` campaign -> [{field: number}] (dies
+    naming the file and line on anything else)."""
+    csv_path = os.path.join(path, "coverage.csv")
+    try:
+        with open(csv_path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        die("%s: a directory without a readable coverage.csv (%s): give the --out DIR of a "
+            "framespec fuzz --coverage campaign" % (path, e.strerror))
+    except (UnicodeDecodeError, csv.Error) as e:
+        die("%s: not a coverage.csv (%s)" % (csv_path, e))
+    if not rows or rows[0] != COVERAGE_FIELDS:
+        die("%s:1: expected the header %s" % (csv_path, ",".join(COVERAGE_FIELDS)))
+    out = []
+    for n, row in enumerate(rows[1:], 2):
+        try:
+            if len(row) != len(COVERAGE_FIELDS):
+                raise ValueError("%d fields" % len(row))
+            vals = [float(v) for v in row]
+            if any(v < 0 or v != v or v == float("inf") for v in vals):
+                raise ValueError("a negative or non-finite number")
+        except ValueError as e:
+            die("%s:%d: expected %d numbers (%s)" % (csv_path, n, len(COVERAGE_FIELDS), e))
+        out.append(dict(zip(COVERAGE_FIELDS, vals)))
+    if not out:
+        die("%s: no line after the header: the campaign ended before its first second" % csv_path)
+    return out
+
+
 def load_inputs(paths):
-    runs, benches = [], []
+    runs, benches, campaigns = [], [], []
     for arg in paths:
         name, path = None, arg
         if "=" in arg and not os.path.exists(arg):
             name, path = arg.split("=", 1)
+        if os.path.isdir(path):
+            campaigns.append((name or os.path.basename(os.path.normpath(path)), path,
+                              load_campaign(path)))
+            continue
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -114,9 +152,9 @@ def load_inputs(paths):
             benches.append((name, path, data))
         else:
             die("%s: neither a run report (\"cases\") nor a bench result (\"rtt_us\")" % path)
-    if not runs and not benches:
+    if not runs and not benches and not campaigns:
         die("no reports given")
-    return runs, benches
+    return runs, benches, campaigns
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +357,7 @@ def shorten(text, limit):
     return text[:limit], len(text) - limit
 
 
-def build(runs, benches, spec, title):
+def build(runs, benches, spec, title, campaigns=()):
     order, meta = [], {}
     for _, _, data in runs:
         for c in data["cases"]:
@@ -372,7 +410,8 @@ def build(runs, benches, spec, title):
         groups[-1]["rows"].append({"meta": m, "cells": cells})
     return {"title": title, "impls": impls, "groups": groups, "details": details,
             "expected_details": expected_details,
-            "bench": bench_chart(benches), "verdicts": VERDICTS,
+            "bench": bench_chart(benches), "coverage": coverage_chart(campaigns),
+            "verdicts": VERDICTS,
             "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "ncases": len(order)}
 
@@ -424,23 +463,60 @@ def bench_chart(benches):
             "rows": rows, "legend_x": left + pw + 20}
 
 
+def coverage_chart(campaigns):
+    """Edges reached over seconds, one line per fuzz campaign (None without any)."""
+    if not campaigns:
+        return None
+    xmax = max(r["seconds"] for _, _, rows in campaigns for r in rows) or 1
+    ymax = max(r["edges"] for _, _, rows in campaigns for r in rows) or 1
+    w, h, left, top, bottom = 640, 320, 70, 20, 40
+    pw, ph = w - left - 180, h - top - bottom
+
+    def pos(x, y):
+        return left + pw * x / xmax, top + ph - ph * y / ymax
+
+    step = 10 ** math.floor(math.log10(ymax)) if ymax >= 10 else 1
+    while ymax / step > 8:
+        step *= 2
+    yticks = [{"y": pos(0, v)[1], "label": "%g" % v}
+              for v in [step * i for i in range(int(ymax // step) + 1)]]
+    xstep = 10 ** math.floor(math.log10(xmax)) if xmax >= 10 else 1
+    while xmax / xstep > 8:
+        xstep *= 2
+    xticks = [{"x": pos(v, 0)[0], "label": "%g s" % v}
+              for v in [xstep * i for i in range(int(xmax // xstep) + 1)]]
+    series, table = [], []
+    for k, (name, path, rows) in enumerate(campaigns):
+        colour = PALETTE[k % len(PALETTE)]
+        pts = [pos(r["seconds"], r["edges"]) for r in rows]
+        series.append({"name": name, "colour": colour,
+                       "points": " ".join("%.1f,%.1f" % p for p in pts),
+                       "legend_y": top + 16 * k + 8})
+        last = rows[-1]
+        table.append({"name": name, "colour": colour, "path": path, "seconds": last["seconds"],
+                      "programs": int(last["programs"]), "edges": int(last["edges"]),
+                      "corpus": int(last["corpus"]), "findings": int(last["findings"])})
+    return {"w": w, "h": h, "left": left, "top": top, "pw": pw, "ph": ph, "yticks": yticks,
+            "xticks": xticks, "series": series, "rows": table, "legend_x": left + pw + 20}
+
+
 def main(argv):
     ap = argparse.ArgumentParser(prog="framespec report",
                                  description="Render framespec JSON reports as one HTML page.")
     ap.add_argument("out", metavar="OUT.html")
-    ap.add_argument("reports", metavar="[NAME=]REPORT.json", nargs="+")
+    ap.add_argument("reports", metavar="[NAME=]REPORT.json|DIR", nargs="+")
     ap.add_argument("--spec", help="docs/spec.md, for the requirement texts")
     ap.add_argument("--title", default="framespec report")
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:
         sys.exit(2 if e.code else 0)
-    runs, benches = load_inputs(a.reports)
+    runs, benches, campaigns = load_inputs(a.reports)
     spec = load_spec(find_spec(a.spec))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE),
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    page = env.get_template("report.html.j2").render(**build(runs, benches, spec, a.title))
+    page = env.get_template("report.html.j2").render(**build(runs, benches, spec, a.title, campaigns))
     tmp = a.out + ".tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -448,8 +524,9 @@ def main(argv):
         os.replace(tmp, a.out)
     except OSError as e:
         die("cannot write %s: %s" % (a.out, e.strerror))
-    print("framespec report: wrote %s (%d implementations, %d benchmark results, %s bytes)"
-          % (a.out, len(runs), len(benches), f"{len(page.encode()):,}"), file=sys.stderr)
+    print("framespec report: wrote %s (%d implementations, %d benchmark results, %d fuzz "
+          "campaigns, %s bytes)" % (a.out, len(runs), len(benches), len(campaigns),
+                                    f"{len(page.encode()):,}"), file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,406 @@
+/*
+ * fuzz_cov.c — coverage guidance for `framespec fuzz` from AFL++-instrumented servers. fuzz_cov.h
+ * has the contracts and the protocol (AFL++'s afl-compiler-rt.o.c, afl-fuzz-bitmap.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuzz_cov.h"
+#include "sock.h"
+
+/* A corpus program and the edge it is kept for (the rarest it reached, when it joined). */
+typedef struct {
+    fz_program p;
+    uint32_t edge;
+    uint32_t ms;       /* how long it ran (ms) */
+    atomic_int ready;  /* written, readable (entries are never changed once ready) */
+} cov_entry;
+
+struct cov_shared {
+    pthread_rwlock_t lock;      /* the campaign's servers: programs hold it shared, a judgement
+                                 * alone exclusively (process-shared, writer-preferring) */
+    cov_mode mode;
+    size_t size;                /* the segment's bytes (AFL_MAP_SIZE) */
+    size_t scan;                /* the bytes the server may write (its map size) */
+    atomic_uint_fast64_t edges; /* map bytes some program reached */
+    atomic_uint_fast64_t programs;
+    atomic_uint claimed;        /* corpus entries taken (some perhaps not ready yet) */
+    uint8_t *virgin;            /* [scan]: AFL's virgin bits, 0xff where nothing was seen */
+    atomic_uint *hits;          /* [scan]: how many programs reached each edge */
+    cov_entry *corpus;          /* [COV_CORPUS_MAX] */
+};
+
+/* AFL's hit-count buckets (afl-fuzz-bitmap.c count_class_lookup8). */
+static uint8_t bucket(uint8_t c)
+{
+    return c == 0 ? 0 : c == 1 ? 1 : c == 2 ? 2 : c == 3 ? 4 : c < 8 ? 8 : c < 16 ? 16
+           : c < 32 ? 32 : c < 128 ? 64 : 128;
+}
+
+int cov_parse_mode(const char *arg, cov_mode *mode)
+{
+    if (!strcmp(arg, "afl"))
+        *mode = COV_AFL;
+    else if (!strcmp(arg, "afl-blind"))
+        *mode = COV_AFL_BLIND;
+    else
+        return -1;
+    return 0;
+}
+
+/* ---- the binary ---- */
+
+/* The first word of the command that is not VAR=value or `exec`, into word[0..n). */
+static int first_word(const char *exec, char *word, size_t n)
+{
+    const char *p = exec;
+    for (;;) {
+        size_t l;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        l = strcspn(p, " \t");
+        if (l == 0 || l >= n)
+            return -1;
+        memcpy(word, p, l);
+        word[l] = '\0';
+        p += l;
+        if (strcmp(word, "exec") != 0 && (strchr(word, '=') == NULL || word[0] == '='))
+            return 0;
+    }
+}
+
+/* The path of `word` as sh would run it (PATH when it has no '/'), into path[0..n). */
+static int resolve(const char *word, char *path, size_t n)
+{
+    const char *dirs = getenv("PATH");
+    if (strchr(word, '/')) {
+        snprintf(path, n, "%s", word);
+        return access(path, X_OK);
+    }
+    for (const char *d = dirs ? dirs : "/usr/bin:/bin"; *d;) {
+        size_t l = strcspn(d, ":");
+        if ((size_t)snprintf(path, n, "%.*s/%s", (int)l, l ? d : ".", word) < n &&
+            access(path, X_OK) == 0)
+            return 0;
+        d += l + (d[l] == ':');
+    }
+    return -1;
+}
+
+/* Run `path` once with AFL_DUMP_MAP_SIZE=1 (stdin /dev/null, fds 198/199 closed, 5 s at most):
+ * the size it prints, or 0. */
+static size_t dump_map_size(const char *path)
+{
+    int out[2];
+    char buf[64] = "";
+    size_t got = 0;
+    int64_t end = sock_now_ms() + 5000;
+    pid_t pid;
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return 0;
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(out[1], 1);
+        dup2(null, 2);
+        close(198);
+        close(199);
+        setenv("AFL_DUMP_MAP_SIZE", "1", 1);
+        unsetenv("__AFL_SHM_ID");
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    while (pid > 0 && got < sizeof buf - 1) {
+        struct pollfd pf = {.fd = out[0], .events = POLLIN};
+        int64_t left = end - sock_now_ms();
+        ssize_t r;
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+            break;
+        r = read(out[0], buf + got, sizeof buf - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(out[0]);
+    if (pid > 0) {
+        kill(pid, SIGKILL); /* a build that prints nothing would go on as the server */
+        waitpid(pid, NULL, 0);
+    }
+    buf[got] = '\0';
+    return (size_t)strtoull(buf, NULL, 10);
+}
+
+int cov_check_exec(const char *exec, size_t *need, char *why, size_t n)
+{
+    char word[1024], path[4096];
+    int fd;
+    struct stat st;
+    uint8_t *img;
+    bool marker, dump;
+    if (first_word(exec, word, sizeof word) < 0) {
+        snprintf(why, n, "cannot find the server's binary in --exec '%s'", exec);
+        return -1;
+    }
+    if (resolve(word, path, sizeof path) < 0) {
+        snprintf(why, n, "'%s' (the first word of --exec) is not an executable file, nor one in "
+                         "PATH", word);
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 4) {
+        snprintf(why, n, "cannot read %s: %s", path, strerror(fd < 0 ? errno : EINVAL));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (img == MAP_FAILED) {
+        snprintf(why, n, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (memcmp(img, "\177ELF", 4) != 0) {
+        snprintf(why, n, "%s is not an ELF binary%s: --coverage afl needs the instrumented "
+                         "server itself first in --exec", path,
+                 memcmp(img, "#!", 2) ? "" : " (a script)");
+        munmap(img, (size_t)st.st_size);
+        return -1;
+    }
+    marker = memmem(img, (size_t)st.st_size, "__AFL_SHM_ID", sizeof "__AFL_SHM_ID") != NULL;
+    dump = memmem(img, (size_t)st.st_size, "AFL_DUMP_MAP_SIZE", 17) != NULL;
+    munmap(img, (size_t)st.st_size);
+    if (!marker) {
+        snprintf(why, n, "%s is not instrumented by AFL++ (no __AFL_SHM_ID in it): build it with "
+                         "CC=afl-clang-fast (or afl-cc; cargo afl build for Rust)", path);
+        return -1;
+    }
+    *need = dump ? dump_map_size(path) : 0;
+    if (*need == 0)
+        *need = COV_MIN_MAP;
+    return 0;
+}
+
+/* ---- the campaign's map and corpus ---- */
+
+cov_shared *cov_shared_new(size_t need, cov_mode mode)
+{
+    size_t scan = need, size = need < COV_MIN_MAP ? COV_MIN_MAP : need;
+    size_t bytes = sizeof(cov_shared) + scan + scan * sizeof(atomic_uint) + 64 +
+                   COV_CORPUS_MAX * sizeof(cov_entry);
+    uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cov_shared *sh;
+    if (m == MAP_FAILED) {
+        perror("framespec fuzz: --coverage: mmap");
+        return NULL;
+    }
+    size = (size + 63) & ~(size_t)63;
+    sh = (cov_shared *)m;
+    sh->mode = mode;
+    sh->size = size;
+    sh->scan = scan;
+    sh->virgin = m + sizeof *sh;
+    memset(sh->virgin, 0xff, scan);
+    sh->hits = (atomic_uint *)(((uintptr_t)(sh->virgin + scan) + 63) & ~(uintptr_t)63);
+    sh->corpus = (cov_entry *)(sh->hits + scan);
+    {
+        pthread_rwlockattr_t ra;
+        pthread_rwlockattr_init(&ra);
+        pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
+        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&sh->lock, &ra);
+        pthread_rwlockattr_destroy(&ra);
+    }
+    return sh; /* the rest is zero (anonymous memory) */
+}
+
+bool cov_lock(cov_shared *sh, bool alone, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        struct timespec ts;
+        int e;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        e = alone ? pthread_rwlock_timedwrlock(&sh->lock, &ts)
+                  : pthread_rwlock_timedrdlock(&sh->lock, &ts);
+        if (e == 0)
+            return true;
+        if (e != ETIMEDOUT || *stop)
+            return false;
+    }
+}
+
+void cov_unlock(cov_shared *sh)
+{
+    pthread_rwlock_unlock(&sh->lock);
+}
+
+int cov_worker_attach(cov_worker *cw, cov_shared *sh, char *why, size_t n)
+{
+    char v[32];
+    cw->sh = sh;
+    cw->shm_id = shmget(IPC_PRIVATE, sh->size, IPC_CREAT | IPC_EXCL | 0600);
+    if (cw->shm_id < 0) {
+        snprintf(why, n, "shmget(%zu bytes): %s (kernel.shmmax?)", sh->size, strerror(errno));
+        return -1;
+    }
+    cw->map = shmat(cw->shm_id, NULL, 0);
+    if (cw->map == (void *)-1) {
+        snprintf(why, n, "shmat: %s", strerror(errno));
+        shmctl(cw->shm_id, IPC_RMID, NULL);
+        cw->map = NULL;
+        return -1;
+    }
+    /* removed now: Linux lets the servers attach it while we are (shmctl(2)), and it cannot
+     * outlive the campaign */
+    shmctl(cw->shm_id, IPC_RMID, NULL);
+    snprintf(v, sizeof v, "%d", cw->shm_id);
+    setenv("__AFL_SHM_ID", v, 1);
+    snprintf(v, sizeof v, "%zu", sh->size);
+    setenv("AFL_MAP_SIZE", v, 1);
+    /* what would make the runtime print its size and exit, or wait for afl-fuzz */
+    unsetenv("AFL_DUMP_MAP_SIZE");
+    unsetenv("AFL_OLD_FORKSERVER");
+    unsetenv("AFL_DISABLE_LLVM_INSTRUMENTATION");
+    unsetenv("__AFL_PERSISTENT");
+    return 0;
+}
+
+bool cov_attached(const cov_worker *cw)
+{
+    return cw->map != NULL && __atomic_load_n(&cw->map[0], __ATOMIC_RELAXED) != 0;
+}
+
+void cov_begin(cov_worker *cw)
+{
+    if (cw->map != NULL)
+        memset(cw->map, 0, cw->sh->scan);
+    cw->began_ms = sock_now_ms();
+}
+
+/* The corpus's ready entries (a prefix, but for ones still being written). */
+static unsigned corpus_count(const cov_shared *sh)
+{
+    unsigned c = atomic_load(&sh->claimed);
+    return c < COV_CORPUS_MAX ? c : COV_CORPUS_MAX;
+}
+
+unsigned cov_end(cov_worker *cw, const fz_program *p)
+{
+    cov_shared *sh = cw->sh;
+    unsigned fresh = 0;
+    int news = 0;           /* 2: an edge never reached, 1: a new bucket of a known one */
+    uint32_t key = 0, key_hits = UINT32_MAX;
+    const uint64_t *w = (const uint64_t *)cw->map;
+    if (cw->map == NULL)
+        return 0;
+    atomic_fetch_add(&sh->programs, 1);
+    for (size_t k = 0; k < sh->scan / 8 + 1; k++) {
+        if (k * 8 < sh->scan && w[k] == 0)
+            continue; /* most of the map: nothing */
+        for (size_t i = k * 8; i < k * 8 + 8 && i < sh->scan; i++) {
+            uint8_t b, old;
+            uint32_t h;
+            if (i == 0 || cw->map[i] == 0)
+                continue; /* map[0]: the runtime's "attached" mark */
+            b = bucket(cw->map[i]);
+            h = atomic_fetch_add_explicit(&sh->hits[i], 1, memory_order_relaxed) + 1;
+            if (h < key_hits) {
+                key_hits = h;
+                key = (uint32_t)i;
+            }
+            if ((__atomic_load_n(&sh->virgin[i], __ATOMIC_RELAXED) & b) == 0)
+                continue;
+            old = __atomic_fetch_and(&sh->virgin[i], (uint8_t)~b, __ATOMIC_RELAXED);
+            if ((old & b) == 0)
+                continue; /* another job saw it first */
+            if (old == 0xff) {
+                fresh++;
+                news = 2;
+            } else if (news == 0)
+                news = 1;
+        }
+    }
+    if (fresh)
+        atomic_fetch_add(&sh->edges, fresh);
+    if (news > 0 && sh->mode == COV_AFL) {
+        unsigned at = atomic_fetch_add(&sh->claimed, 1);
+        if (at < COV_CORPUS_MAX) {
+            sh->corpus[at].p = *p;
+            sh->corpus[at].edge = key;
+            sh->corpus[at].ms = (uint32_t)(sock_now_ms() - cw->began_ms);
+            atomic_store(&sh->corpus[at].ready, 1);
+        }
+    }
+    return fresh;
+}
+
+/* A ready corpus entry drawn at random among the first n (NULL: none ready among 8 tries). */
+static const cov_entry *draw(const cov_shared *sh, fz_rng *r, unsigned n)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        const cov_entry *e = &sh->corpus[fz_below(r, n)];
+        if (atomic_load(&((cov_entry *)e)->ready))
+            return e;
+    }
+    return NULL;
+}
+
+void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_program *fc,
+                  size_t nfc, fz_program *out)
+{
+    unsigned n = sh->mode == COV_AFL ? corpus_count(sh) : 0;
+    const cov_entry *best = NULL;
+    uint64_t best_score = UINT64_MAX;
+    if (n == 0 || fz_below(r, 4) == 0) {
+        fz_generate(r, t, fc, nfc, out);
+        return;
+    }
+    /* towards rare edges, and quick programs: of four drawn, the one whose edge fewer programs
+     * reached, times what it costs to run (AFL's favoured entries weigh speed too) */
+    for (int k = 0; k < 4; k++) {
+        const cov_entry *e = draw(sh, r, n);
+        uint64_t h = e ? (uint64_t)atomic_load_explicit(&sh->hits[e->edge], memory_order_relaxed) *
+                             (e->ms + 2) : 0;
+        if (e && h < best_score) {
+            best = e;
+            best_score = h;
+        }
+    }
+    if (best == NULL) {
+        fz_generate(r, t, fc, nfc, out);
+        return;
+    }
+    *out = best->p;
+    for (uint64_t k = 1 + fz_below(r, 4); k > 0; k--) {
+        const cov_entry *o = draw(sh, r, n);
+        fz_mutate(r, t, out, o ? &o->p : NULL);
+    }
+}
+
+void cov_figures(const cov_shared *sh, uint64_t *edges, uint64_t *corpus, uint64_t *programs)
+{
+    *edges = atomic_load(&((cov_shared *)sh)->edges);
+    *corpus = corpus_count(sh);
+    *programs = atomic_load(&((cov_shared *)sh)->programs);
+}
