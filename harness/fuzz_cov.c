@@ -28,8 +28,108 @@ typedef struct {
     fz_program p;
     uint32_t edge;
     uint32_t ms;       /* how long it ran (ms) */
+    uint32_t det_total; /* its deterministic variants (det_variant()): 0 unless it reached an
+                         * edge never reached before */
+    atomic_uint det_next; /* the next of them to run (every job takes from it) */
     atomic_int ready;  /* written, readable (entries are never changed once ready) */
 } cov_entry;
+
+/* ---- the deterministic stage ---- */
+
+/* the newest corpus programs searched for deterministic variants left */
+#define DET_LOOK_BACK 256
+
+/* The sizes a deterministic variant appends: the generator's small sizes and its boundaries
+ * (fuzz_program.c pick_size(): 0-16, 255/256, 65535/65536, max - 1, max), the way AFL's
+ * deterministic stage walks its "interesting values". A maximum over 1 MiB is left to the
+ * generator (one draw in 200 there): such a frame costs tens of milliseconds. */
+static const uint64_t det_sizes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                     255, 256, 65535, 65536, UINT64_MAX - 1, UINT64_MAX};
+#define DET_NSIZES (sizeof det_sizes / sizeof det_sizes[0])
+
+/* The header bytes of a frame of len bytes under f (0 for raw and line: nothing to split). */
+static uint64_t header_bytes(const fz_target *t, uint64_t len)
+{
+    if (wire_is_raw(t->framing) || wire_is_line(t->framing))
+        return 0;
+    return wire_frame_size(t->framing, (size_t)len) - len;
+}
+
+/*
+ * The k-th deterministic variant of p (AFL's deterministic stage, for a program that reached a
+ * new edge: each state it reached, one step further): for each send, each size of det_sizes
+ * appended as one more frame (or, when it has FZ_MAX_FRAMES, as a send of its own right after
+ * it on the same connection); then for each send, each frame's header cut after each of its
+ * bytes, with a 1 ms pause (the header arrives in two pieces). Returns false when k is past
+ * the last (k = 0, 1, ... enumerates them all).
+ */
+static bool det_variant(const fz_program *p, const fz_target *t, uint64_t k, fz_program *out)
+{
+    uint64_t cap = wire_max_expressible(t->framing);
+    cap = t->max_payload < cap ? t->max_payload : cap;
+    for (size_t i = 0; i < p->n; i++) {
+        const fz_action *a = &p->a[i];
+        if (a->kind != A_SEND)
+            continue;
+        if (k < DET_NSIZES) {
+            uint64_t v = det_sizes[k];
+            v = v == UINT64_MAX ? cap : v == UINT64_MAX - 1 ? (cap ? cap - 1 : 0) : v;
+            if (v > cap || (v + 2 > cap && cap > (1u << 20)))
+                v = v > cap && cap <= (1u << 20) ? cap : 0; /* (a variant already made) */
+            *out = *p;
+            if (a->nframes < FZ_MAX_FRAMES && a->reps == 1) {
+                out->a[i].frames[out->a[i].nframes++] = v;
+            } else if (p->n < FZ_MAX_ACTIONS) {
+                memmove(&out->a[i + 2], &out->a[i + 1], (p->n - i - 1) * sizeof p->a[0]);
+                memset(&out->a[i + 1], 0, sizeof out->a[0]);
+                out->a[i + 1].kind = A_SEND;
+                out->a[i + 1].conn = a->conn;
+                out->a[i + 1].nframes = 1;
+                out->a[i + 1].frames[0] = v;
+                out->a[i + 1].reps = 1;
+                out->n++;
+            }
+            return true;
+        }
+        k -= DET_NSIZES;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const fz_action *a = &p->a[i];
+        uint64_t at = 0;
+        if (a->kind != A_SEND)
+            continue;
+        for (size_t j = 0; j < a->nframes; j++) {
+            uint64_t h = header_bytes(t, a->frames[j]);
+            if (h > 1 && k < h - 1) {
+                *out = *p;
+                out->a[i].by = 0;
+                out->a[i].ncuts = 1;
+                out->a[i].cuts[0] = at + 1 + k;
+                out->a[i].pause_ms = 1;
+                return true;
+            }
+            k -= h > 1 ? h - 1 : 0;
+            at += wire_frame_size(t->framing, (size_t)a->frames[j]);
+        }
+    }
+    return false;
+}
+
+/* How many deterministic variants p has (det_variant()). */
+static uint32_t det_count(const fz_program *p, const fz_target *t)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->a[i].kind != A_SEND)
+            continue;
+        n += DET_NSIZES;
+        for (size_t j = 0; j < p->a[i].nframes; j++) {
+            uint64_t h = header_bytes(t, p->a[i].frames[j]);
+            n += h > 1 ? (uint32_t)(h - 1) : 0;
+        }
+    }
+    return n;
+}
 
 struct cov_shared {
     pthread_rwlock_t lock;      /* the campaign's servers: programs hold it shared, a judgement
@@ -202,7 +302,7 @@ int cov_check_exec(const char *exec, size_t *need, char *why, size_t n)
 cov_shared *cov_shared_new(size_t need, cov_mode mode)
 {
     size_t scan = need, size = need < COV_MIN_MAP ? COV_MIN_MAP : need;
-    size_t bytes = sizeof(cov_shared) + scan + scan * sizeof(atomic_uint) + 64 +
+    size_t bytes = sizeof(cov_shared) + scan + scan * sizeof(atomic_uint) + 128 +
                    COV_CORPUS_MAX * sizeof(cov_entry);
     uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cov_shared *sh;
@@ -218,7 +318,7 @@ cov_shared *cov_shared_new(size_t need, cov_mode mode)
     sh->virgin = m + sizeof *sh;
     memset(sh->virgin, 0xff, scan);
     sh->hits = (atomic_uint *)(((uintptr_t)(sh->virgin + scan) + 63) & ~(uintptr_t)63);
-    sh->corpus = (cov_entry *)(sh->hits + scan);
+    sh->corpus = (cov_entry *)(((uintptr_t)(sh->hits + scan) + 63) & ~(uintptr_t)63);
     {
         pthread_rwlockattr_t ra;
         pthread_rwlockattr_init(&ra);
@@ -305,7 +405,7 @@ static unsigned corpus_count(const cov_shared *sh)
     return c < COV_CORPUS_MAX ? c : COV_CORPUS_MAX;
 }
 
-unsigned cov_end(cov_worker *cw, const fz_program *p)
+unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
 {
     cov_shared *sh = cw->sh;
     unsigned fresh = 0;
@@ -349,6 +449,7 @@ unsigned cov_end(cov_worker *cw, const fz_program *p)
             sh->corpus[at].p = *p;
             sh->corpus[at].edge = key;
             sh->corpus[at].ms = (uint32_t)(sock_now_ms() - cw->began_ms);
+            sh->corpus[at].det_total = news == 2 ? det_count(p, t) : 0;
             atomic_store(&sh->corpus[at].ready, 1);
         }
     }
@@ -376,6 +477,20 @@ void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_progra
         fz_generate(r, t, fc, nfc, out);
         return;
     }
+    /* half of the rest: the deterministic stage of the newest program that reached a new edge
+     * and has variants left (the newest first: a state reached is taken one step further at
+     * once, as a depth-first search would) */
+    if (fz_below(r, 2) == 0)
+        for (unsigned c = n, seen = 0; c-- > 0 && seen < DET_LOOK_BACK; seen++) {
+            cov_entry *e = &sh->corpus[c];
+            unsigned k;
+            if (!atomic_load(&e->ready) || e->det_total == 0 ||
+                atomic_load_explicit(&e->det_next, memory_order_relaxed) >= e->det_total)
+                continue;
+            k = atomic_fetch_add(&e->det_next, 1);
+            if (k < e->det_total && det_variant(&e->p, t, k, out))
+                return;
+        }
     /* towards rare edges, and quick programs: of four drawn, the one whose edge fewer programs
      * reached, times what it costs to run (AFL's favoured entries weigh speed too) */
     for (int k = 0; k < 4; k++) {

@@ -90,14 +90,21 @@ bool cov_attached(const cov_worker *cw);
 /* Before a program: the map cleared (what the server did before is nobody's). */
 void cov_begin(cov_worker *cw);
 
-/* After program p (alone): its coverage bucketed and merged into the campaign's; when it reached
- * something new, p joins the corpus (while it has room). Returns the edges it reached first. */
-unsigned cov_end(cov_worker *cw, const fz_program *p);
+/* After program p (alone; t: what the generator knows of the server): its coverage bucketed and
+ * merged into the campaign's; when it reached something new, p joins the corpus (while it has
+ * room), and when that was an edge never reached, its deterministic variants are queued (see
+ * cov_generate()). Returns the edges it reached first. */
+unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p);
 
-/* A program: under --coverage afl, three in four are 1-4 mutations (fz_mutate()) of a corpus
- * program chosen towards rare edges (of four drawn at random, the one whose rarest edge fewer
- * programs reached), the rest (and all of them while the corpus is empty, or under afl-blind)
- * fz_generate()'s with the findings' corpus fc[0..nfc). */
+/* A program. Under --coverage afl, three in four come from the coverage corpus: half of them
+ * (while there are any) are deterministic variants of the newest program that reached an edge
+ * never reached before (AFL's deterministic stage: each send with one more frame of each of
+ * the generator's small and boundary sizes, each frame's header cut after each of its bytes),
+ * the others (all of them when no variant is left) 1-4 mutations (fz_mutate()) of a corpus
+ * program chosen towards rare edges (of four drawn at random, the one whose rarest edge the
+ * fewest programs reached, weighed by how long it ran). The last quarter (and all programs
+ * while the corpus is empty, or under afl-blind) are fz_generate()'s with the findings' corpus
+ * fc[0..nfc). */
 void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_program *fc,
                   size_t nfc, fz_program *out);
 

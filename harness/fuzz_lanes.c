@@ -174,7 +174,7 @@ static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again
     cov_begin(&w->cov); /* --coverage: one program at a time, so the map is this one's */
     held = campaign && cov_lock(w->cfg->cov, false, &g_stop);
     rc = run_program(w, p, &v, NULL, false);
-    cov_end(&w->cov, p);
+    cov_end(&w->cov, &w->t, p);
     if (held)
         cov_unlock(w->cfg->cov);
     if (campaign && rc == 1 && !g_stop) {
