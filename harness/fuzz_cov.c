@@ -28,16 +28,17 @@ typedef struct {
     fz_program p;
     uint32_t edge;
     uint32_t ms;       /* how long it ran (ms) */
-    uint32_t det_total; /* its deterministic variants (det_variant()): 0 unless it reached an
+    uint32_t det_full;  /* its deterministic variants (det_count()): 0 unless it reached an
                          * edge never reached before */
+    uint32_t det_total; /* of those, the ones it runs: DET_MAX at most, spread over them all */
     atomic_uint det_next; /* the next of them to run (every job takes from it) */
     atomic_int ready;  /* written, readable (entries are never changed once ready) */
 } cov_entry;
 
 /* ---- the deterministic stage ---- */
 
-/* the newest corpus programs searched for deterministic variants left */
-#define DET_LOOK_BACK 256
+/* a program's deterministic variants, at most (a long program would have thousands) */
+#define DET_MAX 600
 
 /* The sizes a deterministic variant appends: the generator's small sizes and its boundaries
  * (fuzz_program.c pick_size(): 0-16, 255/256, 65535/65536, max - 1, max), the way AFL's
@@ -55,13 +56,22 @@ static uint64_t header_bytes(const fz_target *t, uint64_t len)
     return wire_frame_size(t->framing, (size_t)len) - len;
 }
 
+/* Where one more frame can go in send action a: after each of its frames (positions 1..n), or
+ * only after the action, as a send of its own, when a repeats or is full. */
+static size_t det_positions(const fz_action *a)
+{
+    if (a->nframes == 0)
+        return 0;
+    return a->reps == 1 && a->nframes < FZ_MAX_FRAMES ? a->nframes : 1;
+}
+
 /*
  * The k-th deterministic variant of p (AFL's deterministic stage, for a program that reached a
- * new edge: each state it reached, one step further): for each send, each size of det_sizes
- * appended as one more frame (or, when it has FZ_MAX_FRAMES, as a send of its own right after
- * it on the same connection); then for each send, each frame's header cut after each of its
- * bytes, with a 1 ms pause (the header arrives in two pieces). Returns false when k is past
- * the last (k = 0, 1, ... enumerates them all).
+ * new edge: each state it reached, one step further): for each send, one more frame of each
+ * size of det_sizes, after each of its frames (or, when it repeats or has FZ_MAX_FRAMES, as a
+ * send of its own right after it on the same connection); then for each send, each frame's
+ * header cut after each of its bytes, with a 1 ms pause (the header arrives in two pieces).
+ * Returns false when k is past the last (k = 0, 1, ... enumerates them all: det_count()).
  */
 static bool det_variant(const fz_program *p, const fz_target *t, uint64_t k, fz_program *out)
 {
@@ -69,16 +79,24 @@ static bool det_variant(const fz_program *p, const fz_target *t, uint64_t k, fz_
     cap = t->max_payload < cap ? t->max_payload : cap;
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
+        size_t npos = det_positions(a);
         if (a->kind != A_SEND)
             continue;
-        if (k < DET_NSIZES) {
-            uint64_t v = det_sizes[k];
+        if (k < DET_NSIZES * npos) {
+            uint64_t v = det_sizes[k % DET_NSIZES];
+            size_t pos = (size_t)(k / DET_NSIZES) + 1; /* after frame pos - 1 */
             v = v == UINT64_MAX ? cap : v == UINT64_MAX - 1 ? (cap ? cap - 1 : 0) : v;
             if (v > cap || (v + 2 > cap && cap > (1u << 20)))
                 v = v > cap && cap <= (1u << 20) ? cap : 0; /* (a variant already made) */
             *out = *p;
-            if (a->nframes < FZ_MAX_FRAMES && a->reps == 1) {
-                out->a[i].frames[out->a[i].nframes++] = v;
+            if (npos > 1 || (a->reps == 1 && a->nframes < FZ_MAX_FRAMES)) {
+                fz_action *o = &out->a[i];
+                memmove(&o->frames[pos + 1], &o->frames[pos],
+                        (o->nframes - pos) * sizeof o->frames[0]);
+                o->frames[pos] = v;
+                o->nframes++;
+                o->by = 0; /* the old boundaries would fall elsewhere */
+                o->ncuts = 0;
             } else if (p->n < FZ_MAX_ACTIONS) {
                 memmove(&out->a[i + 2], &out->a[i + 1], (p->n - i - 1) * sizeof p->a[0]);
                 memset(&out->a[i + 1], 0, sizeof out->a[0]);
@@ -91,7 +109,7 @@ static bool det_variant(const fz_program *p, const fz_target *t, uint64_t k, fz_
             }
             return true;
         }
-        k -= DET_NSIZES;
+        k -= DET_NSIZES * npos;
     }
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
@@ -122,7 +140,7 @@ static uint32_t det_count(const fz_program *p, const fz_target *t)
     for (size_t i = 0; i < p->n; i++) {
         if (p->a[i].kind != A_SEND)
             continue;
-        n += DET_NSIZES;
+        n += (uint32_t)(DET_NSIZES * det_positions(&p->a[i]));
         for (size_t j = 0; j < p->a[i].nframes; j++) {
             uint64_t h = header_bytes(t, p->a[i].frames[j]);
             n += h > 1 ? (uint32_t)(h - 1) : 0;
@@ -140,6 +158,9 @@ struct cov_shared {
     atomic_uint_fast64_t edges; /* map bytes some program reached */
     atomic_uint_fast64_t programs;
     atomic_uint claimed;        /* corpus entries taken (some perhaps not ready yet) */
+    atomic_uint ndet;           /* det[] taken */
+    atomic_uint det[COV_CORPUS_MAX]; /* corpus entries with deterministic variants, oldest
+                                      * first (each + 1: 0 while being written) */
     uint8_t *virgin;            /* [scan]: AFL's virgin bits, 0xff where nothing was seen */
     atomic_uint *hits;          /* [scan]: how many programs reached each edge */
     cov_entry *corpus;          /* [COV_CORPUS_MAX] */
@@ -449,11 +470,38 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
             sh->corpus[at].p = *p;
             sh->corpus[at].edge = key;
             sh->corpus[at].ms = (uint32_t)(sock_now_ms() - cw->began_ms);
-            sh->corpus[at].det_total = news == 2 ? det_count(p, t) : 0;
+            sh->corpus[at].det_full = news == 2 ? det_count(p, t) : 0;
+            sh->corpus[at].det_total = sh->corpus[at].det_full < DET_MAX ? sh->corpus[at].det_full
+                                                                         : DET_MAX;
             atomic_store(&sh->corpus[at].ready, 1);
+            if (sh->corpus[at].det_total > 0) {
+                unsigned d = atomic_fetch_add(&sh->ndet, 1);
+                if (d < COV_CORPUS_MAX)
+                    atomic_store(&sh->det[d], at + 1);
+            }
         }
     }
     return fresh;
+}
+
+/* The k-th variant an entry runs: all of them in order when it has DET_MAX or fewer, else
+ * DET_MAX spread over all (a stride prime to their number), so that a long program's last sends
+ * get their share. */
+static uint64_t det_index(const cov_entry *e, unsigned k)
+{
+    uint64_t stride = 7919, a, b;
+    if (e->det_full <= DET_MAX)
+        return k;
+    for (;; stride += 2) { /* a stride prime to det_full visits each variant once */
+        for (a = stride, b = e->det_full; b != 0;) {
+            uint64_t r = a % b;
+            a = b;
+            b = r;
+        }
+        if (a == 1)
+            break;
+    }
+    return (uint64_t)k * stride % e->det_full;
 }
 
 /* A ready corpus entry drawn at random among the first n (NULL: none ready among 8 tries). */
@@ -477,20 +525,30 @@ void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_progra
         fz_generate(r, t, fc, nfc, out);
         return;
     }
-    /* half of the rest: the deterministic stage of the newest program that reached a new edge
-     * and has variants left (the newest first: a state reached is taken one step further at
-     * once, as a depth-first search would) */
-    if (fz_below(r, 2) == 0)
-        for (unsigned c = n, seen = 0; c-- > 0 && seen < DET_LOOK_BACK; seen++) {
-            cov_entry *e = &sh->corpus[c];
-            unsigned k;
-            if (!atomic_load(&e->ready) || e->det_total == 0 ||
-                atomic_load_explicit(&e->det_next, memory_order_relaxed) >= e->det_total)
-                continue;
-            k = atomic_fetch_add(&e->det_next, 1);
-            if (k < e->det_total && det_variant(&e->p, t, k, out))
-                return;
+    /* half of the rest: the deterministic stage of a program that reached a new edge and has
+     * variants left: the newest such program half of the time (a state the server reached is
+     * taken one step further at once, as a depth-first search would), else one drawn at random
+     * among them (none is starved by newer ones) */
+    if (fz_below(r, 2) == 0) {
+        unsigned nd = atomic_load(&sh->ndet);
+        nd = nd < COV_CORPUS_MAX ? nd : COV_CORPUS_MAX;
+        for (int pass = 0; pass < 2 && nd > 0; pass++) {
+            unsigned from = pass == 0 && fz_below(r, 2) ? (unsigned)fz_below(r, nd) : nd - 1;
+            for (unsigned c = from + 1, seen = 0; c-- > 0 && seen < nd; seen++) {
+                unsigned at = atomic_load(&sh->det[c]);
+                cov_entry *e;
+                unsigned k;
+                if (at == 0)
+                    continue;
+                e = &sh->corpus[at - 1];
+                if (atomic_load_explicit(&e->det_next, memory_order_relaxed) >= e->det_total)
+                    continue;
+                k = atomic_fetch_add(&e->det_next, 1);
+                if (k < e->det_total && det_variant(&e->p, t, det_index(e, k), out))
+                    return;
+            }
         }
+    }
     /* towards rare edges, and quick programs: of four drawn, the one whose edge fewer programs
      * reached, times what it costs to run (AFL's favoured entries weigh speed too) */
     for (int k = 0; k < 4; k++) {

@@ -122,6 +122,18 @@ def bin_dir():
     return d
 
 
+@pytest.fixture(scope="session")
+def afl_bin(bin_dir):
+    """DIR/bin of servers built with AFL++'s afl-clang-fast (ci/coverage-build.sh), beside the
+    build's own bin/: echod and the deep mutants, for `framespec fuzz --coverage afl`."""
+    import subprocess
+    out = os.path.join(os.path.dirname(bin_dir), "afl-servers")
+    p = subprocess.run(["bash", os.path.join(ROOT, "ci", "coverage-build.sh"), out],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, "ci/coverage-build.sh failed (is afl++ installed?):\n" + p.stderr
+    return os.path.join(out, "bin")
+
+
 class Target:
     """What a scenario talks to: an address, its framing and limits, and (when we started it)
     the process."""

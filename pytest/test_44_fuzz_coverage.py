@@ -11,18 +11,7 @@ import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE = os.environ.get("FRAMESPEC_TIMEOUT_SCALE", "1")
-
-
-@pytest.fixture(scope="session")
-def afl_bin(bin_dir):
-    """DIR/bin of servers built with afl-clang-fast (ci/coverage-build.sh)."""
-    out = os.path.join(os.path.dirname(bin_dir), "afl-servers")
-    p = subprocess.run(["bash", os.path.join(ROOT, "ci", "coverage-build.sh"), out],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, "ci/coverage-build.sh failed (is afl++ installed?):\n" + p.stderr
-    return os.path.join(out, "bin")
 
 
 def fuzz(bin_dir, out, server_cmd, *extra, timeout=300):
