@@ -97,9 +97,10 @@ void cov_begin(cov_worker *cw);
 unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p);
 
 /* A program. Under --coverage afl, three in four come from the coverage corpus: half of them
- * (while there are any) are deterministic variants of the newest program that reached an edge
- * never reached before (AFL's deterministic stage: each send with one more frame of each of
- * the generator's small and boundary sizes, each frame's header cut after each of its bytes),
+ * (while there are any) are deterministic variants of a program that reached an edge never
+ * reached before, the newest half of the time, one at random otherwise (AFL's deterministic
+ * stage: one more frame of each of the generator's small and boundary sizes after each frame of
+ * each send, each frame's header cut after each of its bytes; 600 at most a program),
  * the others (all of them when no variant is left) 1-4 mutations (fz_mutate()) of a corpus
  * program chosen towards rare edges (of four drawn at random, the one whose rarest edge the
  * fewest programs reached, weighed by how long it ran). The last quarter (and all programs
