@@ -56,20 +56,40 @@ static uint64_t header_bytes(const fz_target *t, uint64_t len)
     return wire_frame_size(t->framing, (size_t)len) - len;
 }
 
-/* Where one more frame can go in send action a: after each of its frames (positions 1..n), or
- * only after the action, as a send of its own, when a repeats or is full. */
-static size_t det_positions(const fz_action *a)
+/* Frame v put at index pos (1..nframes: after frame pos - 1) of send action o->a[at]: within it
+ * when it has room, else by splitting it in two sends (the frames before, then v and the rest):
+ * the bytes on that connection are the same but for v. Write boundaries are dropped. Returns
+ * false (o unchanged) when a split has no room for its action. */
+static bool insert_frame(fz_program *o, size_t at, size_t pos, uint64_t v)
 {
-    if (a->nframes == 0)
-        return 0;
-    return a->reps == 1 && a->nframes < FZ_MAX_FRAMES ? a->nframes : 1;
+    fz_action *a = &o->a[at], *b;
+    a->by = 0; /* the old boundaries would fall elsewhere */
+    a->ncuts = 0;
+    if (a->nframes < FZ_MAX_FRAMES) {
+        memmove(&a->frames[pos + 1], &a->frames[pos], (a->nframes - pos) * sizeof a->frames[0]);
+        a->frames[pos] = v;
+        a->nframes++;
+        return true;
+    }
+    if (o->n == FZ_MAX_ACTIONS)
+        return false;
+    memmove(&o->a[at + 2], &o->a[at + 1], (o->n - at - 1) * sizeof o->a[0]);
+    o->n++;
+    b = &o->a[at + 1];
+    *b = *a;
+    b->nframes = 0;
+    b->frames[b->nframes++] = v;
+    for (size_t j = pos; j < a->nframes; j++)
+        b->frames[b->nframes++] = a->frames[j];
+    a->nframes = pos;
+    return true;
 }
 
 /*
  * The k-th deterministic variant of p (AFL's deterministic stage, for a program that reached a
  * new edge: each state it reached, one step further): for each send, one more frame of each
- * size of det_sizes, after each of its frames (or, when it repeats or has FZ_MAX_FRAMES, as a
- * send of its own right after it on the same connection); then for each send, each frame's
+ * size of det_sizes after each of its frames, in its last repetition (insert_frame()); then for
+ * each send, each frame's
  * header cut after each of its bytes, with a 1 ms pause (the header arrives in two pieces).
  * Returns false when k is past the last (k = 0, 1, ... enumerates them all: det_count()).
  */
@@ -79,34 +99,33 @@ static bool det_variant(const fz_program *p, const fz_target *t, uint64_t k, fz_
     cap = t->max_payload < cap ? t->max_payload : cap;
     for (size_t i = 0; i < p->n; i++) {
         const fz_action *a = &p->a[i];
-        size_t npos = det_positions(a);
+        size_t npos = a->nframes;
         if (a->kind != A_SEND)
             continue;
         if (k < DET_NSIZES * npos) {
             uint64_t v = det_sizes[k % DET_NSIZES];
-            size_t pos = (size_t)(k / DET_NSIZES) + 1; /* after frame pos - 1 */
+            size_t pos = (size_t)(k / DET_NSIZES) + 1, at = i; /* after frame pos - 1 */
             v = v == UINT64_MAX ? cap : v == UINT64_MAX - 1 ? (cap ? cap - 1 : 0) : v;
             if (v > cap || (v + 2 > cap && cap > (1u << 20)))
                 v = v > cap && cap <= (1u << 20) ? cap : 0; /* (a variant already made) */
             *out = *p;
-            if (npos > 1 || (a->reps == 1 && a->nframes < FZ_MAX_FRAMES)) {
-                fz_action *o = &out->a[i];
-                memmove(&o->frames[pos + 1], &o->frames[pos],
-                        (o->nframes - pos) * sizeof o->frames[0]);
-                o->frames[pos] = v;
-                o->nframes++;
-                o->by = 0; /* the old boundaries would fall elsewhere */
-                o->ncuts = 0;
-            } else if (p->n < FZ_MAX_ACTIONS) {
+            if (a->reps > 1) {
+                /* in the last repetition: it becomes a send of its own, after the others (the
+                 * state they reached is kept) */
+                if (out->n == FZ_MAX_ACTIONS)
+                    return true; /* no room: the program as it is */
                 memmove(&out->a[i + 2], &out->a[i + 1], (p->n - i - 1) * sizeof p->a[0]);
-                memset(&out->a[i + 1], 0, sizeof out->a[0]);
-                out->a[i + 1].kind = A_SEND;
-                out->a[i + 1].conn = a->conn;
-                out->a[i + 1].nframes = 1;
-                out->a[i + 1].frames[0] = v;
-                out->a[i + 1].reps = 1;
                 out->n++;
+                out->a[i + 1] = *a;
+                out->a[i + 1].reps = 1;
+                out->a[i + 1].pause_ms = 0;
+                out->a[i].reps--;
+                out->a[i].by = 0;
+                out->a[i].ncuts = 0;
+                at = i + 1;
             }
+            if (!insert_frame(out, at, pos, v))
+                *out = *p;
             return true;
         }
         k -= DET_NSIZES * npos;
@@ -140,7 +159,7 @@ static uint32_t det_count(const fz_program *p, const fz_target *t)
     for (size_t i = 0; i < p->n; i++) {
         if (p->a[i].kind != A_SEND)
             continue;
-        n += (uint32_t)(DET_NSIZES * det_positions(&p->a[i]));
+        n += (uint32_t)(DET_NSIZES * p->a[i].nframes);
         for (size_t j = 0; j < p->a[i].nframes; j++) {
             uint64_t h = header_bytes(t, p->a[i].frames[j]);
             n += h > 1 ? (uint32_t)(h - 1) : 0;
@@ -478,6 +497,16 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
                 unsigned d = atomic_fetch_add(&sh->ndet, 1);
                 if (d < COV_CORPUS_MAX)
                     atomic_store(&sh->det[d], at + 1);
+            }
+            if (cw->verbose) {
+                /* -vv: one line (stdio locks the stream for it) */
+                flockfile(stderr);
+                fprintf(stderr, "framespec fuzz: corpus %u: %u new edge%s (rarest: map[%u]), %u "
+                                "deterministic variants of %u: ", at, fresh, fresh == 1 ? "" : "s",
+                        key, sh->corpus[at].det_total, sh->corpus[at].det_full);
+                fz_encode(stderr, p, t);
+                fputc('\n', stderr);
+                funlockfile(stderr);
             }
         }
     }

@@ -50,6 +50,7 @@ typedef struct {
     int shm_id;       /* the System V segment (removed at once: it lives while attached) */
     uint8_t *map;     /* what the server writes; NULL: no coverage */
     int64_t began_ms; /* when the program began (cov_begin()) */
+    bool verbose;     /* say each program that joins the corpus, and why (-vv) */
 } cov_worker;
 
 /* "afl" or "afl-blind" as a mode; -1 for anything else. */

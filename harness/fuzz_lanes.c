@@ -536,6 +536,7 @@ int fz_worker_main(worker *w)
     L->base_fds = -1;
     if (cfg->cov != NULL) {
         char why[300];
+        w->cov.verbose = cfg->verbose > 1;
         if (cov_worker_attach(&w->cov, cfg->cov, why, sizeof why) < 0) {
             fprintf(stderr, "framespec fuzz: --coverage: %s\n", why);
             w->rep.error = 2;
