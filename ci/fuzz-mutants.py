@@ -16,7 +16,8 @@ black-box (`--coverage afl-blind`, the same binary and seconds) beside it; a fin
 on the uninstrumented build (--build): it must fail the mutant and pass echod.
 
 usage: ci/fuzz-mutants.py [--build DIR] [--seconds S] [--seeds N] [--only NAME,...] [--out DIR]
-                          [--concurrency N] [--jobs J] [--coverage [--cov-build DIR]]
+                          [--concurrency N] [--jobs J]
+                          [--coverage [--cov-build DIR] [--modes afl,afl-blind]]
 """
 import argparse
 import os
@@ -122,7 +123,7 @@ def coverage_main(a, fs, work):
         res = {"afl": ([], [], [], 0), "afl-blind": ([], [], [], 0)}
         notes = []
         for seed in range(1, a.seeds + 1):
-            for mode in ("afl", "afl-blind"):
+            for mode in a.modes.split(","):
                 t, path, reqs, err, rc, edges = campaign(a, fs, name, binary, framing, seed,
                                                          ANY_REQ, work, mode + "-",
                                                          ["--coverage", mode])
@@ -163,6 +164,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=0, help="framespec fuzz --jobs (default 1)")
     ap.add_argument("--coverage", action="store_true",
                     help="the deep mutants, guided by coverage and black-box")
+    ap.add_argument("--modes", default="afl,afl-blind",
+                    help="with --coverage: the --coverage modes to run (default afl,afl-blind)")
     ap.add_argument("--cov-build", default=os.path.join(ROOT, "build-afl-servers"),
                     help="where ci/coverage-build.sh put the instrumented servers")
     a = ap.parse_args()

@@ -30,15 +30,19 @@ typedef struct {
     uint32_t ms;       /* how long it ran (ms) */
     uint32_t det_full;  /* its deterministic variants (det_count()): 0 unless it reached an
                          * edge never reached before */
-    uint32_t det_total; /* of those, the ones it runs: DET_MAX at most, spread over them all */
+    uint32_t det_total; /* of those, the ones it runs: DET_MAX at most, and DET_BUDGET_MS of its
+                         * run time; spread over them all */
     atomic_uint det_next; /* the next of them to run (every job takes from it) */
     atomic_int ready;  /* written, readable (entries are never changed once ready) */
 } cov_entry;
 
 /* ---- the deterministic stage ---- */
 
-/* a program's deterministic variants, at most (a long program would have thousands) */
+/* a program's deterministic variants, at most (a long program would have thousands), and the
+ * time they may take together, in the program's own run time (a slow program gets fewer: 600
+ * variants of a 300 ms program would stall a job for three minutes) */
 #define DET_MAX 600
+#define DET_BUDGET_MS 3000
 
 /* The sizes a deterministic variant appends: the generator's small sizes and its boundaries
  * (fuzz_program.c pick_size(): 0-16, 255/256, 65535/65536, max - 1, max), the way AFL's
@@ -490,8 +494,12 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
             sh->corpus[at].edge = key;
             sh->corpus[at].ms = (uint32_t)(sock_now_ms() - cw->began_ms);
             sh->corpus[at].det_full = news == 2 ? det_count(p, t) : 0;
-            sh->corpus[at].det_total = sh->corpus[at].det_full < DET_MAX ? sh->corpus[at].det_full
-                                                                         : DET_MAX;
+            {
+                uint32_t ms = sh->corpus[at].ms + 1, most = DET_BUDGET_MS / ms;
+                most = most < DET_MAX ? most : DET_MAX;
+                sh->corpus[at].det_total = sh->corpus[at].det_full < most ? sh->corpus[at].det_full
+                                                                          : most;
+            }
             atomic_store(&sh->corpus[at].ready, 1);
             if (sh->corpus[at].det_total > 0) {
                 unsigned d = atomic_fetch_add(&sh->ndet, 1);
@@ -513,13 +521,13 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
     return fresh;
 }
 
-/* The k-th variant an entry runs: all of them in order when it has DET_MAX or fewer, else
- * DET_MAX spread over all (a stride prime to their number), so that a long program's last sends
- * get their share. */
+/* The k-th variant an entry runs: all of them in order when it runs them all, else its
+ * det_total spread over all (a stride prime to their number), so that a long program's last
+ * sends get their share. */
 static uint64_t det_index(const cov_entry *e, unsigned k)
 {
     uint64_t stride = 7919, a, b;
-    if (e->det_full <= DET_MAX)
+    if (e->det_full <= e->det_total)
         return k;
     for (;; stride += 2) { /* a stride prime to det_full visits each variant once */
         for (a = stride, b = e->det_full; b != 0;) {
