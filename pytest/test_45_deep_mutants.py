@@ -32,7 +32,9 @@ def test_guidance_finds_the_deep_mutant_and_the_finding_replays(bin_dir, afl_bin
                         "--seconds", str(SECONDS), "--until", ANY_REQ, "--out", str(tmp_path),
                         "--timeout-scale", SCALE],
                        capture_output=True, text=True, timeout=SECONDS + 300)
-    assert p.returncode == 1, p.stdout + p.stderr[-3000:]
+    # exit 1, or 0 when the first confirmed finding cites a SHOULD (the mutant's close seen as
+    # the echoes owed before an oversized header, LIMITS-4): --until stops at it either way
+    assert p.returncode in (0, 1), p.stdout + p.stderr[-3000:]
     confirmed = [f for f in re.findall(r"s: finding: (\S+)$", p.stderr, re.M)]
     assert confirmed, "no confirmed finding in %d s:\n%s" % (SECONDS, p.stderr[-3000:])
     path = confirmed[0]
