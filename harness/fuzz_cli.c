@@ -369,7 +369,7 @@ static int set_up_fuzz(config *cfg)
         char why[600];
         if (cov_check_exec(cfg->exec, &need, why, sizeof why) < 0) {
             fprintf(stderr, "framespec fuzz: --coverage %s: %s\n",
-                    cfg->coverage == COV_AFL ? "afl" : "afl-blind", why);
+                    cov_mode_name(cfg->coverage), why);
             return 2;
         }
         cfg->cov = cov_shared_new(need, cfg->coverage);
@@ -383,7 +383,7 @@ static int set_up_fuzz(config *cfg)
         }
         fprintf(cfg->cov_csv, "seconds,programs,edges,corpus,findings\n");
         fprintf(stderr, "framespec fuzz: --coverage %s: the server's map is %zu bytes\n",
-                cfg->coverage == COV_AFL ? "afl" : "afl-blind", need);
+                cov_mode_name(cfg->coverage), need);
     }
     return 0;
 }
@@ -484,13 +484,13 @@ static unsigned reap_dead(campaign *c)
  * the coverage corpus, findings. */
 static void coverage_line(const campaign *c, int64_t now)
 {
-    uint64_t runs = 0, edges, corpus, measured;
+    uint64_t runs = 0, edges, corpus;
     unsigned found = 0;
     for (unsigned j = 0; j < c->cfg->jobs; j++) {
         runs += c->last[j].runs;
         found += c->last[j].findings;
     }
-    cov_figures(c->cfg->cov, &edges, &corpus, &measured);
+    cov_figures(c->cfg->cov, &edges, &corpus);
     fprintf(c->cfg->cov_csv, "%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u\n",
             (double)(now - c->t0) / 1000, runs, edges, corpus, found);
     fflush(c->cfg->cov_csv);
@@ -551,8 +551,8 @@ static void supervise(campaign *c)
                 found += c->last[j].findings;
             }
             if (cfg->cov != NULL) {
-                uint64_t e, corpus, measured;
-                cov_figures(cfg->cov, &e, &corpus, &measured);
+                uint64_t e, corpus;
+                cov_figures(cfg->cov, &e, &corpus);
                 snprintf(edges, sizeof edges, ", %" PRIu64 " edges, corpus %" PRIu64, e, corpus);
             }
             fprintf(stderr, "framespec fuzz: %.0f s: %" PRIu64 " programs (%.0f/s)%s, %u findings\n",
@@ -601,8 +601,8 @@ static int summarize(const campaign *c)
                found == 1 ? "" : "s", should, dups, cfg->out);
     }
     if (cfg->cov != NULL) {
-        uint64_t edges, corpus, measured;
-        cov_figures(cfg->cov, &edges, &corpus, &measured);
+        uint64_t edges, corpus;
+        cov_figures(cfg->cov, &edges, &corpus);
         printf("fuzz: coverage (%s): %" PRIu64 " edges of the server reached; %" PRIu64
                " programs in the coverage corpus; edges over time in %s/coverage.csv\n",
                cfg->coverage == COV_AFL ? "guided" : "counted, not guiding", edges, corpus,

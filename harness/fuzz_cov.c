@@ -179,7 +179,6 @@ struct cov_shared {
     size_t size;                /* the segment's bytes (AFL_MAP_SIZE) */
     size_t scan;                /* the bytes the server may write (its map size) */
     atomic_uint_fast64_t edges; /* map bytes some program reached */
-    atomic_uint_fast64_t programs;
     atomic_uint claimed;        /* corpus entries taken (some perhaps not ready yet) */
     atomic_uint ndet;           /* det[] taken */
     atomic_uint det[COV_CORPUS_MAX]; /* corpus entries with deterministic variants, oldest
@@ -196,15 +195,23 @@ static uint8_t bucket(uint8_t c)
            : c < 32 ? 32 : c < 128 ? 64 : 128;
 }
 
+/* The modes' names, the one table (--coverage's values). */
+static const char *const mode_names[] = {[COV_NONE] = "none", [COV_AFL] = "afl",
+                                         [COV_AFL_BLIND] = "afl-blind"};
+
 int cov_parse_mode(const char *arg, cov_mode *mode)
 {
-    if (!strcmp(arg, "afl"))
-        *mode = COV_AFL;
-    else if (!strcmp(arg, "afl-blind"))
-        *mode = COV_AFL_BLIND;
-    else
-        return -1;
-    return 0;
+    for (int m = COV_AFL; m <= COV_AFL_BLIND; m++)
+        if (!strcmp(arg, mode_names[m])) {
+            *mode = (cov_mode)m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *cov_mode_name(cov_mode mode)
+{
+    return mode_names[mode];
 }
 
 /* ---- the binary ---- */
@@ -458,7 +465,6 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p)
     const uint64_t *w = (const uint64_t *)cw->map;
     if (cw->map == NULL)
         return 0;
-    atomic_fetch_add(&sh->programs, 1);
     for (size_t k = 0; k < sh->scan / 8 + 1; k++) {
         if (k * 8 < sh->scan && w[k] == 0)
             continue; /* most of the map: nothing */
@@ -608,9 +614,8 @@ void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_progra
     }
 }
 
-void cov_figures(const cov_shared *sh, uint64_t *edges, uint64_t *corpus, uint64_t *programs)
+void cov_figures(const cov_shared *sh, uint64_t *edges, uint64_t *corpus)
 {
     *edges = atomic_load(&((cov_shared *)sh)->edges);
     *corpus = corpus_count(sh);
-    *programs = atomic_load(&((cov_shared *)sh)->programs);
 }

@@ -17,7 +17,7 @@
  * count_class_lookup8: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128-255): a program that reaches an
  * edge, or a bucket of an edge, that no program reached before joins the corpus. Attribution is
  * exact because a server instance runs one program at a time under --coverage (more instances:
- * more --jobs).
+ * --concurrency N runs N servers per job, each its own worker process and map).
  */
 #ifndef FRAMESPEC_FUZZ_COV_H
 #define FRAMESPEC_FUZZ_COV_H
@@ -53,8 +53,10 @@ typedef struct {
     bool verbose;     /* say each program that joins the corpus, and why (-vv) */
 } cov_worker;
 
-/* "afl" or "afl-blind" as a mode; -1 for anything else. */
+/* "afl" or "afl-blind" as a mode; -1 for anything else. cov_mode_name() is the way back
+ * ("none" for COV_NONE). */
 int cov_parse_mode(const char *arg, cov_mode *mode);
+const char *cov_mode_name(cov_mode mode);
 
 /*
  * Is the server of the --exec command line `exec` an AFL++-instrumented binary, and what map
@@ -110,7 +112,7 @@ unsigned cov_end(cov_worker *cw, const fz_target *t, const fz_program *p);
 void cov_generate(cov_shared *sh, fz_rng *r, const fz_target *t, const fz_program *fc,
                   size_t nfc, fz_program *out);
 
-/* The campaign's figures: edges reached, programs in the coverage corpus, programs measured. */
-void cov_figures(const cov_shared *sh, uint64_t *edges, uint64_t *corpus, uint64_t *programs);
+/* The campaign's figures: edges reached, programs in the coverage corpus. */
+void cov_figures(const cov_shared *sh, uint64_t *edges, uint64_t *corpus);
 
 #endif
