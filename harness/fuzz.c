@@ -493,12 +493,12 @@ static char *finding_text(worker *w, const fz_program *p, const verdict *v, cons
                           size_t *len);
 static int write_atomically(const char *path, const char *text, size_t len);
 
-/* Run `framespec replay FILE` (this very binary) against a fresh server, as a user would, until
- * deadline_ms. Returns its exit status (0, 1, 2), or -1 when it could not run or was killed at
- * the deadline; out[0..n) gets the start of its stdout. */
+/* Run `framespec replay FILE` (this very binary) against a fresh server, as a user would, with
+ * the campaign's --timeout-scale, until deadline_ms. Returns its exit status (0, 1, 2), or -1
+ * when it could not run or was killed at the deadline; out[0..n) gets the start of its stdout. */
 static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *out, size_t n)
 {
-    char maxf[32], idle[32], self[4096];
+    char maxf[32], idle[32], scale[32], self[4096];
     int fds[2], st;
     size_t got = 0;
     pid_t pid;
@@ -508,6 +508,7 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
     self[l] = '\0';
     snprintf(maxf, sizeof maxf, "%" PRIu64, w->cfg->max_frame);
     snprintf(idle, sizeof idle, "%g", w->cfg->t.idle_s);
+    snprintf(scale, sizeof scale, "%g", w->cfg->t.scale);
     pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -520,9 +521,10 @@ static int replay_once(worker *w, const char *file, int64_t deadline_ms, char *o
         dup2(fds[1], 1);
         if (devnull >= 0)
             dup2(devnull, 2);
-        /* --idle-timeout last: without one, the list ends before it */
+        /* the campaign's deadlines (--timeout-scale: a confirmation judges as the program's
+         * run did); --idle-timeout last: without one, the list ends before it */
         execl(self, "framespec", "replay", file, "--max-frame", maxf, "--timeout", "120",
-              w->cfg->exec ? "--exec" : "--target", w->cfg->exec ? w->cfg->exec : w->cfg->target,
+              "--timeout-scale", scale, w->cfg->exec ? "--exec" : "--target", w->cfg->exec ? w->cfg->exec : w->cfg->target,
               w->cfg->t.idle_s > 0 ? "--idle-timeout" : (char *)NULL, idle, (char *)NULL);
         _exit(127);
     }
@@ -645,7 +647,7 @@ static void one_line(char *s)
 void handle_finding(worker *w, uint64_t index, const fz_program *orig, const verdict *first)
 {
     fz_program best = *orig;
-    char idle_opt[48] = "";
+    char idle_opt[48] = "", scale_opt[48] = "";
     verdict v;
     int trials = 0, confirmed = 0, level;
     char sig[128], path[4096], pcap[4096], *header;
@@ -709,19 +711,21 @@ void handle_finding(worker *w, uint64_t index, const fz_program *orig, const ver
     one_line(v.f.actual);
     if (w->cfg->t.idle_s > 0)
         snprintf(idle_opt, sizeof idle_opt, " --idle-timeout %g", w->cfg->t.idle_s);
+    if (w->cfg->t.scale != 1)
+        snprintf(scale_opt, sizeof scale_opt, " --timeout-scale %g", w->cfg->t.scale);
     if (asprintf(&header,
              "# framespec fuzz finding: %s (%s) violated: %s\n"
              "# seed %" PRIu64 ", program %" PRIu64 "; shrunk from %zu to %zu scenario lines in %d "
              "trials (%.1f s); the same violation in %d of %d replays%s\n"
              "# expected: %s\n"
              "# observed: %s\n"
-             "# replay:   framespec replay %s --max-frame %" PRIu64 "%s%s %s%s%s\n",
+             "# replay:   framespec replay %s --max-frame %" PRIu64 "%s%s%s %s%s%s\n",
              first->req, level == FS_SHOULD ? "SHOULD" : "MUST", first->what, w->cfg->seed, index,
              lines_before, scenario_lines(&best, &w->cfg->t, v.f.step), trials,
              (double)(sock_now_ms() - t0) / 1000.0, confirmed, CONFIRM_RUNS,
              confirmed < CONFIRM_RUNS ? " (flaky)" : "", v.f.expected, v.f.actual,
              path, w->cfg->max_frame,
-             w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "", idle_opt,
+             w->cfg->t.idle_s * 1000 > SC_MAX_SLEEP_MS ? " --timeout 86400" : "", scale_opt, idle_opt,
              w->cfg->exec ? "--exec '" : "--target ",
              w->cfg->exec ? w->cfg->exec : w->cfg->target, w->cfg->exec ? "'" : "") < 0)
         return;

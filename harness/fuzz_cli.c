@@ -609,7 +609,7 @@ static int summarize(const campaign *c)
                cfg->out);
     }
     if (audits > 0)
-        printf("fuzz: %" PRIu64 " descriptor audit%s of the server%s, every programs drained\n",
+        printf("fuzz: %" PRIu64 " descriptor audit%s of the server%s, other programs drained first\n",
                audits, audits == 1 ? "" : "s", cfg->jobs > 1 ? "s" : "");
     if (not_alone > 0)
         printf("fuzz: %u program%s failed beside others and held alone (not findings: a server "

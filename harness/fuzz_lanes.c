@@ -156,7 +156,8 @@ static void count_death(lanes *L)
 
 /* Judge program `index` (p) alone: the lane holds the rwlock exclusively, and rep_mu is taken
  * for all of it (a finding's shrinking included). `again`: it failed beside others first.
- * Returns run_program()'s code (1: a finding was handled). */
+ * Returns run_program()'s code (1: a finding was handled). With --exec the server is running
+ * when it returns (or rep.error is 2: it could not be started). */
 static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again)
 {
     worker *w = L->w;
@@ -214,6 +215,11 @@ static int judge_alone(lanes *L, uint64_t index, const fz_program *p, bool again
     }
     if (held)
         cov_unlock(w->cfg->cov);
+    /* up again before the other lanes go on: a finding (or a failure that did not confirm)
+     * leaves it stopped (restart_server()), and a lane beside others that found it down would
+     * count a death that never happened */
+    if (w->cfg->exec && ensure_server(w) < 0)
+        w->rep.error = 2;
     pthread_mutex_unlock(&w->rep_mu);
     return rc;
 }
@@ -432,8 +438,6 @@ static void *lane_main(void *arg)
         }
         pthread_mutex_unlock(&w->rep_mu);
         judge_alone(L, index, &p, beside);
-        if (w->cfg->exec)
-            ensure_server(w); /* up for the programs beside others */
         pthread_rwlock_unlock(&w->rw);
     }
     pthread_mutex_lock(&w->rep_mu);
