@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # the JUnit readers, the package tools and the CI templates' parser (pytest/test_80, test_81)
-bash ci/setup.sh afl++ tcpdump python3-jinja2 chromium python3-junitparser python3-yaml lintian \
+bash ci/setup.sh afl++ tcpdump strace python3-jinja2 chromium python3-junitparser python3-yaml lintian \
   man-db file dpkg-dev
 # npm (for the npm JUnit reader): the image's nodejs brings its own, which Debian's npm conflicts with
 command -v npm >/dev/null || bash ci/setup.sh npm

@@ -14,7 +14,7 @@ _framespec()
     cmd=${COMP_WORDS[1]}
     local shared="--target --exec --framing --max-frame --timeout --seed --timeout-scale --help"
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "run list replay fuzz bench report --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "run list replay import fuzz bench report --version --help" -- "$cur"))
         return
     fi
     case $prev in
@@ -33,9 +33,19 @@ _framespec()
         --coverage)
             COMPREPLY=($(compgen -W "afl afl-blind" -- "$cur"))
             return ;;
+        --oracle)
+            COMPREPLY=($(compgen -W "echo capture close" -- "$cur"))
+            return ;;
+        --format)
+            COMPREPLY=($(compgen -W "pcap strace" -- "$cur"))
+            return ;;
+        -o)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
         --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
         --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
-        --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency)
+        --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency|--server|\
+        --connection)
             return ;;
     esac
     case $cmd in
@@ -44,6 +54,8 @@ _framespec()
                    --keepalive --user-timeout --netns --loss -v" ;;
         list) opts="--markdown --requirements --help" ;;
         replay) opts="$shared --idle-timeout --repeat --pcap --pcap-optional --keep-logs -v" ;;
+        import) opts="--framing --max-frame --server --connection --all --oracle --format -o
+                      --help" ;;
         fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs
                     --concurrency --coverage --out
                     --pcap --until --max-findings -v" ;;

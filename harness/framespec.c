@@ -7,6 +7,7 @@
 #include "bench.h"
 #include "fuzz.h"
 #include "replay.h"
+#include "capture.h"
 #include "report_html.h"
 #include "run.h"
 #include "version.h"
@@ -20,6 +21,7 @@ static void usage(FILE *out)
           "  list     print the catalogue: id, level (MUST/SHOULD), requirements, description\n"
           "           (--markdown: docs/cases.md; --requirements: the spec ids and levels)\n"
           "  replay   run a scenario script (a reproducer) against a server\n"
+          "  import   a packet capture or an strace log of a client, as a scenario to replay\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
           "  report   render JSON reports as one HTML page: matrix, failures, wire timelines\n"
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
         return replay_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fuzz"))
         return fuzz_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import"))
+        return import_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "report"))
         return report_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))

@@ -790,7 +790,7 @@ static void act_oversize(derive *d, cmodel *c, const fz_action *a)
     await_echoes(d, c, REQ_LIMITS_4, true);
     simple(d, SC_EXPECT_CLOSED, c->name, ms_scaled(d, 1000), REQ_LIMITS_2);
     if (!d->err)
-        d->s->steps[d->s->n - 1].how = 1; /* before-idle: a refusal, as limits.* judge it */
+        d->s->steps[d->s->n - 1].how = SC_BEFORE_IDLE; /* before-idle: a refusal, as limits.* judge it */
     finish(d, c, SC_CLOSE);
     d->oversize_seen = true;
 }

@@ -43,6 +43,9 @@
 /* A peer that does not read (stop-reading, flood) concludes that the server stopped reading it
  * when nothing more was taken for this long (ms, x --timeout-scale). */
 #define SC_QUIET_MS 200
+/* expect eof|reset|closed modifiers (sc_step.how, bits): `before-idle`, `discarding`. */
+#define SC_BEFORE_IDLE 1
+#define SC_DISCARDING 2
 
 typedef enum {
     SC_FRAMING, SC_CONNECT, SC_SEND, SC_SHUTDOWN, SC_ABORT, SC_CLOSE, SC_STOP_READING,
@@ -96,8 +99,9 @@ typedef struct {
                           * 1 then shutdown, 2 then term; vanish: 1 pending (an echo in flight);
                           * expect server-alive: 1 at-end (the last step, run after every
                           * connection is closed, even after a failure); expect eof, reset,
-                          * closed: 1 before-idle (a close the server's declared idle timeout
-                          * explains does not count: a refusal, not a timeout) */
+                          * closed: SC_BEFORE_IDLE (a close the server's declared idle timeout
+                          * explains does not count: a refusal, not a timeout) and/or
+                          * SC_DISCARDING (bytes before the close are read, not judged) */
     size_t span;         /* repeat: the steps of its body, its `end` included */
     wire_framing framing;
     fs_req req;          /* the requirement this step checks (`# REQ-ID`), or REQ_NONE */

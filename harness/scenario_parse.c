@@ -228,9 +228,15 @@ static int kw_close(pctx *p, sc_step *st)
 {
     if (kw_within(p, st) < 0)
         return -1;
-    if (lx_is(lx_peek(p), "before-idle")) {
-        lx_next(p);
-        st->how = 1;
+    /* either order, each once */
+    for (int k = 0; k < 2; k++) {
+        if (lx_is(lx_peek(p), "before-idle") && !(st->how & SC_BEFORE_IDLE)) {
+            lx_next(p);
+            st->how |= SC_BEFORE_IDLE;
+        } else if (lx_is(lx_peek(p), "discarding") && !(st->how & SC_DISCARDING)) {
+            lx_next(p);
+            st->how |= SC_DISCARDING;
+        }
     }
     return 0;
 }

@@ -121,8 +121,10 @@ void sc_pr_within(FILE *out, const scenario *s, const sc_step *st)
 void sc_pr_close(FILE *out, const scenario *s, const sc_step *st)
 {
     sc_pr_within(out, s, st);
-    if (st->how == 1)
+    if (st->how & SC_BEFORE_IDLE)
         fputs(" before-idle", out);
+    if (st->how & SC_DISCARDING)
+        fputs(" discarding", out);
 }
 
 void sc_pr_for(FILE *out, const scenario *s, const sc_step *st)

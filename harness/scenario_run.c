@@ -487,11 +487,21 @@ static int do_expect_close(run *r, size_t i, peer *c, int64_t deadline)
                        : st->kind == SC_EXPECT_RESET ? "RST (ECONNRESET)"
                                                      : "FIN or RST";
     bool was_noread = c->noread;
+    uint64_t discarded = 0;
     c->noread = false; /* to see the close, read */
-    while (!rx_ended(c) && c->in_len == 0 && sock_now_ms() < deadline) {
+    for (;;) {
+        if ((st->how & SC_DISCARDING) && c->in_len > 0) {
+            discarded += c->in_len;
+            peer_consume(c, c->in_len); /* `discarding`: read, not judged */
+        }
+        if (rx_ended(c) || c->in_len > 0 || sock_now_ms() >= deadline)
+            break;
         peer_check_acked(c);
         rx_pump_until(r, deadline);
     }
+    if (discarded > 0)
+        rx_log(r, "%s: %llu bytes read before the close (discarding)", rx_name(r, st),
+               (unsigned long long)discarded);
     c->noread = was_noread;
     snprintf(exp, sizeof exp, "%s within %ld ms", want, st->ms);
     if (c->in_len > 0) {
@@ -505,7 +515,7 @@ static int do_expect_close(run *r, size_t i, peer *c, int64_t deadline)
         snprintf(act, sizeof act, "%s", sock_close_name(c->closed));
         return rx_fail(r, i, sock_close_name(c->closed), exp, act);
     }
-    if (st->how == 1 && rx_idle_explains(r, c, false, act, sizeof act)) {
+    if ((st->how & SC_BEFORE_IDLE) && rx_idle_explains(r, c, false, act, sizeof act)) {
         /* before-idle: a server that ignores the header and times the connection out is not
          * refusing it, however long `within` is (a timeout scale can make it the longer) */
         snprintf(exp, sizeof exp, "%s within %ld ms, not by the server's idle timeout", want,

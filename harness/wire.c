@@ -264,3 +264,70 @@ size_t wire_encode(wire_framing f, const uint8_t *payload, size_t len, uint8_t *
         out[h + len] = '\n';
     return wire_frame_size(f, len);
 }
+
+wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
+                         size_t *size, uint64_t *payload)
+{
+    uint64_t field = 0, limit = wire_max_payload(f, max);
+    size_t h;
+    *size = 0;
+    *payload = 0;
+    if (n == 0)
+        return WIRE_CUT_MORE;
+    if (f.kind == WIRE_RAW) {
+        *size = n;
+        *payload = n;
+        return WIRE_CUT_FRAME;
+    }
+    if (f.kind == WIRE_LINE) {
+        const uint8_t *nl = memchr(buf, '\n', n);
+        if (nl == NULL)
+            return n > limit ? (*size = n, WIRE_CUT_OVERSIZE) : WIRE_CUT_MORE;
+        *payload = (uint64_t)(nl - buf);
+        *size = (size_t)(nl - buf) + 1;
+        return *payload > limit ? WIRE_CUT_OVERSIZE : WIRE_CUT_FRAME;
+    }
+    if (n < f.offset)
+        return WIRE_CUT_MORE;
+    h = f.offset;
+    if (f.kind == WIRE_VARINT) {
+        for (unsigned i = 0;; i++) {
+            uint8_t b;
+            if (h >= n)
+                return WIRE_CUT_MORE;
+            b = buf[h++];
+            if (i == 9 && b > 1) {
+                *size = h;
+                return WIRE_CUT_MALFORMED; /* over 64 bits (LIMITS-7) */
+            }
+            field |= (uint64_t)(b & 0x7f) << (7 * i);
+            if (!(b & 0x80))
+                break;
+            if (i == 9) {
+                *size = h;
+                return WIRE_CUT_MALFORMED; /* longer than 10 bytes (LIMITS-7) */
+            }
+        }
+    } else {
+        if (n < h + f.width)
+            return WIRE_CUT_MORE;
+        for (unsigned i = 0; i < f.width; i++) {
+            unsigned shift = f.little ? 8 * i : 8 * (f.width - 1 - i);
+            field |= (uint64_t)buf[h + i] << shift;
+        }
+        h += f.width;
+    }
+    if (field < (uint64_t)-f.adjust) {
+        *size = h;
+        return WIRE_CUT_MALFORMED; /* less than the header it is part of (LIMITS-6) */
+    }
+    *payload = field - (uint64_t)-f.adjust;
+    if (*payload > limit) {
+        *size = h;
+        return WIRE_CUT_OVERSIZE;
+    }
+    if (n - h < *payload)
+        return WIRE_CUT_MORE;
+    *size = h + (size_t)*payload;
+    return WIRE_CUT_FRAME;
+}

@@ -1,7 +1,8 @@
 /*
  * wire.h — how the harness builds frames. Written apart from echod's codec (target/frame.c) on
  * purpose: the oracle shares no code with what it judges. The harness never decodes a server's
- * output; it knows what it sent and an echo is the same bytes back.
+ * output; it knows what it sent and an echo is the same bytes back. It decodes only a client's
+ * bytes it did not write itself (wire_next_frame(): a capture's, for `framespec import`).
  *
  * Framings (docs/spec.md, "Framings"): Erlang gen_tcp {packet,0|1|2|4|line} (a big-endian
  * unsigned header with the payload length, or a '\n' terminator), and the parameterised form:
@@ -73,5 +74,22 @@ size_t wire_encode_header(wire_framing f, uint64_t len, uint8_t out[WIRE_MAX_HEA
 size_t wire_encode_field(wire_framing f, uint64_t field, uint8_t out[WIRE_MAX_HEADER]);
 /* Write header + payload (+ '\n' for line) into out (wire_frame_size bytes). Returns that size. */
 size_t wire_encode(wire_framing f, const uint8_t *payload, size_t len, uint8_t *out);
+
+/* What wire_next_frame() found at the start of a buffer. */
+typedef enum {
+    WIRE_CUT_FRAME,     /* a whole frame: *size bytes on the wire, *payload of them payload */
+    WIRE_CUT_MORE,      /* not a whole frame yet: more bytes are needed */
+    WIRE_CUT_OVERSIZE,  /* a header announcing more than the maximum (LIMITS-2; line: no '\n'
+                         * within the maximum): *size = the header's bytes */
+    WIRE_CUT_MALFORMED, /* a field under -adjust (LIMITS-6), a varint over 64 bits (LIMITS-7):
+                         * *size = the header's bytes read */
+} wire_cut;
+
+/* Decode the first frame of what a CLIENT sent, buf[0..n), in framing f, for a server whose
+ * maximum is `max` (--max-frame; under limit=frame it counts the whole frame): how
+ * `framespec import` and the proxy find frame boundaries in a stream. Raw framing: the whole
+ * buffer is one "frame" (an echo owes every byte). Never reads past n. */
+wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
+                         size_t *size, uint64_t *payload);
 
 #endif
