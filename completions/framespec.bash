@@ -14,7 +14,7 @@ _framespec()
     cmd=${COMP_WORDS[1]}
     local shared="--target --exec --framing --max-frame --timeout --seed --timeout-scale --help"
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "run list replay import fuzz bench report --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "run list replay import shrink fuzz bench report --version --help" -- "$cur"))
         return
     fi
     case $prev in
@@ -45,7 +45,7 @@ _framespec()
         --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
         --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
         --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency|--server|\
-        --connection)
+        --connection|--keep|--reference)
             return ;;
     esac
     case $cmd in
@@ -56,6 +56,7 @@ _framespec()
         replay) opts="$shared --idle-timeout --repeat --pcap --pcap-optional --keep-logs -v" ;;
         import) opts="--framing --max-frame --server --connection --all --oracle --format -o
                       --help" ;;
+        shrink) opts="$shared --idle-timeout -o --keep --reference --no-reference -v" ;;
         fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs
                     --concurrency --coverage --out
                     --pcap --until --max-findings -v" ;;

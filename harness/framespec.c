@@ -22,6 +22,7 @@ static void usage(FILE *out)
           "           (--markdown: docs/cases.md; --requirements: the spec ids and levels)\n"
           "  replay   run a scenario script (a reproducer) against a server\n"
           "  import   a packet capture or an strace log of a client, as a scenario to replay\n"
+          "  shrink   make a failing scenario as short as it can be, failing the same way\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
           "  report   render JSON reports as one HTML page: matrix, failures, wire timelines\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return fuzz_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "import"))
         return import_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "shrink"))
+        return shrink_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "report"))
         return report_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))

@@ -36,6 +36,7 @@
 #include "scratch.h"
 #include "server.h"
 
+#include "ddmin.h"
 #include "fuzz_int.h"
 
 volatile sig_atomic_t g_stop, g_signalled;
@@ -435,49 +436,45 @@ static void stabilize(shrinker *k)
         try_cand(k, &cand);
 }
 
+/* ddmin.h's operations on a program's actions. */
+static size_t dd_count(void *ctx)
+{
+    return ((shrinker *)ctx)->best->n;
+}
+
+static int dd_attempt(void *ctx, size_t i, size_t n, bool only)
+{
+    shrinker *k = ctx;
+    fz_program cand = *k->best;
+    bool before = k->progress = false;
+    if (only) {
+        cand.a[0] = k->best->a[i];
+        cand.n = 1;
+    } else {
+        memmove(&cand.a[i], &cand.a[i + n], (cand.n - i - n) * sizeof cand.a[0]);
+        cand.n -= n;
+    }
+    try_cand(k, &cand);
+    return k->failed ? -1 : k->progress != before;
+}
+
+static bool dd_budget(void *ctx)
+{
+    return budget(ctx);
+}
+
 /* Shrinks *best while it keeps the verdict want, within SHRINK_TRIALS runs and SHRINK_MS: each
- * action alone, then fewer actions (halving chunks), then smaller values. Every program that
- * kept it joins ch. */
+ * action alone, then fewer actions (halving chunks: ddmin.c, the loop `framespec shrink` uses
+ * too), then smaller values. Every program that kept it joins ch. */
 static void shrink(worker *w, fz_program *best, const verdict *want, int *trials, chain *ch)
 {
     shrinker k = {.w = w, .best = best, .want = want, .trials = trials, .ch = ch,
                   .end = sock_now_ms() + SHRINK_MS};
-    size_t chunk;
+    static const dd_ops ops = {dd_count, dd_attempt, dd_budget};
     stabilize(&k);
-    /* first, each action alone, the last first (the violation is usually one action's, and
-     * each candidate that does not violate is over in milliseconds): a program whose runs
-     * take seconds (a vanished peer, a long silence) shrinks in a few trials */
-    for (size_t i = best->n; i-- > 0 && best->n > 1 && budget(&k);) {
-        fz_program cand = *best;
-        cand.a[0] = best->a[i];
-        cand.n = 1;
-        try_cand(&k, &cand);
-    }
-    chunk = best->n / 2 ? best->n / 2 : 1;
-    while (budget(&k)) {
-        k.progress = false;
-        for (size_t i = 0; i < best->n && budget(&k);) {
-            fz_program cand = *best;
-            size_t n = i + chunk <= best->n ? chunk : best->n - i;
-            if (n == best->n) {
-                i += n;
-                continue;
-            }
-            memmove(&cand.a[i], &cand.a[i + n], (cand.n - i - n) * sizeof cand.a[0]);
-            cand.n -= n;
-            {
-                bool before = k.progress;
-                try_cand(&k, &cand);
-                if (k.progress == before)
-                    i += n;
-            }
-        }
-        if (!k.progress) {
-            if (chunk == 1)
-                break;
-            chunk /= 2;
-        }
-    }
+    /* a program whose runs take seconds (a vanished peer, a long silence) shrinks in a few
+     * trials: each action alone comes first */
+    dd_reduce(&ops, &k);
     /* values, until a whole pass changes nothing */
     k.progress = true;
     while (k.progress && budget(&k)) {

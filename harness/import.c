@@ -741,7 +741,10 @@ int import_main(int argc, char **argv)
     cap_free(&cp);
     if (o.out) {
         FILE *f = fopen(o.out, "w");
-        if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        bool ok = f != NULL && fwrite(text, 1, len, f) == len;
+        if (f != NULL && fclose(f) != 0)
+            ok = false;
+        if (!ok) {
             fprintf(stderr, "framespec import: cannot write %s: %s\n", o.out, strerror(errno));
             free(text);
             return 2;

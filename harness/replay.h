@@ -10,6 +10,8 @@
 
 /* `framespec replay FILE ...` (argv[0] = "replay"). Returns the exit code: 0, 1 or 2. */
 int replay_main(int argc, char **argv);
+/* `framespec shrink SCENARIO ...` (shrink.c): exit 0 written, 1 nothing to shrink, 2 usage. */
+int shrink_main(int argc, char **argv);
 
 /* Capture the TCP traffic to a's port on lo into the file pcap with tcpdump (--immediate-mode)
  * or tshark, whichever is installed. Returns the capture's pid once the file exists, or -1

@@ -232,3 +232,53 @@ def test_a_connection_is_chosen_and_the_no_handshake_capture_takes_server(bin_di
     assert b"c1 expect raw hex:0000000568656c6c6f within" in p.stdout, p.stdout
     p = fs(bin_dir, "import", str(path), "--server", "7000", "--connection", "2")
     assert p.returncode == 2 and b"has 1 connection" in p.stderr, p.stderr
+
+
+# ---- framespec shrink ----
+
+@needs_root
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
+@pytest.mark.parametrize("mutant,plan", [("one_read", "split_header"), ("rst_close", "halfclose"),
+                                         ("one_client", "two_conns")])
+def test_shrink_brings_an_import_to_at_most_12_lines(bin_dir, tmp_path, mutant, plan):
+    """An import shrunk against its mutant: at most 12 scenario lines, it still fails the
+    mutant the same way (3 of 3 replays), and echod (the reference every reduction must pass)
+    passes it."""
+    path = tmp_path / "c.pcap"
+    capture(bin_dir, mutant, plan, path)
+    text = imported_replays(bin_dir, tmp_path, path, mutant)
+    out = tmp_path / "min.scenario"
+    server = "%s --listen 127.0.0.1:{port} --max-frame " + MAX
+    p = fs(bin_dir, "shrink", str(tmp_path / "imported.scenario"), "--max-frame", MAX,
+           "--exec", server % os.path.join(bin_dir, "mutant_" + mutant), "-o", str(out),
+           "--seconds", "60", timeout=300)
+    assert p.returncode == 0, p.stderr.decode()
+    small = out.read_text()
+    assert "the same in 3 of 3 replays" in small, small
+    lines = [l for l in small.splitlines() if l and not l.startswith("#")]
+    assert len(lines) <= 12, small
+    assert len(lines) <= len([l for l in text.splitlines() if l and not l.startswith("#")])
+    for binary, want in (("mutant_" + mutant, 1), ("echod", 0)):
+        for _ in range(3):
+            r = fs(bin_dir, "replay", str(out), "--max-frame", MAX, "--exec",
+                   server % os.path.join(bin_dir, binary))
+            assert r.returncode == want, (binary, small, r.stdout.decode())
+
+
+def test_shrink_refuses_what_it_cannot_shrink(bin_dir, tmp_path):
+    sc = tmp_path / "ok.scenario"
+    sc.write_text("framing 4\nconnect c1\nc1 send frame \"hi\"\nc1 expect frame \"hi\" "
+                  "within 1000\n")
+    echod = "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, "echod")
+    p = fs(bin_dir, "shrink", str(sc), "--exec", echod)
+    assert p.returncode == 1 and b"nothing to shrink" in p.stderr, p.stderr
+    # a scenario that fails a correct server too: its expectations are wrong, not the server
+    bad = tmp_path / "bad.scenario"
+    bad.write_text("framing 4\nconnect c1\nc1 send frame \"hi\"\nc1 expect frame \"ho\" "
+                   "within 1000\n")
+    p = fs(bin_dir, "shrink", str(bad), "--exec", echod)
+    assert p.returncode == 2 and b"reference server too" in p.stderr, p.stderr
+    p = fs(bin_dir, "shrink", str(sc))
+    assert p.returncode == 2 and b"which server" in p.stderr, p.stderr
+    p = fs(bin_dir, "shrink", str(sc), "--exec", echod, "--keep", "NOPE-1")
+    assert p.returncode == 2 and b"--keep" in p.stderr, p.stderr
