@@ -204,7 +204,7 @@ static int drain(reader *r, flow *f, int dir, int64_t t_us)
         for (size_t i = 0; i < d->nooo; i++) {
             ooo_seg *s = &d->ooo[i];
             int32_t ahead = (int32_t)(s->seq - d->nxt);
-            uint32_t skip = ahead < 0 ? (uint32_t)-ahead : 0;
+            uint32_t skip = ahead < 0 ? d->nxt - s->seq : 0; /* (no negation of INT32_MIN) */
             if (ahead > 0)
                 continue;
             if (skip < s->len && deliver(r, f, dir, s->data + skip, s->len - skip, s->t_us) < 0)
@@ -295,11 +295,12 @@ static int segment(reader *r, flow *f, int dir, uint32_t seq, uint8_t flags, con
     }
     if (len > 0) {
         int32_t ahead = (int32_t)(seq - d->nxt);
+        uint32_t behind = d->nxt - seq; /* bytes of it already received, when ahead <= 0 */
         if (ahead > 0) {
             if (hold(r, f, dir, seq, p, len, t_us) < 0)
                 return -1;
-        } else if ((uint32_t)-ahead < len) {
-            if (deliver(r, f, dir, p + (uint32_t)-ahead, len - (uint32_t)-ahead, t_us) < 0 ||
+        } else if (behind < len) {
+            if (deliver(r, f, dir, p + behind, len - behind, t_us) < 0 ||
                 drain(r, f, dir, t_us) < 0)
                 return -1;
         }
@@ -522,7 +523,10 @@ static int packets(reader *r, pcap_t *p)
         return -1;
     }
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-        int64_t t = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        /* microseconds, clamped to [0, 2^62] (a pcapng's 64-bit time may be anything) */
+        int64_t t = h->ts.tv_sec < 0 ? 0
+                    : h->ts.tv_sec >= (int64_t)(1ull << 62) / 1000000 ? (int64_t)(1ull << 62)
+                    : (int64_t)h->ts.tv_sec * 1000000 + (h->ts.tv_usec % 1000000);
         long skip;
         r->packets++;
         if (r->packets == 1) {

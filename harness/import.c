@@ -250,8 +250,20 @@ static void payload(FILE *out, const uint8_t *p, uint64_t n)
         return;
     }
     fputs("hex:", out);
-    for (uint64_t i = 0; i < n; i++)
-        fprintf(out, "%02x", p[i]);
+    {
+        static const char digits[] = "0123456789abcdef";
+        char buf[8192];
+        size_t k = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            buf[k++] = digits[p[i] >> 4];
+            buf[k++] = digits[p[i] & 15];
+            if (k == sizeof buf) {
+                fwrite(buf, 1, k, out);
+                k = 0;
+            }
+        }
+        fwrite(buf, 1, k, out);
+    }
 }
 
 /* Raw items for p[0..n), RAW_CHUNK bytes at most each. */
@@ -469,9 +481,10 @@ static void echo_event(writer *W, wconn *w, const cap_event *e)
 
 static void capture_event(writer *W, wconn *w, const cap_event *e, int64_t waited_us)
 {
-    long ms = EXPECT_MS;
-    if (waited_us * 3 / 1000 > ms)
-        ms = (long)(waited_us * 3 / 1000 > EXPECT_MAX_MS ? EXPECT_MAX_MS : waited_us * 3 / 1000);
+    int64_t waited_ms = waited_us / 1000;
+    long ms = waited_ms > EXPECT_MAX_MS / 3 ? EXPECT_MAX_MS
+              : waited_ms * 3 > EXPECT_MS   ? (long)(waited_ms * 3)
+                                            : EXPECT_MS;
     switch (e->kind) {
     case CAP_WRITE:
         cork_if_with_fin(W, w, e);

@@ -185,12 +185,17 @@ static char *text_of(const scenario *s, size_t skip, size_t nskip, long only)
     return text;
 }
 
+/* Parse text into s. 0, or -1 with s freed (what the parser had appended is the caller's to
+ * free otherwise: scenario.h). */
 static int parse_text(const shrinker *k, const char *text, scenario *s, FILE *err)
 {
     sc_init(s);
     s->payload_bound = k->so.max_payload;
     s->long_sleeps = true;
-    return sc_parse_buf(s, "candidate", text, strlen(text), err);
+    if (sc_parse_buf(s, "candidate", text, strlen(text), err) == 0)
+        return 0;
+    sc_free(s);
+    return -1;
 }
 
 /* One run of s against a fresh server (--exec) or the target. 1 failed (*f), 0 held, -1 the

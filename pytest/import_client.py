@@ -67,6 +67,18 @@ def main(plan, port):
     elif plan == "exact_max":            # reject_exact_max: a frame of exactly the maximum
         s.sendall(fr(bytes(65536)))
         read_n(s, 65540)
+    elif plan == "exact_16m":            # a frame of exactly 16 MiB (peers/netty counts the header)
+        s.settimeout(10)
+        s.sendall(fr(bytes(16 << 20)))
+        read_n(s, (16 << 20) + 4)
+    elif plan == "big_frame":            # a frame over 99999 bytes (peers/twisted's MAX_LENGTH)
+        f = fr(bytes(range(256)) * 400)
+        s.sendall(f)
+        read_n(s, len(f))
+    elif plan.startswith("cork_close"):  # sigpipe: frames and FIN in one segment, then close
+        n, size = (2, 30000) if plan == "cork_close_30k" else (20, 1024)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        s.sendall(fr(bytes(size)) * n)
     elif plan == "two_conns":            # one_client: a second connection while one is open
         s.sendall(fr(b"first"))
         read_n(s, 9)
