@@ -58,6 +58,7 @@ typedef struct {
     size_t n, cap;
     char source[64];      /* "pcap", "pcapng" or "strace" */
     int64_t t0_unix_us;   /* wall-clock time of the first event (0 when unknown, strace -r) */
+    char note[256];       /* what was left out, for the user (empty: nothing) */
 } capture;
 
 void cap_init(capture *cp);

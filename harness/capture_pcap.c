@@ -270,7 +270,9 @@ static int segment(reader *r, flow *f, int dir, uint32_t seq, uint8_t flags, con
             d->based = true;
             d->nxt = seq + 1;
         }
-        return 0;
+        if (len == 0)
+            return 0;
+        seq += 1; /* data on the SYN (TCP Fast Open, RFC 7413): it follows the SYN's number */
     }
     if (rst) {
         d->rst = true;
@@ -293,7 +295,7 @@ static int segment(reader *r, flow *f, int dir, uint32_t seq, uint8_t flags, con
         d->based = true; /* no handshake in the capture: its first segment starts it */
         d->nxt = seq;
     }
-    if (len > 0) {
+    if (len > 0 && !d->fin) { /* bytes after a FIN are no stream's (RFC 9293 3.10.7.4) */
         int32_t ahead = (int32_t)(seq - d->nxt);
         uint32_t behind = d->nxt - seq; /* bytes of it already received, when ahead <= 0 */
         if (ahead > 0) {
@@ -469,8 +471,8 @@ static int finish(reader *r)
                 snprintf(r->err, r->n, "%s: connection %zu (%s): the %s's sequence numbers %"
                          PRIu32 " to %" PRIu32 " (%" PRIu32 " bytes) are not in the capture: a "
                          "gap, which import does not invent; capture again without losing "
-                         "packets (tcpdump -B 16384, a narrower filter), or import another "
-                         "connection (--connection N)", r->name, f->conn + 1,
+                         "packets (tcpdump -B 16384, a narrower filter: tcpdump says how many "
+                         "it dropped)", r->name, f->conn + 1,
                          r->cp->c[f->conn].tuple, dir == 0 ? "client" : "server", d->nxt,
                          hi - 1, hi - d->nxt);
                 return -1;
@@ -484,6 +486,10 @@ static int finish(reader *r)
             return -1;
         }
     }
+    if (r->cp->n > 0 && r->skipped_no_role > 0)
+        snprintf(r->cp->note, sizeof r->cp->note, "%" PRIu64 " segments of connections whose "
+                 "handshake is not in the capture were left out: --server PORT names the "
+                 "server's side and imports them too", r->skipped_no_role);
     if (r->cp->n == 0) {
         if (r->tcp == 0)
             snprintf(r->err, r->n, "%s: no TCP segment in the capture's %" PRIu64 " packets: "

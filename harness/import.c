@@ -36,6 +36,8 @@
 /* An expect's deadline: 1 s, + 20 MB/s of its bytes (as fuzz_program.c), or 3 x what the
  * capture showed, at most a minute. */
 #define EXPECT_MS 1000
+/* `frame P xK` for at most this many copies (the parser's bound on repetitions is larger). */
+#define SAME_MAX 1000000
 /* A client that closed this long (us) after its last action had waited for what it was owed. */
 #define WAITED_US 50000
 #define EXPECT_MAX_MS 60000
@@ -65,6 +67,7 @@ typedef struct {
     uint64_t expected;   /* echo bytes already expected */
     bool split_seen, many_seen; /* since the last expect: a frame over writes; frames in one */
     uint64_t cur_send, cur_expect; /* decoding cursors (frame starts) of items() */
+    bool srv_closed;     /* the server's FIN or RST was expected */
     int64_t last_us;     /* its last event's time */
 } wconn;
 
@@ -266,12 +269,14 @@ static void payload(FILE *out, const uint8_t *p, uint64_t n)
     }
 }
 
-/* Raw items for p[0..n), RAW_CHUNK bytes at most each. */
-static void raw_items(FILE *out, const uint8_t *p, uint64_t n)
+/* Raw items for p[0..n), at most RAW_CHUNK bytes each, and never over what the parser takes
+ * of one payload (the server's largest + 1). */
+static void raw_items(const writer *W, const uint8_t *p, uint64_t n)
 {
-    for (uint64_t k = 0; k < n; k += RAW_CHUNK) {
-        fputs(" raw ", out);
-        payload(out, p + k, n - k < RAW_CHUNK ? n - k : RAW_CHUNK);
+    uint64_t chunk = W->o->so.max_payload + 1 < RAW_CHUNK ? W->o->so.max_payload + 1 : RAW_CHUNK;
+    for (uint64_t k = 0; k < n; k += chunk) {
+        fputs(" raw ", W->out);
+        payload(W->out, p + k, n - k < chunk ? n - k : chunk);
     }
 }
 
@@ -285,7 +290,8 @@ static uint64_t same_frames(const writer *W, const cap_conn *c, uint64_t from, u
     if (wire_is_raw(W->o->framing) || to <= from ||
         wire_next_frame(W->o->framing, c->cli + from, (size_t)(c->ncli - from), W->o->max_frame,
                         &size, &pl) != WIRE_CUT_FRAME ||
-        (to - from) % size != 0 || (k = (to - from) / size) < 2 || !frame_start(W, c, from, cur))
+        (to - from) % size != 0 || (k = (to - from) / size) < 2 || k > SAME_MAX ||
+        !frame_start(W, c, from, cur))
         return 0;
     for (uint64_t i = 1; i < k; i++)
         if (memcmp(c->cli + from, c->cli + from + i * size, size) != 0)
@@ -324,7 +330,7 @@ static void items(const writer *W, const cap_conn *c, uint64_t from, uint64_t to
                           !memcmp(enc, c->cli + pos, h));
             if (canon && pl <= o->so.max_payload) {
                 if (raw_from < pos)
-                    raw_items(out, c->cli + raw_from, pos - raw_from);
+                    raw_items(W, c->cli + raw_from, pos - raw_from);
                 fputs(" frame ", out);
                 payload(out, c->cli + pos + h, pl);
                 raw_from = pos + size;
@@ -333,7 +339,7 @@ static void items(const writer *W, const cap_conn *c, uint64_t from, uint64_t to
         pos += size;
     }
     if (raw_from < to)
-        raw_items(out, c->cli + raw_from, to - raw_from);
+        raw_items(W, c->cli + raw_from, to - raw_from);
 }
 
 /* ---- the echo oracle ---- */
@@ -496,11 +502,19 @@ static void capture_event(writer *W, wconn *w, const cap_event *e, int64_t waite
         if (W->o->orc == OR_CLOSE)
             return;
         fprintf(W->out, "c%d expect", w->name);
-        raw_items(W->out, w->c->srv + e->off, e->len);
+        raw_items(W, w->c->srv + e->off, e->len);
         fprintf(W->out, " within %ld\n", ms + expect_ms(e->len) - EXPECT_MS);
         return;
     case CAP_SRV_FIN:
     case CAP_SRV_RST:
+        if (w->srv_closed) {
+            /* an RST after its FIN (our later bytes met its closed socket): the connection
+             * reports the first close it saw, which is expected already */
+            fprintf(W->out, "c%d close\n", w->name);
+            w->done = true;
+            return;
+        }
+        w->srv_closed = true;
         fprintf(W->out, "c%d expect %s within %ld%s\n", w->name,
                 e->kind == CAP_SRV_FIN ? "eof" : "reset", ms,
                 W->o->orc == OR_CLOSE ? " discarding" : "");
@@ -527,16 +541,17 @@ static void capture_event(writer *W, wconn *w, const cap_event *e, int64_t waite
  * NULL when none is left; *which is its connection. */
 static const cap_event *next_event(writer *W, size_t *which)
 {
+    static const cap_event connect_ev; /* a connection's connect: not one of its events */
     const cap_event *best = NULL;
     int64_t best_t = 0;
     for (size_t i = 0; i < W->n; i++) {
         wconn *w = &W->w[i];
         int64_t t;
-        if (w->done || w->next >= w->c->nev)
+        if (w->done || (w->connected && w->next >= w->c->nev))
             continue;
         t = w->connected ? w->c->ev[w->next].t_us : w->c->t0_us;
         if (best == NULL || t < best_t) {
-            best = &w->c->ev[w->next];
+            best = w->connected ? &w->c->ev[w->next] : &connect_ev;
             best_t = t;
             *which = i;
         }
@@ -674,10 +689,10 @@ static int write_scenario(const imopts *o, const capture *cp, char **text, size_
     W.cp_source = cp->source;
     W.last_us = W.n ? W.w[0].c->t0_us : 0;
     header(&W, cp);
-    if (W.sleeps_capped)
-        fprintf(m, "# %" PRIu64 " pauses over a minute were cut to a minute\n", W.sleeps_capped);
     fprintf(m, "framing %s\n", wire_framing_name(&o->framing));
     steps(&W);
+    if (W.sleeps_capped)
+        fprintf(m, "# %" PRIu64 " pauses over a minute were cut to a minute\n", W.sleeps_capped);
     fclose(m);
     free(W.w);
     sc_init(&s);
@@ -723,7 +738,7 @@ int import_main(int argc, char **argv)
         struct stat sb;
         const char *why = stat(o.file, &sb) < 0 ? strerror(errno)
                           : S_ISDIR(sb.st_mode) ? "a directory"
-                          : sb.st_size == 0     ? "empty" : NULL;
+                          : S_ISREG(sb.st_mode) && sb.st_size == 0 ? "empty" : NULL;
         if (why != NULL) {
             fprintf(stderr, "framespec import: %s: %s: give a capture (tcpdump -w FILE) or an "
                             "strace log (strace -f -tt -s 99999 -o FILE CLIENT)\n", o.file, why);
@@ -746,6 +761,8 @@ int import_main(int argc, char **argv)
         describe(&cp.c[i], what, sizeof what);
         fprintf(stderr, "framespec import: connection %zu: %s: %s\n", i + 1, cp.c[i].tuple, what);
     }
+    if (cp.note[0])
+        fprintf(stderr, "framespec import: note: %s\n", cp.note);
     if (write_scenario(&o, &cp, &text, &len) < 0) {
         free(text);
         cap_free(&cp);

@@ -347,7 +347,8 @@ static void smaller_payloads(shrinker *k)
                 for (size_t l = 0; l < 2 && budget(k); l++) {
                     scenario cand;
                     char *text;
-                    if (lens[l] == 0 || lens[l] >= from.len || sc_copy(&cand, &k->best) < 0)
+                    if (lens[l] == 0 || lens[l] >= from.len || (l == 1 && lens[1] == lens[0]) ||
+                        sc_copy(&cand, &k->best) < 0)
                         continue;
                     substitute(&cand, st->conn, &from, lens[l]);
                     text = text_of(&cand, 0, 0, -1);

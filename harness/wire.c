@@ -280,7 +280,8 @@ wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t 
         return WIRE_CUT_FRAME;
     }
     if (f.kind == WIRE_LINE) {
-        const uint8_t *nl = memchr(buf, '\n', n);
+        /* no further than the longest line a server takes (the rest cannot change the cut) */
+        const uint8_t *nl = memchr(buf, '\n', n <= limit ? n : (size_t)limit + 1);
         if (nl == NULL)
             return n > limit ? (*size = n, WIRE_CUT_OVERSIZE) : WIRE_CUT_MORE;
         *payload = (uint64_t)(nl - buf);

@@ -60,9 +60,14 @@ def client(plan, port, wrap=()):
                    timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def capture_echod(bin_dir, plan, path):
+    capture(bin_dir, None, plan, path)
+
+
 def capture(bin_dir, mutant, plan, path):
-    """Run the client against the mutant under tcpdump -i lo; the capture goes to path."""
-    srv = Server(bin_dir, "mutant_" + mutant)
+    """Run the client against the mutant (None: echod) under tcpdump -i lo; the capture goes to
+    path."""
+    srv = Server(bin_dir, "mutant_" + mutant if mutant else "echod")
     td = subprocess.Popen(["tcpdump", "--immediate-mode", "-i", "lo", "-s", "0", "-U", "-w", str(path),
                            "tcp port %d" % srv.port], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
@@ -125,13 +130,23 @@ def test_an_strace_log_imported_fails_the_mutant_and_passes_echod(bin_dir, tmp_p
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
 def test_the_capture_oracle_replays_clean_on_echod_and_fails_a_mutant(bin_dir, tmp_path):
     path = tmp_path / "c.pcap"
-    capture(bin_dir, "little_endian", "len300", path)  # the mutant answers differently
+    server = "%s --listen 127.0.0.1:{port} --max-frame " + MAX
     out = tmp_path / "cap.scenario"
+    # a capture of echod: replays clean on echod, fails a mutant that answers otherwise (a
+    # 300-byte frame's header read little-endian: it waits for a payload that never comes)
+    capture_echod(bin_dir, "len300", path)
     p = fs(bin_dir, "import", str(path), "--oracle", "capture", "-o", str(out))
     assert p.returncode == 0, p.stderr.decode()
     assert "# oracle: capture" in out.read_text()
-    server = "%s --listen 127.0.0.1:{port} --max-frame " + MAX
-    # captured against the mutant: replays clean on it, and fails echod, which answers otherwise
+    assert fs(bin_dir, "replay", str(out), "--exec",
+              server % os.path.join(bin_dir, "echod")).returncode == 0
+    r = fs(bin_dir, "replay", str(out), "--exec",
+           server % os.path.join(bin_dir, "mutant_little_endian"))
+    assert r.returncode == 1 and r.stdout.startswith(b"FAIL "), r.stdout.decode()
+    # and the other way round: a capture of the mutant replays clean on it and fails echod
+    capture(bin_dir, "little_endian", "len300", path)
+    p = fs(bin_dir, "import", str(path), "--oracle", "capture", "-o", str(out))
+    assert p.returncode == 0, p.stderr.decode()
     assert fs(bin_dir, "replay", str(out), "--exec",
               server % os.path.join(bin_dir, "mutant_little_endian")).returncode == 0
     r = fs(bin_dir, "replay", str(out), "--exec", server % os.path.join(bin_dir, "echod"))
@@ -175,6 +190,19 @@ def handshake():
 
 
 FRAME = b"\0\0\0\x05hello"
+
+
+def pcapng_two_interfaces():
+    """A pcapng file whose second interface is Linux cooked (libpcap reads one link type)."""
+    def block(t, body):
+        body += b"\0" * ((4 - len(body) % 4) % 4)
+        return struct.pack("<II", t, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 1, 0, 262144)) + block(1, struct.pack("<HHI", 113, 0,
+                                                                                262144))
+    for i, (_, pkt) in enumerate(handshake()):
+        out += block(6, struct.pack("<IIIII", i % 2, 0, i, len(pkt), len(pkt)) + pkt)
+    return out
 BAD = {
     "gap": (pcap(handshake() + [(0, tcp_packet(40000, 7000, 101 + 9, PSH, FRAME)),
                                 (0, tcp_packet(7000, 40000, 501, ACK))]),
@@ -190,6 +218,7 @@ BAD = {
     "truncated": (pcap(handshake() + [(0, tcp_packet(40000, 7000, 101, PSH, FRAME))])[:-7],
                   b"cut short"),
     "link_type": (pcap(handshake(), linktype=147), b"not supported"),
+    "pcapng_interfaces": (pcapng_two_interfaces(), b"capture one interface"),
     "strace_resumed": (b"123 12:00:00.000001 <... read resumed>\"abc\", 3) = 3\n",
                        b"resumed"),
     "strace_cut": (b"5 12:00:00.000001 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3\n"
