@@ -151,7 +151,7 @@ static int parse_args(int argc, char **argv, shrinker *k)
         ssize_t l = readlink("/proc/self/exe", self, sizeof self - 16);
         char *slash = l > 0 ? (self[l] = '\0', strrchr(self, '/')) : NULL;
         if (slash)
-            strcpy(slash + 1, "echod");
+            memcpy(slash + 1, "echod", sizeof "echod"); /* room: readlink left 16 bytes */
         if (slash == NULL || access(self, X_OK) != 0 ||
             asprintf(&k->reference, "%s --listen 127.0.0.1:{port} --max-frame %" PRIu64, self,
                      k->so.max_frame) < 0) {
