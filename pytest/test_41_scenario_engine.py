@@ -248,8 +248,14 @@ def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
              "--until", req)
     assert p.returncode == 1, p.stderr[-3000:]
     found = [f for f in os.listdir(tmp_path / "findings") if f.startswith(req + "-")]
-    assert len(found) == 1, os.listdir(tmp_path / "findings")
-    path = tmp_path / "findings" / found[0]
+    # --until stops at the first CONFIRMED finding; one written before it that its replays did
+    # not confirm 3 of 3 (rst_close's RST can overtake its echoes: "short-RST" or "RST") is
+    # kept and marked flaky, and fuzzing went on (docs/fuzzing.md)
+    texts = {f: (tmp_path / "findings" / f).read_text() for f in found}
+    confirmed = [f for f in found if "in 3 of 3 replays" in texts[f]]
+    assert len(confirmed) == 1, texts
+    assert all("(flaky)" in texts[f] for f in found if f not in confirmed), texts
+    path = tmp_path / "findings" / confirmed[0]
     text = path.read_text()
     assert "# framespec fuzz finding: %s (MUST)" % req in text
     assert "in 3 of 3 replays" in text, text
