@@ -391,7 +391,6 @@ static void write_shape(writer *W, wconn *w, uint64_t from, uint64_t to)
 {
     uint64_t pos = w->framed;
     unsigned whole = 0;
-    (void)W;
     while (pos < to) {
         size_t size;
         uint64_t pl;

@@ -366,7 +366,7 @@ static void smaller_payloads(shrinker *k)
 
 /* Replays of the result, and the reductions before it, newest first: the first that fails the
  * same way every time is written. Returns its chain index, or -1 (none: flaky all along). */
-static long confirm(shrinker *k, int *fails)
+static long confirm(shrinker *k)
 {
     for (size_t c = k->nchain; c-- > 0;) {
         scenario s;
@@ -387,10 +387,8 @@ static long confirm(shrinker *k, int *fails)
                 break;
         }
         sc_free(&s);
-        if (n == SHRINK_CONFIRM) {
-            *fails = n;
+        if (n == SHRINK_CONFIRM)
             return (long)c;
-        }
     }
     return -1;
 }
@@ -432,7 +430,7 @@ int shrink_main(int argc, char **argv)
     sc_failure f;
     scenario orig;
     static const dd_ops ops = {dd_count, dd_attempt, budget};
-    int rc, fails = 0;
+    int rc;
     long c;
     size_t before;
     int64_t t0 = sock_now_ms();
@@ -485,7 +483,7 @@ int shrink_main(int argc, char **argv)
     k.end = sock_now_ms() + (int64_t)(k.seconds * 1000);
     dd_reduce(&ops, &k);
     smaller_payloads(&k);
-    c = confirm(&k, &fails);
+    c = confirm(&k);
     if (c < 0) {
         fprintf(stderr, "framespec shrink: no reduction (nor the original) failed %d replays of "
                         "%d the same way: a failure of timing; try replay --repeat\n",
@@ -497,6 +495,5 @@ int shrink_main(int argc, char **argv)
     for (size_t i = 0; i < k.nchain; i++)
         free(k.chain[i]);
     free(k.reference);
-    (void)fails;
     return rc;
 }
