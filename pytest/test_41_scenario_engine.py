@@ -265,7 +265,7 @@ def test_fuzz_finds_shrinks_and_replays(bin_dir, tmp_path, mutant, req):
     for binary, want in (("mutant_" + mutant, 1), ("echod", 0)):
         r = fs(bin_dir, "replay", str(path), "--max-frame", "65537", "--exec",
                server % os.path.join(bin_dir, binary))
-        assert r.returncode == want, (binary, r.stdout, r.stderr)
+        assert r.returncode == want, (binary, r.stdout, r.stderr, text)
 
 
 def test_fuzz_beside_others_a_descriptor_leak_is_found_by_an_audit(bin_dir, tmp_path):
