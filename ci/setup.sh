@@ -3,7 +3,7 @@
 # Usage: ci/setup.sh [extra-package ...]
 set -euo pipefail
 
-pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libjansson-dev libxml2-dev libpcap-dev python3 python3-pytest python3-hypothesis
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libjansson-dev libxml2-dev libpcap-dev libmicrohttpd-dev python3 python3-pytest python3-hypothesis
       iproute2 procps nftables util-linux "$@")
 missing=()
 for p in "${pkgs[@]}"; do

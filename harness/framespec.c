@@ -6,6 +6,7 @@
 
 #include "bench.h"
 #include "fuzz.h"
+#include "proxy_relay.h"
 #include "replay.h"
 #include "capture.h"
 #include "report_html.h"
@@ -23,6 +24,7 @@ static void usage(FILE *out)
           "  replay   run a scenario script (a reproducer) against a server\n"
           "  import   a packet capture or an strace log of a client, as a scenario to replay\n"
           "  shrink   make a failing scenario as short as it can be, failing the same way\n"
+          "  proxy    a frame-aware fault-injecting proxy between any client and server\n"
           "  bench    load generator: frames/s, MB/s, round-trip percentiles\n"
           "  fuzz     stateful fuzzing over real sockets, with an echo oracle and shrinking\n"
           "  report   render JSON reports as one HTML page: matrix, failures, wire timelines\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
         return import_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "shrink"))
         return shrink_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "proxy"))
+        return proxy_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "report"))
         return report_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))

@@ -265,32 +265,15 @@ size_t wire_encode(wire_framing f, const uint8_t *payload, size_t len, uint8_t *
     return wire_frame_size(f, len);
 }
 
-wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
-                         size_t *size, uint64_t *payload)
+wire_cut wire_next_header(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
+                          size_t *size, uint64_t *payload)
 {
-    uint64_t field = 0, limit = wire_max_payload(f, max);
-    size_t h;
+    uint64_t field = 0;
+    size_t h = f.offset;
     *size = 0;
     *payload = 0;
-    if (n == 0)
-        return WIRE_CUT_MORE;
-    if (f.kind == WIRE_RAW) {
-        *size = n;
-        *payload = n;
-        return WIRE_CUT_FRAME;
-    }
-    if (f.kind == WIRE_LINE) {
-        /* no further than the longest line a server takes (the rest cannot change the cut) */
-        const uint8_t *nl = memchr(buf, '\n', n <= limit ? n : (size_t)limit + 1);
-        if (nl == NULL)
-            return n > limit ? (*size = n, WIRE_CUT_OVERSIZE) : WIRE_CUT_MORE;
-        *payload = (uint64_t)(nl - buf);
-        *size = (size_t)(nl - buf) + 1;
-        return *payload > limit ? WIRE_CUT_OVERSIZE : WIRE_CUT_FRAME;
-    }
     if (n < f.offset)
         return WIRE_CUT_MORE;
-    h = f.offset;
     if (f.kind == WIRE_VARINT) {
         for (unsigned i = 0;; i++) {
             uint8_t b;
@@ -318,17 +301,47 @@ wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t 
         }
         h += f.width;
     }
-    if (field < (uint64_t)-f.adjust) {
-        *size = h;
+    *size = h;
+    if (field < (uint64_t)-f.adjust)
         return WIRE_CUT_MALFORMED; /* less than the header it is part of (LIMITS-6) */
-    }
     *payload = field - (uint64_t)-f.adjust;
-    if (*payload > limit) {
-        *size = h;
-        return WIRE_CUT_OVERSIZE;
-    }
-    if (n - h < *payload)
+    return *payload > wire_max_payload(f, max) ? WIRE_CUT_OVERSIZE : WIRE_CUT_FRAME;
+}
+
+wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
+                         size_t *size, uint64_t *payload)
+{
+    uint64_t limit = wire_max_payload(f, max);
+    size_t h;
+    wire_cut c;
+    *size = 0;
+    *payload = 0;
+    if (n == 0)
         return WIRE_CUT_MORE;
+    if (f.kind == WIRE_RAW) {
+        *size = n;
+        *payload = n;
+        return WIRE_CUT_FRAME;
+    }
+    if (f.kind == WIRE_LINE) {
+        /* no further than the longest line a server takes (the rest cannot change the cut) */
+        const uint8_t *nl = memchr(buf, '\n', n <= limit ? n : (size_t)limit + 1);
+        if (nl == NULL)
+            return n > limit ? (*size = n, WIRE_CUT_OVERSIZE) : WIRE_CUT_MORE;
+        *payload = (uint64_t)(nl - buf);
+        *size = (size_t)(nl - buf) + 1;
+        return *payload > limit ? WIRE_CUT_OVERSIZE : WIRE_CUT_FRAME;
+    }
+    c = wire_next_header(f, buf, n, max, &h, payload);
+    if (c != WIRE_CUT_FRAME) {
+        if (c == WIRE_CUT_MORE)
+            *payload = 0;
+        return c;
+    }
+    if (n - h < *payload) {
+        *payload = 0;
+        return WIRE_CUT_MORE;
+    }
     *size = h + (size_t)*payload;
     return WIRE_CUT_FRAME;
 }

@@ -92,4 +92,12 @@ typedef enum {
 wire_cut wire_next_frame(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
                          size_t *size, uint64_t *payload);
 
+/* Decode only the header at the start of buf[0..n) (length-field and varint framings, as
+ * wire_next_frame() does): WIRE_CUT_FRAME when it is whole (*size = its bytes, *payload = the
+ * payload it announces, within the maximum), MORE, or OVERSIZE / MALFORMED (*size = the header's
+ * bytes read; OVERSIZE: *payload = what it announced). How the proxy follows frames as a stream
+ * without holding their payloads. */
+wire_cut wire_next_header(wire_framing f, const uint8_t *buf, size_t n, uint64_t max,
+                          size_t *size, uint64_t *payload);
+
 #endif
