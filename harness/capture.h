@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "wire.h"
+
 /* The bytes one direction of one connection may hold (the scenario language's SC_MAX_BYTES). */
 #define CAP_MAX_BYTES (512ull << 20)
 /* Connections in one capture at most. */
@@ -53,7 +55,7 @@ typedef struct {
     char notes[256];     /* what else the capture showed (TCP_NODELAY, TCP_CORK, EPIPE ...) */
 } cap_conn;
 
-typedef struct {
+typedef struct capture {
     cap_conn *c;          /* in the order the connections began; owned */
     size_t n, cap;
     char source[64];      /* "pcap", "pcapng" or "strace" */
@@ -106,6 +108,18 @@ int cap_read_strace(const char *path, const char *server, capture *cp, char *err
 /* The same from memory (fuzz/import_strace_fuzz.c); `name` is used in messages. */
 int cap_read_strace_buf(const char *buf, size_t len, const char *name, const char *server,
                         capture *cp, char *err, size_t n);
+
+/* Write cp as a pcap at path (capture_write.c: IPv4 TCP over Ethernet, a segment per event,
+ * FIN for SHUT_WR and close, RST for an abort), which cap_read_pcap() reads back. 0, or -1 with
+ * why in err[0..n). */
+int cap_write_pcap(const capture *cp, const char *path, char *err, size_t n);
+
+/* The scenario of every connection of cp as `framespec import` writes it (import.c), with
+ * `origin` in its header, framing f, the server's maximum max_frame and the oracle ("echo",
+ * "capture", "close"): malloc'd text in *text (the caller frees), *len bytes; parsed back
+ * before it is returned. 0, or -1 (printed). */
+int import_write(const capture *cp, const char *origin, wire_framing f, uint64_t max_frame,
+                 const char *oracle_name, char **text, size_t *len);
 
 /* `framespec import FILE [options]` (import.c): argv[0] is "import". Exit status 0 or 2. */
 int import_main(int argc, char **argv);

@@ -706,6 +706,26 @@ static int write_scenario(const imopts *o, const capture *cp, char **text, size_
     return 0;
 }
 
+int import_write(const capture *cp, const char *origin, wire_framing f, uint64_t max_frame,
+                 const char *oracle_name, char **text, size_t *len)
+{
+    imopts o = {0};
+    opts_server_init(&o.so);
+    o.file = origin;
+    o.so.framing = o.framing = f;
+    o.so.max_frame = max_frame;
+    o.so.max_frame_given = true;
+    if (opts_server_finish("import", &o.so) != 0)
+        return -1;
+    o.max_frame = o.so.max_frame;
+    o.orc = OR_CAPTURE;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(oracle_name, ORACLES[k]))
+            o.orc = (oracle)k;
+    *text = NULL;
+    return write_scenario(&o, cp, text, len);
+}
+
 /* pcap, pcapng or strace, from --format or the first bytes. */
 static bool is_pcap(const imopts *o)
 {

@@ -3,13 +3,16 @@
  * framed server (proxy_relay.h: the relay; proxy_toxic.h: the toxics). Its command line; the
  * Toxiproxy-compatible HTTP API comes with --api.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "capture.h"
 #include "fs.h"
 #include "opts.h"
 #include "proxy_api.h"
@@ -31,8 +34,8 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: framespec proxy [--listen HOST:PORT --upstream HOST:PORT] [--name NAME]\n"
             "                       [--api [HOST:]PORT] [--framing F] [--max-frame BYTES]\n"
-            "                       [--toxic SPEC]... [--max-conns N] [--seconds S]\n"
-            "                       [--list-toxics]\n"
+            "                       [--toxic SPEC]... [--record DIR [--oracle O]] [--max-conns N]\n"
+            "                       [--seconds S] [--list-toxics]\n"
             "\n"
             "Relay every connection to --listen to --upstream, both directions, faithfully: a\n"
             "half-close stays a half-close (SHUT_WR), an RST from one side becomes an RST to the\n"
@@ -56,6 +59,14 @@ static int usage(FILE *f)
             "                       stream defaults to downstream, server to client; toxicity=P\n"
             "                       and name=N set Toxiproxy's fields), e.g.\n"
             "                       'frame_reset:downstream:after_frames=3'\n"
+            "  --record DIR         write each connection as the server saw it (after the\n"
+            "                       upstream toxics): DIR/NAME-N.scenario (the proxy's writes\n"
+            "                       as steps, the server's bytes and close as expectations:\n"
+            "                       import's capture oracle; replay it against the server\n"
+            "                       alone) and DIR/NAME-N.pcap\n"
+            "  --oracle O           what a recorded scenario expects of the server: capture\n"
+            "                       (default: its bytes and close as recorded), echo (the\n"
+            "                       spec's echo rules, for an echo server) or close\n"
             "  --max-conns N        connections at once (default %d; over it clients wait in\n"
             "                       the listen backlog)\n"
             "  --seconds S          stop after S seconds (default: at SIGINT or SIGTERM)\n"
@@ -68,7 +79,7 @@ static int usage(FILE *f)
 }
 
 typedef struct {
-    const char *listen, *upstream, *name, *api;
+    const char *listen, *upstream, *name, *api, *record, *oracle;
     opts_server so;
     px_toxic tox[PX_MAX_TOXICS];
     size_t ntox;
@@ -78,12 +89,15 @@ typedef struct {
 
 static int parse(int argc, char **argv, proxy_opts *o)
 {
-    enum { O_LISTEN = 1, O_UPSTREAM, O_NAME, O_TOXIC, O_MAXC, O_SECONDS, O_LIST, O_HELP, O_API };
+    enum { O_LISTEN = 1, O_UPSTREAM, O_NAME, O_TOXIC, O_MAXC, O_SECONDS, O_LIST, O_HELP, O_API,
+           O_RECORD, O_ORACLE };
     static const struct option longs[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"upstream", required_argument, NULL, O_UPSTREAM},
         {"name", required_argument, NULL, O_NAME},
         {"api", required_argument, NULL, O_API},
+        {"record", required_argument, NULL, O_RECORD},
+        {"oracle", required_argument, NULL, O_ORACLE},
         {"toxic", required_argument, NULL, O_TOXIC},
         {"max-conns", required_argument, NULL, O_MAXC},
         {"seconds", required_argument, NULL, O_SECONDS},
@@ -97,6 +111,7 @@ static int parse(int argc, char **argv, proxy_opts *o)
     memset(o, 0, sizeof *o);
     opts_server_init(&o->so);
     o->name = "framespec";
+    o->oracle = "capture";
     o->max_conns = PROXY_MAX_CONNS_DEFAULT;
     optind = 1;
     opterr = 0;
@@ -114,6 +129,14 @@ static int parse(int argc, char **argv, proxy_opts *o)
             break;
         case O_API:
             o->api = optarg;
+            break;
+        case O_RECORD:
+            o->record = optarg;
+            break;
+        case O_ORACLE:
+            if (strcmp(optarg, "capture") && strcmp(optarg, "echo") && strcmp(optarg, "close"))
+                return opts_bad("proxy", "--oracle", optarg, "expected capture, echo or close");
+            o->oracle = optarg;
             break;
         case O_NAME:
             if (optarg[0] == '\0' || strlen(optarg) >= 64 || strchr(optarg, '/'))
@@ -176,8 +199,42 @@ static int parse(int argc, char **argv, proxy_opts *o)
     return -1;
 }
 
+/* --record DIR: each connection's record, written when it ends (the relay's thread). */
+typedef struct {
+    const char *dir, *oracle;
+    wire_framing f;
+    uint64_t max;
+    uint64_t written, failed;
+} recorder;
+
+static void record_one(void *arg, const char *proxy, uint64_t id, capture *cp)
+{
+    recorder *rc = arg;
+    char path[4096], origin[200], err[300], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    snprintf(origin, sizeof origin, "framespec proxy %s, connection %" PRIu64, proxy, id);
+    snprintf(path, sizeof path, "%s/%s-%" PRIu64 ".pcap", rc->dir, proxy, id);
+    if (cap_write_pcap(cp, path, err, sizeof err) < 0 ||
+        import_write(cp, origin, rc->f, rc->max, rc->oracle, &text, &len) < 0) {
+        rc->failed++;
+        free(text);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/%s-%" PRIu64 ".scenario", rc->dir, proxy, id);
+    f = fopen(path, "w");
+    if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "framespec proxy: --record: cannot write %s: %s\n", path, strerror(errno));
+        rc->failed++;
+    } else {
+        rc->written++;
+    }
+    free(text);
+}
+
 int proxy_main(int argc, char **argv)
 {
+    recorder rec = {0};
     proxy_opts o;
     px_relay *r;
     px_api *api = NULL;
@@ -191,6 +248,21 @@ int proxy_main(int argc, char **argv)
     if (r == NULL) {
         fprintf(stderr, "framespec proxy: %s\n", err);
         return 1;
+    }
+    if (o.record) {
+        struct stat sb;
+        if (mkdir(o.record, 0755) < 0 && errno != EEXIST) {
+            fprintf(stderr, "framespec proxy: --record %s: %s\n", o.record, strerror(errno));
+            px_relay_free(r);
+            return 2;
+        }
+        if (stat(o.record, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "framespec proxy: --record %s: not a directory\n", o.record);
+            px_relay_free(r);
+            return 2;
+        }
+        rec = (recorder){o.record, o.oracle, o.so.framing, o.so.max_frame, 0, 0};
+        px_relay_record(r, record_one, &rec);
     }
     if (o.listen) {
         rc = px_relay_add(r, o.name, o.listen, o.upstream, true, o.tox, o.ntox, err, sizeof err);
@@ -223,6 +295,12 @@ int proxy_main(int argc, char **argv)
     rc = px_relay_run(r, &g_proxy_stop,
                       o.seconds > 0 ? sock_now_ms() + (int64_t)(o.seconds * 1000) : 0);
     px_api_stop(api);
+    px_relay_close_all(r); /* open connections are recorded too */
+    if (o.record)
+        printf("framespec proxy: recorded %" PRIu64 " connection%s in %s%s (replay one against the "
+               "server alone: framespec replay %s/NAME-N.scenario --target HOST:PORT)\n",
+               rec.written, rec.written == 1 ? "" : "s", o.record,
+               rec.failed ? " (some could not be written: see above)" : "", o.record);
     for (size_t i = 0; px_relay_get(r, NULL, i, &info) == 0; i++)
         printf("framespec proxy: %s: %" PRIu64 " connections (%" PRIu64 " open, %" PRIu64
                " reset), %" PRIu64 " bytes upstream, %" PRIu64 " bytes downstream\n",

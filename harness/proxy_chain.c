@@ -196,6 +196,7 @@ static int emit_held(px_dir *d, size_t i, const piece *like)
     px_stub *st = &d->stub[i];
     piece c = *like;
     int rc;
+    st->wake_us = 0;
     if (st->nheld == 0)
         return 0;
     c.kind = PC_DATA;
@@ -272,6 +273,12 @@ static void stub_arm(px_stub *st, int64_t now_us)
 static int stub_wake(px_dir *d, size_t i, int64_t now_us)
 {
     px_stub *st = &d->stub[i];
+    if (st->tx.type == TX_FRAME_COALESCE) {
+        /* fewer frames than it waits for came within `wait`: they go as they are */
+        piece c = {.kind = PC_DATA, .at = now_us};
+        st->held_frames = 0;
+        return emit_held(d, i, &c);
+    }
     if (st->fired)
         return 0;
     st->fired = true;
@@ -531,6 +538,8 @@ static int stub_frames(px_dir *d, size_t i, piece *pc)
         if (pc->kind == PC_DATA && selected(st, pc->frame, 1) && pc->part != PX_PART_RAW) {
             if (hold(st, pc->p, pc->n) < 0)
                 return -1;
+            if (st->wake_us == 0)
+                st->wake_us = pc->at + a[3] * 1000; /* what is held goes by then at the latest */
             if (pc->frame_end && ++st->held_frames == (uint64_t)a[0]) {
                 st->held_frames = 0;
                 return emit_held(d, i, pc);

@@ -15,9 +15,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "sock.h"
 
 enum { H_LISTEN, H_CONN, H_WAKE };
@@ -45,6 +47,9 @@ struct px_conn {
     uint32_t ev[2];      /* the interest registered for fd[side] */
     bool dead;
     uint64_t seed;
+    uint64_t id;         /* its number on its proxy, from 1 */
+    capture *rec;        /* --record: what the server side of it saw (NULL: not recorded) */
+    int64_t rec_t0;      /* us: its start */
 };
 
 struct px_proxy {
@@ -70,6 +75,9 @@ struct px_relay {
     px_proxy *grave_px[PX_MAX_PROXIES];
     size_t ngrave_px;
     uint64_t seed;
+    bool dry;              /* px_relay_dry(): nothing is bound */
+    px_record_fn rec_fn;   /* px_relay_record() */
+    void *rec_arg;
     bool timed;            /* a toxic was set once: operations may wait for their time */
     bool paused;           /* listeners off: out of descriptors or at max_conns */
     int64_t pause_until_ms;
@@ -86,6 +94,95 @@ static void wake(px_relay *r)
     if (write(r->wakefd, &one, sizeof one) < 0) {
         /* the counter is full: the loop is awake already */
     }
+}
+
+/* ---- recording (--record): the server's side of each connection, as a capture ---- */
+
+/* An event on c's server side: data (server false: the proxy's write to it; true: its bytes),
+ * or a close kind; past PX_RECORD_MAX bytes the connection is no longer recorded. */
+static void rec(px_conn *c, cap_kind kind, bool server, const uint8_t *p, size_t n)
+{
+    char err[200];
+    cap_conn *cc;
+    int64_t t;
+    if (c->rec == NULL || c->rec->n == 0)
+        return;
+    cc = &c->rec->c[0];
+    t = now_us() - c->rec_t0;
+    if (kind == CAP_WRITE || kind == CAP_SRV_DATA) {
+        if (n == 0)
+            return;
+        if ((server ? cc->nsrv : cc->ncli) + n > PX_RECORD_MAX ||
+            cap_data(cc, server, p, n, t, err, sizeof err) < 0) {
+            snprintf(c->rec->note, sizeof c->rec->note, "not recorded past %u MiB",
+                     PX_RECORD_MAX >> 20);
+            c->rec->n = 0; /* the connection is dropped from the record */
+        }
+        return;
+    }
+    if (cap_event_add(cc, kind, t) < 0)
+        c->rec->n = 0;
+}
+
+/* The bytes of one sendmsg() to the server (the first `sent` bytes of iov[0..n)) as one write. */
+static void rec_iov(px_conn *c, const struct iovec *iov, int n, size_t sent)
+{
+    uint8_t *tmp;
+    size_t k = 0;
+    if (c->rec == NULL)
+        return;
+    if (n == 1 || iov[0].iov_len >= sent) {
+        rec(c, CAP_WRITE, false, iov[0].iov_base, sent);
+        return;
+    }
+    tmp = malloc(sent);
+    if (tmp == NULL) {
+        c->rec->n = 0;
+        return;
+    }
+    for (int i = 0; i < n && k < sent; i++) {
+        size_t m = iov[i].iov_len < sent - k ? iov[i].iov_len : sent - k;
+        memcpy(tmp + k, iov[i].iov_base, m);
+        k += m;
+    }
+    rec(c, CAP_WRITE, false, tmp, sent);
+    free(tmp);
+}
+
+static void rec_start(px_relay *r, px_conn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[NI_MAXHOST] = "?", tuple[200];
+    struct timeval tv;
+    if (r->rec_fn == NULL || (c->rec = malloc(sizeof *c->rec)) == NULL)
+        return;
+    cap_init(c->rec);
+    snprintf(c->rec->source, sizeof c->rec->source, "framespec proxy");
+    gettimeofday(&tv, NULL);
+    c->rec->t0_unix_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    c->rec_t0 = now_us();
+    if (getsockname(c->fd[1], (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET)
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, NULL, 0, NI_NUMERICHOST);
+    snprintf(tuple, sizeof tuple, "%s:%u -> %s", host, sock_port(&ss), c->p->info.upstream);
+    if (cap_new_conn(c->rec, tuple, 0) == NULL) {
+        free(c->rec);
+        c->rec = NULL;
+        return;
+    }
+    c->rec->c[0].handshake = true;
+}
+
+/* c ended: hand its record over (a connection without a byte or an event is not kept). */
+static void rec_done(px_relay *r, px_conn *c)
+{
+    if (c->rec == NULL)
+        return;
+    if (c->rec->n == 1 && c->rec->c[0].nev > 0)
+        r->rec_fn(r->rec_arg, c->p->info.name, c->id, c->rec);
+    cap_free(c->rec);
+    free(c->rec);
+    c->rec = NULL;
 }
 
 /* ---- connections ---- */
@@ -121,6 +218,9 @@ static void conn_end(px_relay *r, px_conn *c, const bool rst[2])
 {
     if (c->dead)
         return;
+    if (c->fd[1] >= 0 && !c->connecting)
+        rec(c, rst[1] ? CAP_ABORT : CAP_CLOSE, false, NULL, 0);
+    rec_done(r, c);
     for (int s = 0; s < 2; s++)
         if (c->fd[s] >= 0) {
             epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd[s], NULL);
@@ -218,9 +318,13 @@ static void flush(px_relay *r, px_conn *c, int d)
                 }
                 if (errno == EINTR)
                     continue;
+                if (dst == 1)
+                    rec(c, CAP_SRV_RST, true, NULL, 0);
                 conn_reset(r, c); /* EPIPE, ECONNRESET: the destination reset */
                 return;
             }
+            if (d == PX_UP)
+                rec_iov(c, iov, n, (size_t)sent);
             if (d == PX_UP)
                 c->p->info.bytes_up += (uint64_t)sent;
             else
@@ -246,6 +350,8 @@ static void flush(px_relay *r, px_conn *c, int d)
         case PX_OP_SHUT:
             shutdown(c->fd[dst], SHUT_WR);
             c->wr_shut[dst] = true;
+            if (dst == 1)
+                rec(c, CAP_SHUT_WR, false, NULL, 0);
             break;
         case PX_OP_RST:
             conn_reset(r, c);
@@ -287,14 +393,43 @@ static void conn_read(px_relay *r, px_conn *c, int side, uint32_t ev)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n < 0) {
+            if (side == 1)
+                rec(c, CAP_SRV_RST, true, NULL, 0);
             conn_reset(r, c); /* ECONNRESET (or ETIMEDOUT ...): the other side gets an RST */
             return;
         }
         if (n == 0) {
+            if (side == 1)
+                rec(c, CAP_SRV_FIN, true, NULL, 0);
             c->rd_eof[side] = true;
             if (px_dir_eof(q, now_us()) < 0)
                 conn_reset(r, c);
             break;
+        }
+        if (side == 1)
+            rec(c, CAP_SRV_DATA, true, buf, (size_t)n);
+        if (q->nstub == 0 && q->head == NULL && !c->connecting) {
+            /* no toxic and nothing queued: straight on, and only the rest is queued */
+            ssize_t sent = send(c->fd[1 - side], buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                if (side == 0)
+                    rec(c, CAP_SRV_RST, true, NULL, 0);
+                conn_reset(r, c); /* EPIPE, ECONNRESET: the destination reset */
+                return;
+            }
+            if (sent < 0)
+                sent = 0;
+            if (side == 0)
+                rec(c, CAP_WRITE, false, buf, (size_t)sent);
+            if (side == PX_UP)
+                c->p->info.bytes_up += (uint64_t)sent;
+            else
+                c->p->info.bytes_down += (uint64_t)sent;
+            if (sent == n)
+                continue;
+            c->want_out[1 - side] = true;
+            memmove(buf, buf + sent, (size_t)(n - sent));
+            n -= sent;
         }
         if (px_dir_data(q, buf, (size_t)n, now_us()) < 0) {
             conn_reset(r, c); /* out of memory */
@@ -341,6 +476,7 @@ static void conn_new(px_relay *r, px_proxy *p, int cfd)
         p->conns->prev = c;
     p->conns = c;
     p->info.conns++;
+    c->id = p->info.conns;
     p->info.active++;
     r->nconns++;
     c->ev[0] = 0;
@@ -366,6 +502,7 @@ static void conn_connected(px_relay *r, px_conn *c)
         return;
     }
     c->connecting = false;
+    rec_start(r, c);
     flush(r, c, PX_UP);
     if (!c->dead)
         flush(r, c, PX_DOWN);
@@ -456,6 +593,10 @@ static int proxy_listen(px_relay *r, px_proxy *p, char *err, size_t n)
     struct epoll_event e;
     if (parse_listen(p->info.listen, &a, err, n) < 0)
         return -1;
+    if (r->dry) {
+        p->info.enabled = true;
+        return 0;
+    }
     fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         bind(fd, (struct sockaddr *)&a.sa, a.len) < 0 || listen(fd, 1024) < 0 ||
@@ -677,6 +818,28 @@ int px_relay_get(px_relay *r, const char *name, size_t index, px_info *out)
         *out = p->info;
     pthread_mutex_unlock(&r->mu);
     return p ? 0 : -2;
+}
+
+void px_relay_close_all(px_relay *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->npx; i++)
+        proxy_close_all(r, r->px[i]);
+    bury(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void px_relay_record(px_relay *r, px_record_fn fn, void *arg)
+{
+    pthread_mutex_lock(&r->mu);
+    r->rec_fn = fn;
+    r->rec_arg = arg;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void px_relay_dry(px_relay *r)
+{
+    r->dry = true;
 }
 
 wire_framing px_relay_framing(px_relay *r)

@@ -74,6 +74,22 @@ int px_relay_update(px_relay *r, const char *name, const char *listen, const cha
 int px_relay_set_toxics(px_relay *r, const char *name, const px_toxic *list, size_t n);
 /* A copy of proxy `name` (or, name NULL, of the index-th proxy) into *out. 0, or -2. */
 int px_relay_get(px_relay *r, const char *name, size_t index, px_info *out);
+/* --record: what the server side of a connection saw (the proxy's writes to it, after the
+ * upstream toxics, each send() a write; its bytes and its FIN or RST; the proxy's SHUT_WR,
+ * close or RST towards it), as a capture of one connection (capture.h), handed to fn when the
+ * connection ends, in the relay's thread (cp is freed after). */
+typedef struct capture capture;
+typedef void (*px_record_fn)(void *arg, const char *proxy, uint64_t id, capture *cp);
+/* Bytes of each direction a connection's record holds at most (past them it is dropped). */
+#define PX_RECORD_MAX (64u << 20)
+/* Close every listener and connection (a FIN each; an RST where bytes were unread); the
+ * proxies stay, disabled. */
+void px_relay_close_all(px_relay *r);
+/* Record every connection that starts from now on (fn NULL: stop). */
+void px_relay_record(px_relay *r, px_record_fn fn, void *arg);
+/* From now on, proxies bind nothing (their listen stays as given): for fuzz/proxy_api_fuzz.c,
+ * which drives the API without sockets. */
+void px_relay_dry(px_relay *r);
 /* The framing the relay's frame toxics follow. */
 wire_framing px_relay_framing(px_relay *r);
 /* How many proxies. */

@@ -373,7 +373,7 @@ def test_frame_toxics_change_what_the_server_reads(bin_dir, spec, sent, want):
 
 def test_frame_coalesce_writes_frames_together(bin_dir):
     peer = Peer()
-    px = Proxy(bin_dir, peer.addr, "--toxic", "frame_coalesce:upstream:frames=3")
+    px = Proxy(bin_dir, peer.addr, "--toxic", "frame_coalesce:upstream:frames=3,wait=2000")
     s = px.connect()
     for i in range(3):
         s.sendall(frame(bytes([65 + i])))
@@ -571,3 +571,59 @@ def test_toxiproxy_node_client_drives_it_unchanged(bin_dir, target, node_client)
     r = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
     assert p.returncode == 0 and "failed" not in r, (p.stdout, p.stderr, out)
     assert r["latency"]["ms"] >= 300 and r["frame_reset"]["got"] == 104, r
+
+
+# ---- recording ----
+
+def test_record_reproduces_what_the_server_saw_alone(bin_dir, make_target, tmp_path):
+    """A plain client through the proxy, whose frame_coalesce toxic writes its two frames (sent
+    100 ms apart) in one write, to mutant_one_read (one read taken as one frame): the recorded
+    scenario (echo oracle) fails that server replayed alone and passes echod; its pcap imports
+    back to the same steps."""
+    mutant = make_target(binary="mutant_one_read")
+    rec = tmp_path / "rec"
+    px = Proxy(bin_dir, mutant.addr, "--toxic", "frame_coalesce:upstream:frames=2,wait=2000", "--record",
+               str(rec), "--oracle", "echo")
+    s = px.connect()
+    s.sendall(frame(b"r" * 30))
+    time.sleep(0.1)
+    s.sendall(frame(b"s" * 30))
+    got, how = read_until_close(s, limit=1)
+    s.close()
+    out, _ = px.stop()
+    assert got == frame(b"r" * 30), "the mutant echoed %r" % got
+    assert "recorded 1 connection in" in out, out
+    scenario = rec / "framespec-1.scenario"
+    text = scenario.read_text()
+    assert 'c1 send frame "%s" frame "%s"\n' % ("r" * 30, "s" * 30) in text, text
+    fs = os.path.join(bin_dir, "framespec")
+    for binary, want in (("mutant_one_read", 1), ("echod", 0)):
+        r = subprocess.run([fs, "replay", str(scenario), "--exec",
+                            "%s --listen 127.0.0.1:{port}" % os.path.join(bin_dir, binary),
+                            "--timeout-scale", str(SCALE)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == want, (binary, r.stdout, r.stderr, text)
+    r = subprocess.run([fs, "import", str(rec / "framespec-1.pcap"), "--oracle", "echo"],
+                       capture_output=True, text=True, timeout=60)
+    steps = [line for line in text.splitlines() if not line.startswith("#")]
+    assert r.returncode == 0 and \
+        [line for line in r.stdout.splitlines() if not line.startswith("#")] == steps, r.stdout
+
+
+def test_bad_proxy_options_are_refused(bin_dir, tmp_path):
+    fs = os.path.join(bin_dir, "framespec")
+    for args, why in [([], "give --listen"),
+                      (["--listen", "127.0.0.1:0"], "give --listen"),
+                      (["--listen", "127.0.0.1:0", "--upstream", "nowhere"], "--upstream"),
+                      (["--api", "0", "--oracle", "psychic"], "expected capture, echo or close"),
+                      (["--api", "0", "--max-conns", "0"], "--max-conns"),
+                      (["--api", "0", "--bogus"], "unknown option")]:
+        p = subprocess.run([fs, "proxy", *args], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and why in p.stderr, (args, p.stderr)
+    f = tmp_path / "file"
+    f.write_text("")
+    p = subprocess.run([fs, "proxy", "--api", "0", "--record", str(f)], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 2 and "not a directory" in p.stderr, p.stderr
+    p = subprocess.run([fs, "proxy", "--list-toxics"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 and "frame_reset" in p.stdout and "after_frames=N" in p.stdout
