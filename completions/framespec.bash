@@ -14,7 +14,7 @@ _framespec()
     cmd=${COMP_WORDS[1]}
     local shared="--target --exec --framing --max-frame --timeout --seed --timeout-scale --help"
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "run list replay import shrink fuzz bench report --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "run list replay import shrink proxy fuzz bench report --version --help" -- "$cur"))
         return
     fi
     case $prev in
@@ -39,13 +39,16 @@ _framespec()
         --format)
             COMPREPLY=($(compgen -W "pcap strace" -- "$cur"))
             return ;;
+        --record)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
         -o)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --target|--exec|--max-frame|--timeout|--seed|--timeout-scale|--idle-timeout|--keepalive|\
         --user-timeout|--label|--repeat|--conns|--cycles|--loss|--seconds|--runs|--jobs|--until|\
         --max-findings|--depth|--size|--duration|--warmup|--rate|--title|--concurrency|--server|\
-        --connection|--keep|--reference)
+        --connection|--keep|--reference|--listen|--upstream|--name|--api|--toxic|--max-conns)
             return ;;
     esac
     case $cmd in
@@ -57,6 +60,8 @@ _framespec()
         import) opts="--framing --max-frame --server --connection --all --oracle --format -o
                       --help" ;;
         shrink) opts="$shared --idle-timeout -o --keep --reference --no-reference -v" ;;
+        proxy) opts="--listen --upstream --name --api --framing --max-frame --toxic --record
+                     --oracle --max-conns --seconds --list-toxics --help" ;;
         fuzz) opts="$shared --idle-timeout --keepalive --user-timeout --seconds --runs --jobs
                     --concurrency --coverage --out
                     --pcap --until --max-findings -v" ;;
