@@ -627,3 +627,53 @@ def test_bad_proxy_options_are_refused(bin_dir, tmp_path):
     assert p.returncode == 2 and "not a directory" in p.stderr, p.stderr
     p = subprocess.run([fs, "proxy", "--list-toxics"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 0 and "frame_reset" in p.stdout and "after_frames=N" in p.stdout
+
+
+def established(port):
+    """Established TCP connections whose local port is `port` (ss)."""
+    p = subprocess.run(["ss", "-Htn", "state", "established", "( sport = :%d )" % port],
+                       capture_output=True, text=True, timeout=10)
+    return len([line for line in p.stdout.splitlines() if line.strip()])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="vanish closes in TCP_REPAIR mode: CAP_NET_ADMIN")
+@pytest.mark.parametrize("server,released", [("echod", True), ("mutant_no_keepalive", False)])
+def test_vanish_is_a_dead_peer_that_keepalive_finds(bin_dir, server, released):
+    """After one echoed frame the proxy vanishes (no FIN, no RST: TCP_REPAIR): echod with
+    --keepalive 1,1,2 probes, meets no socket, and releases the connection within seconds;
+    mutant_no_keepalive (--keepalive accepted and ignored) holds it. No network namespace."""
+    srv = fr_server(bin_dir, server)
+    try:
+        px = Proxy(bin_dir, srv[1], "--toxic", "vanish:downstream:after_frames=1")
+        s = px.connect()
+        s.sendall(frame(b"v" * 10))
+        s.settimeout(5)
+        assert s.recv(100) == frame(b"v" * 10)
+        port = int(srv[1].split(":")[1])
+        deadline = time.monotonic() + 8 * SCALE
+        while time.monotonic() < deadline and established(port) > 0:
+            time.sleep(0.2)
+        left = established(port)
+        s.close()
+        out, err = px.stop()
+        assert "TCP_REPAIR" not in err, err
+        assert (left == 0) == released, "%d connection(s) of %s still established after 8 s" % (
+            left, server)
+    finally:
+        srv[0].kill()
+        srv[0].wait()
+
+
+def fr_server(bin_dir, name):
+    """(process, address) of `name` with --keepalive 1,1,2 on a free port."""
+    port = free_port()
+    p = subprocess.Popen([os.path.join(bin_dir, name), "--listen", "127.0.0.1:%d" % port,
+                          "--keepalive", "1,1,2"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return p, "127.0.0.1:%d" % port
