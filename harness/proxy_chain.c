@@ -698,6 +698,16 @@ int px_dir_update(px_dir *d, const px_toxic *list, size_t n, px_stream s, int64_
     return 0;
 }
 
+void px_dir_follow(px_dir *d, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        piece pc;
+        size_t k = track(&d->tr, p, n, &pc);
+        p += k;
+        n -= k;
+    }
+}
+
 int px_dir_data(px_dir *d, const uint8_t *p, size_t n, int64_t now_us)
 {
     while (n > 0) {
@@ -706,6 +716,9 @@ int px_dir_data(px_dir *d, const uint8_t *p, size_t n, int64_t now_us)
         if (d->track) {
             k = track(&d->tr, p, n, &pc);
         } else {
+            /* no frame toxic: one piece, and the frames followed (one added later knows where
+             * they are) */
+            px_dir_follow(d, p, n);
             k = n;
             pc.part = PX_PART_RAW;
         }

@@ -421,6 +421,7 @@ static void conn_read(px_relay *r, px_conn *c, int side, uint32_t ev)
                 sent = 0;
             if (side == 0)
                 rec(c, CAP_WRITE, false, buf, (size_t)sent);
+            px_dir_follow(q, buf, (size_t)sent);
             if (side == PX_UP)
                 c->p->info.bytes_up += (uint64_t)sent;
             else

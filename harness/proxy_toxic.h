@@ -161,6 +161,10 @@ int px_dir_init(px_dir *d, const px_toxic *list, size_t n, px_stream s, wire_fra
 /* Bytes the source sent (p[0..n), not kept), read at now_us, through the toxics into the queue.
  * 0, or -1 out of memory. */
 int px_dir_data(px_dir *d, const uint8_t *p, size_t n, int64_t now_us);
+/* Bytes that went to the destination without the toxics (the relay's path when a direction
+ * has none): only the frames are followed, so that a frame toxic added later knows where they
+ * are. */
+void px_dir_follow(px_dir *d, const uint8_t *p, size_t n);
 /* The source's FIN: through the toxics (slow_close delays it), then SHUT_WR to the destination
  * (or a close, timeout and limit_data). 0 or -1 (out of memory). */
 int px_dir_eof(px_dir *d, int64_t now_us);

@@ -677,3 +677,25 @@ def fr_server(bin_dir, name):
         except OSError:
             time.sleep(0.02)
     return p, "127.0.0.1:%d" % port
+
+
+def test_a_frame_toxic_added_mid_stream_knows_where_frames_are(bin_dir):
+    """Frames are followed from the first byte, toxic or not: frame_split added (over the API)
+    while a header is half sent splits that frame at its real header/payload boundary."""
+    peer = Peer()
+    a = ApiProxy(bin_dir)
+    st, p = a.call("POST", "/proxies", {"name": "m", "upstream": peer.addr})
+    assert st == 201, p
+    s = socket.create_connection(("127.0.0.1", int(p["listen"].split(":")[1])), timeout=10)
+    b = frame(b"b" * 50)
+    s.sendall(frame(b"a" * 20) + b[:2])
+    time.sleep(0.3 * SCALE)
+    st, t = a.call("POST", "/proxies/m/toxics", {"type": "frame_split", "stream": "upstream",
+                                                 "attributes": {"pause": 300}})
+    assert st == 200, t
+    s.sendall(b[2:])
+    time.sleep(0.8 * SCALE)
+    s.close()
+    peer.done.wait(10)
+    a.stop()
+    assert peer.chunks() == [frame(b"a" * 20) + b[:2], b[2:4], b"b" * 50], peer.events
