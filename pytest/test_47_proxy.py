@@ -232,11 +232,13 @@ def statuses(report):
     return {c["id"]: c["status"] for c in json.load(open(report))["cases"]}
 
 
-@pytest.mark.parametrize("server", ["echod", "mutant_rst_close", "mutant_one_read"])
+@pytest.mark.parametrize("server", ["echod", "mutant_rst_close", "mutant_close_on_zero"])
 def test_the_catalogue_gives_the_same_verdicts_through_the_proxy(bin_dir, make_target, tmp_path,
                                                                  server):
     """`framespec run --target` the proxy and the server itself: the same verdict for every case
-    (cases that need --exec skip both ways)."""
+    (cases that need --exec skip both ways). Mutants whose bug shows deterministically: one whose
+    failure depends on how reads fall (mutant_one_read in segmentation.random_slices) may pass
+    one way and fail the other, as it may between two direct runs."""
     t = make_target(binary=server)
     px = Proxy(bin_dir, t.addr)
     groups = ["--case", "framing.*", "--case", "segmentation.*", "--case", "halfclose.*",
