@@ -82,7 +82,7 @@ def import_case(bin_dir, name, group, framing, case, work, max_conns):
         tcpdump_stop(td)
     listing = fs(bin_dir, "import", cap, "--framing", framing, "-o", os.devnull)
     if listing.returncode != 0:
-        return 0, 0, 0, 0, ["import: " + listing.stderr.strip().splitlines()[-1]]
+        return 0, 0, 0, 0, ["import: " + (listing.stderr.strip().splitlines() or [""])[-1][:300]]
     # "framespec import: connection N: TUPLE: what it did", one line each
     conns = len(re.findall(r"(?m)^framespec import: connection \d+: ", listing.stderr))
     fail_mutant, fail_echod, notes = 0, 0, []
@@ -91,7 +91,7 @@ def import_case(bin_dir, name, group, framing, case, work, max_conns):
         out = os.path.join(work, "%s.%s.%d.scenario" % (name, case, n))
         p = fs(bin_dir, "import", cap, "--framing", framing, "--connection", str(n), "-o", out)
         if p.returncode != 0:
-            notes.append("connection %d: %s" % (n, p.stderr.strip().splitlines()[-1]))
+            notes.append("connection %d: %s" % (n, (p.stderr.strip().splitlines() or [""])[-1][:300]))
             continue
         done += 1
         vs = {}
@@ -100,7 +100,8 @@ def import_case(bin_dir, name, group, framing, case, work, max_conns):
                    *promises(group))
             vs[server] = r.returncode
             if r.returncode == 1 and server == "echod":
-                notes.append("connection %d fails echod: %s" % (n, r.stdout.strip().splitlines()[0]))
+                notes.append("connection %d fails echod: %s" % (
+                    n, (r.stdout.strip().splitlines() or ["(no output)"])[0][:160]))
         fail_mutant += vs["mutant_" + name] == 1
         fail_echod += vs["echod"] == 1
     return conns, done, fail_mutant, fail_echod, notes
