@@ -213,6 +213,7 @@ static void record_one(void *arg, const char *proxy, uint64_t id, capture *cp)
     char path[4096], origin[200], err[300], *text = NULL;
     size_t len = 0;
     FILE *f;
+    bool ok;
     snprintf(origin, sizeof origin, "framespec proxy %s, connection %" PRIu64, proxy, id);
     snprintf(path, sizeof path, "%s/%s-%" PRIu64 ".pcap", rc->dir, proxy, id);
     if (cap_write_pcap(cp, path, err, sizeof err) < 0 ||
@@ -223,7 +224,10 @@ static void record_one(void *arg, const char *proxy, uint64_t id, capture *cp)
     }
     snprintf(path, sizeof path, "%s/%s-%" PRIu64 ".scenario", rc->dir, proxy, id);
     f = fopen(path, "w");
-    if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+    ok = f != NULL && fwrite(text, 1, len, f) == len;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
         fprintf(stderr, "framespec proxy: --record: cannot write %s: %s\n", path, strerror(errno));
         rc->failed++;
     } else {

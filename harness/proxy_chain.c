@@ -458,7 +458,7 @@ static int rewrite_length(px_dir *d, size_t i, piece *pc)
     if (hold(st, pc->p, pc->n) < 0)
         return -1;
     if (!pc->part_end)
-        return 0;
+        return d->tr.broken ? emit_held(d, i, pc) : 0; /* oversize, malformed: as it came */
     switch (st->tx.attr[0]) {
     case 0:
         n = wire_encode_header(d->tr.f, pc->plen + 1, h);
@@ -470,6 +470,7 @@ static int rewrite_length(px_dir *d, size_t i, piece *pc)
         n = wire_encode_field(d->tr.f, 0xffffffffull, h);
         break;
     }
+    memcpy(h, st->held, d->tr.f.offset); /* the client's own preamble, not the harness's */
     st->nheld = 0;
     if (hold(st, h, n) < 0)
         return -1;
@@ -688,9 +689,12 @@ int px_dir_update(px_dir *d, const px_toxic *list, size_t n, px_stream s, int64_
     for (size_t i = 0; i < d->nstub; i++)
         if (d->stub[i].tx.name[0] != '\0') {
             piece c = {.kind = PC_DATA, .at = now_us};
-            if (d->stub[i].nheld && hold_flush_to_queue(d, &d->stub[i], &c) < 0)
-                return -1;
+            int rc = d->stub[i].nheld ? hold_flush_to_queue(d, &d->stub[i], &c) : 0;
             free(d->stub[i].held);
+            d->stub[i].held = NULL;
+            d->stub[i].nheld = 0;
+            if (rc < 0)
+                return -1;
         }
     memcpy(d->stub, next, k * sizeof next[0]);
     d->nstub = k;

@@ -59,6 +59,7 @@ struct px_proxy {
     int lfd;
     px_handle lh;
     px_conn *conns;
+    px_proxy *grave_next;
     bool dead;
 };
 
@@ -72,8 +73,7 @@ struct px_relay {
     px_proxy *px[PX_MAX_PROXIES];
     size_t npx;
     px_conn *grave;        /* closed: freed by the loop before it waits again */
-    px_proxy *grave_px[PX_MAX_PROXIES];
-    size_t ngrave_px;
+    px_proxy *grave_px;    /* removed proxies: freed with the grave */
     uint64_t seed;
     bool dry;              /* px_relay_dry(): nothing is bound */
     px_record_fn rec_fn;   /* px_relay_record() */
@@ -116,12 +116,12 @@ static void rec(px_conn *c, cap_kind kind, bool server, const uint8_t *p, size_t
             cap_data(cc, server, p, n, t, err, sizeof err) < 0) {
             snprintf(c->rec->note, sizeof c->rec->note, "not recorded past %u MiB",
                      PX_RECORD_MAX >> 20);
-            c->rec->n = 0; /* the connection is dropped from the record */
+            cap_free(c->rec); /* the connection is dropped from the record (n = 0) */
         }
         return;
     }
     if (cap_event_add(cc, kind, t) < 0)
-        c->rec->n = 0;
+        cap_free(c->rec);
 }
 
 /* The bytes of one sendmsg() to the server (the first `sent` bytes of iov[0..n)) as one write. */
@@ -137,7 +137,7 @@ static void rec_iov(px_conn *c, const struct iovec *iov, int n, size_t sent)
     }
     tmp = malloc(sent);
     if (tmp == NULL) {
-        c->rec->n = 0;
+        cap_free(c->rec);
         return;
     }
     for (int i = 0; i < n && k < sent; i++) {
@@ -178,7 +178,7 @@ static void rec_done(px_relay *r, px_conn *c)
 {
     if (c->rec == NULL)
         return;
-    if (c->rec->n == 1 && c->rec->c[0].nev > 0)
+    if (r->rec_fn && c->rec->n == 1 && c->rec->c[0].nev > 0)
         r->rec_fn(r->rec_arg, c->p->info.name, c->id, c->rec);
     cap_free(c->rec);
     free(c->rec);
@@ -382,6 +382,8 @@ static void conn_read(px_relay *r, px_conn *c, int side, uint32_t ev)
     for (int k = 0; k < 4 && !c->dead && !c->rd_eof[side] && !q->ended; k++) {
         size_t room = PX_HIGH_WATER - (q->queued < PX_HIGH_WATER ? q->queued : PX_HIGH_WATER);
         ssize_t n;
+        if (room == 0 && (ev & EPOLLHUP) && !(ev & EPOLLERR))
+            room = sizeof buf; /* it sent its FIN: what is left is bounded (its HUP would spin) */
         if (room == 0) {
             if (ev & EPOLLERR)
                 conn_reset(r, c); /* an RST while its bytes wait for a slow destination */
@@ -408,7 +410,7 @@ static void conn_read(px_relay *r, px_conn *c, int side, uint32_t ev)
         }
         if (side == 1)
             rec(c, CAP_SRV_DATA, true, buf, (size_t)n);
-        if (q->nstub == 0 && q->head == NULL && !c->connecting) {
+        if (q->nstub == 0 && q->head == NULL && !c->connecting && !q->shut && !q->ended) {
             /* no toxic and nothing queued: straight on, and only the rest is queued */
             ssize_t sent = send(c->fd[1 - side], buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -530,6 +532,10 @@ static void conn_event(px_relay *r, px_conn *c, int side, uint32_t ev)
             getsockopt(c->fd[side], SOL_SOCKET, SO_ERROR, &err, &l);
             if (err != 0)
                 conn_reset(r, c);
+        } else if ((ev & EPOLLHUP) && c->ev[side] != UINT32_MAX) {
+            /* nothing more to read from it and nothing can be sent: its HUP would spin */
+            epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd[side], NULL);
+            c->ev[side] = UINT32_MAX;
         }
     }
 }
@@ -685,8 +691,11 @@ static void bury(px_relay *r)
         px_dir_free(&c->dir[1]);
         free(c);
     }
-    while (r->ngrave_px > 0)
-        free(r->grave_px[--r->ngrave_px]);
+    while (r->grave_px) {
+        px_proxy *p = r->grave_px;
+        r->grave_px = p->grave_next;
+        free(p);
+    }
 }
 
 void px_relay_free(px_relay *r)
@@ -754,7 +763,8 @@ int px_relay_remove(px_relay *r, const char *name)
         proxy_close_all(r, p);
         p->dead = true;
         r->px[at] = r->px[--r->npx];
-        r->grave_px[r->ngrave_px++] = p;
+        p->grave_next = r->grave_px;
+        r->grave_px = p;
     }
     pthread_mutex_unlock(&r->mu);
     wake(r);
@@ -802,8 +812,8 @@ int px_relay_set_toxics(px_relay *r, const char *name, const px_toxic *list, siz
         r->timed |= n > 0;
         for (px_conn *c = p->conns; c; c = c->next)
             for (int s = 0; s < 2; s++)
-                if (px_dir_update(&c->dir[s], list, n, (px_stream)s, t) < 0)
-                    c->dir[s].ended = true;
+                if (!c->dead && px_dir_update(&c->dir[s], list, n, (px_stream)s, t) < 0)
+                    conn_reset(r, c); /* out of memory */
     }
     pthread_mutex_unlock(&r->mu);
     wake(r);
@@ -826,7 +836,6 @@ void px_relay_close_all(px_relay *r)
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->npx; i++)
         proxy_close_all(r, r->px[i]);
-    bury(r);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -876,7 +885,8 @@ static int due(px_relay *r)
                         flush(r, c, d);
                     w = c->dead ? 0 : px_dir_next_us(&c->dir[d]);
                 }
-                if (w != 0 && !(c->want_out[1 - d] && c->dir[d].head && c->dir[d].head->at_us <= t) &&
+                if (w != 0 && !c->connecting &&
+                    !(c->want_out[1 - d] && c->dir[d].head && c->dir[d].head->at_us <= t) &&
                     (next == 0 || w < next))
                     next = w;
             }

@@ -25,7 +25,7 @@ const tx_def tx_defs[TX_NTYPES] = {
     [TX_LATENCY] = {"latency", false, "delay each chunk by latency +- jitter",
                     {MS("latency", 0), MS("jitter", 0)}},
     [TX_BANDWIDTH] = {"bandwidth", false, "at most rate KB/s (1 KB = 1000 bytes)",
-                      {NUM("rate", 0, 0, INT64_MAX, "KB/s")}},
+                      {NUM("rate", 0, 0, 1000000000, "KB/s")}},
     [TX_SLOW_CLOSE] = {"slow_close", false, "hold the FIN for delay",
                        {MS("delay", 0)}},
     [TX_TIMEOUT] = {"timeout", false,
