@@ -50,11 +50,14 @@ def run_group(bin_dir, exec_cmd, framing, args, out_dir, runs=RUNS, timeout=1800
 
 def replay_options(repro_command):
     """The options of a reproducer's command after its --exec/--target value (--repeat,
-    --max-frame, --timeout-scale)."""
+    --max-frame, --timeout-scale, --idle-timeout: without the server's idle timeout, a close it
+    explains is not attributed to it, and a `before-idle` step can pass against the mutant it
+    came from, as off_by_header's limits.over_max once did in a fresh-clone run)."""
     words = shlex.split(repro_command)
     out = []
     for i, w in enumerate(words):
-        if w in ("--repeat", "--max-frame", "--timeout-scale"):
+        if w in ("--repeat", "--max-frame", "--timeout-scale", "--idle-timeout") and \
+                i + 1 < len(words):
             out += [w, words[i + 1]]
     return out
 
