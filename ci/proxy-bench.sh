@@ -16,6 +16,7 @@ command -v socat >/dev/null || bash ci/setup.sh socat
 work=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 pids=()
 cleanup() {
+  # the servers may have exited already: a kill or wait that finds nothing is not a failure
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
